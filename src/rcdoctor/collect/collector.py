@@ -1,0 +1,344 @@
+"""The parallel collector: from seeds to one Snapshot of every node in every view.
+
+Discovery is event driven: each node is dialed as soon as some answer names it, so a hung node
+delays only its own record. The whole collection has one deadline (timeout + grace); whatever is not
+done by then is recorded as a `deadline` error and the snapshot is returned anyway.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+import redis
+
+from rcdoctor import __version__
+from rcdoctor.collect.connection import ConnectOptions, classify, open_connection
+from rcdoctor.collect.probe import is_ip, resolve, tcp_probe
+from rcdoctor.model.address import BUS_PORT_OFFSET, Endpoint, Seed, parse_seed
+from rcdoctor.model.cluster_nodes import parse_cluster_nodes
+from rcdoctor.model.snapshot import (
+    CLUSTER_INFO,
+    CLUSTER_LINKS,
+    CLUSTER_MYID,
+    CLUSTER_NODES,
+    CLUSTER_SHARDS,
+    CLUSTER_SLOTS,
+    CONFIG_PREFIX,
+    COUNTKEYSINSLOT_PREFIX,
+    DBSIZE,
+    INFO,
+    NodeError,
+    NodeSample,
+    PortProbe,
+    Snapshot,
+)
+
+# CONFIG GET takes one pattern per call on 6.2, so each is its own command (pipelined anyway).
+CONFIG_PATTERNS = (
+    "cluster-*",
+    "appendonly",
+    "appendfsync",
+    "save",
+    "bind",
+    "bind-source-addr",
+    "port",
+    "tls-port",
+    "tls-cluster",
+    "tcp-keepalive",
+    "min-replicas-*",
+    "replica-announce-*",
+    "maxmemory",
+    "maxmemory-policy",
+    "protected-mode",
+)
+# Never copied into a snapshot even if a pattern above ever matched them.
+SECRET_CONFIG_WORDS = ("pass", "auth", "secret", "token")
+
+COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (CLUSTER_MYID, ("CLUSTER", "MYID")),
+    (CLUSTER_NODES, ("CLUSTER", "NODES")),
+    (CLUSTER_INFO, ("CLUSTER", "INFO")),
+    (INFO, ("INFO",)),
+    (DBSIZE, ("DBSIZE",)),
+    (CLUSTER_SLOTS, ("CLUSTER", "SLOTS")),
+    (CLUSTER_SHARDS, ("CLUSTER", "SHARDS")),  # 7.0+
+    (CLUSTER_LINKS, ("CLUSTER", "LINKS")),  # 7.0+
+    *((CONFIG_PREFIX + p, ("CONFIG", "GET", p)) for p in CONFIG_PATTERNS),
+)
+
+Progress = Callable[[int, int], None]  # (done, known)
+
+
+@dataclass
+class _Pending:
+    origin: str
+    announced_by: set[str] = field(default_factory=set)
+    bus_port: int | None = None
+
+
+def collect(
+    seeds: Sequence[Seed | str],
+    options: ConnectOptions | None = None,
+    *,
+    grace: float | None = None,
+    max_workers: int = 64,
+    count_open_slot_keys: bool = True,
+    progress: Progress | None = None,
+) -> Snapshot:
+    """Collect every node reachable from `seeds` (and every node any of them knows) in parallel."""
+    options = options or ConnectOptions()
+    parsed = [parse_seed(s) if isinstance(s, str) else s for s in seeds]
+    for seed in parsed:
+        options = options.with_seed(seed)
+    grace = max(1.0, options.timeout / 2) if grace is None else grace
+    started_wall = datetime.now(UTC)
+    started = time.monotonic()
+    deadline = started + options.timeout + grace
+
+    pending: dict[str, _Pending] = {}
+    samples: dict[str, NodeSample] = {}
+    futures: dict[Future[NodeSample], str] = {}
+    hostnames: set[str] = set()
+
+    executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rcdoctor-collect")
+
+    def submit(address: str) -> None:
+        meta = pending[address]
+        future = executor.submit(
+            _sample_node, address, meta.origin, options, deadline, count_open_slot_keys, meta.bus_port
+        )
+        futures[future] = address
+
+    try:
+        for seed in parsed:
+            address = str(seed.endpoint)
+            if address not in pending:
+                pending[address] = _Pending("seed")
+                submit(address)
+        while futures:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            done, _ = wait(list(futures), timeout=remaining, return_when=FIRST_COMPLETED)
+            for future in done:
+                address = futures.pop(future)
+                sample = future.result()
+                samples[address] = sample
+                for found, bus_port, hostname in _announced(sample):
+                    if hostname:
+                        hostnames.add(hostname)
+                    meta = pending.get(found)
+                    if meta is None:
+                        meta = pending[found] = _Pending("view", bus_port=bus_port)
+                        submit(found)
+                    meta.announced_by.add(address)
+                if progress:
+                    progress(len(samples), len(pending))
+        for future, address in futures.items():
+            future.cancel()
+            samples[address] = NodeSample(
+                address=address,
+                origin=pending[address].origin,
+                error=NodeError("deadline", f"no complete answer before the collection deadline "
+                                            f"({options.timeout + grace:.1f}s)"),
+            )
+    finally:
+        # Threads still blocked on a hung node end at their own socket timeout; don't wait for them.
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    nodes = tuple(
+        _with_announcers(samples[address], pending[address].announced_by) for address in sorted(pending)
+    )
+    dns = _resolve_names(hostnames - {n.endpoint.host for n in nodes}, deadline)
+    return Snapshot(
+        collected_at=started_wall.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        duration_s=round(time.monotonic() - started, 4),
+        seeds=tuple(str(s.endpoint) for s in parsed),
+        timeout_s=options.timeout,
+        nodes=nodes,
+        tool_version=__version__,
+        tls=options.tls,
+        auth=options.password is not None,
+        dns=MappingProxyType(dns),
+    )
+
+
+def _announced(sample: NodeSample) -> Iterable[tuple[str, int | None, str | None]]:
+    """Every (address, bus port, hostname) this node's view names, itself included."""
+    for node in sample.view.value:
+        endpoint = node.endpoint
+        if endpoint is None:
+            continue
+        yield str(endpoint), node.cport, node.hostname
+
+
+def _with_announcers(sample: NodeSample, announced_by: set[str]) -> NodeSample:
+    return replace(sample, announced_by=tuple(sorted(announced_by - {sample.address})))
+
+
+def _resolve_names(names: set[str], deadline: float) -> dict[str, dict[str, Any]]:
+    answers: dict[str, dict[str, Any]] = {}
+    for name in sorted(n for n in names if not is_ip(n)):
+        if time.monotonic() >= deadline:
+            answers[name] = {"addresses": None, "error": "not resolved: deadline"}
+            continue
+        addresses, error = resolve(name)
+        answers[name] = {"addresses": None if addresses is None else list(addresses), "error": error}
+    return answers
+
+
+def _sample_node(
+    address: str,
+    origin: str,
+    options: ConnectOptions,
+    deadline: float,
+    count_open_slot_keys: bool,
+    bus_port_hint: int | None,
+) -> NodeSample:
+    """Talk to one node; every failure becomes data. Runs in a worker thread."""
+    started = time.monotonic()
+    endpoint = Endpoint(*_split(address))
+    resolved: tuple[str, ...] | None = None
+    if not is_ip(endpoint.host):
+        resolved, dns_error = resolve(endpoint.host)
+        if resolved is None:
+            return NodeSample(address, origin, error=NodeError("dns", f"{endpoint.host}: {dns_error}"),
+                              duration_ms=_ms(started))
+
+    def budget() -> float:
+        return min(options.timeout, deadline - time.monotonic())
+
+    replies: dict[str, Any] = {}
+    reply_errors: dict[str, str] = {}
+    error: NodeError | None = None
+    ping_ms: float | None = None
+    data_probe: PortProbe | None = None
+    conn = None
+    try:
+        connect_started = time.perf_counter()
+        conn = open_connection(endpoint, options, timeout=max(0.05, budget()))
+        data_probe = PortProbe(True, round((time.perf_counter() - connect_started) * 1000, 3))
+        ping_started = time.perf_counter()
+        conn.send_command("PING")
+        conn.read_response()
+        ping_ms = round((time.perf_counter() - ping_started) * 1000, 3)
+        _pipeline(conn, COMMANDS, replies, reply_errors, budget)
+        if count_open_slot_keys and isinstance(replies.get(CLUSTER_NODES), str):
+            open_slots = _open_slots(replies[CLUSTER_NODES])
+            if open_slots:
+                counts = tuple(
+                    (COUNTKEYSINSLOT_PREFIX + str(s), ("CLUSTER", "COUNTKEYSINSLOT", str(s))) for s in open_slots
+                )
+                _pipeline(conn, counts, replies, reply_errors, budget)
+        error = _node_level_error(reply_errors)
+    except Exception as exc:  # every failure of one node is data, never a crashed collection
+        error = classify(exc)
+        if data_probe is None and error.kind in ("refused", "timeout", "unreachable"):
+            data_probe = PortProbe(False, None, error.message)
+    finally:
+        if conn is not None:
+            conn.disconnect()
+
+    bus_number = _bus_port(replies.get(CLUSTER_NODES), bus_port_hint, endpoint)
+    bus_probe = tcp_probe(Endpoint(endpoint.host, bus_number), budget())
+    return NodeSample(
+        address=address,
+        origin=origin,
+        error=error,
+        data_port=data_probe,
+        bus_port=bus_probe,
+        bus_port_number=bus_number,
+        resolved=resolved,
+        ping_ms=ping_ms,
+        duration_ms=_ms(started),
+        replies=MappingProxyType(replies),
+        reply_errors=MappingProxyType(reply_errors),
+    )
+
+
+def _pipeline(
+    conn: Any,
+    commands: Sequence[tuple[str, tuple[str, ...]]],
+    replies: dict[str, Any],
+    reply_errors: dict[str, str],
+    budget: Callable[[], float],
+) -> None:
+    """Send all commands in one write, read every reply; an error reply is recorded, not raised."""
+    conn.send_packed_command(conn.pack_commands([args for _, args in commands]))
+    for key, _ in commands:
+        remaining = budget()
+        if remaining <= 0:
+            raise TimeoutError("collection deadline reached while reading replies")
+        if conn._sock is not None:  # keep the whole node within its budget, not one timeout per reply
+            conn._sock.settimeout(remaining)
+        try:
+            reply = conn.read_response()
+        except redis.ResponseError as exc:
+            reply_errors[key] = str(exc)
+            continue
+        replies[key] = _jsonable(key, reply)
+
+
+def _jsonable(key: str, reply: Any) -> Any:
+    if key.startswith(CONFIG_PREFIX):
+        pairs = _pairs(reply)
+        return {k: v for k, v in pairs.items() if not any(w in k.lower() for w in SECRET_CONFIG_WORDS)}
+    return _plain(reply)
+
+
+def _pairs(reply: Any) -> dict[str, str]:
+    if isinstance(reply, dict):
+        return {str(k): str(v) for k, v in reply.items()}
+    if isinstance(reply, list):
+        return {str(reply[i]): str(reply[i + 1]) for i in range(0, len(reply) - 1, 2)}
+    return {}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(_plain(k)): _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _node_level_error(reply_errors: dict[str, str]) -> NodeError | None:
+    """A node whose essential commands failed is an error as a whole (e.g. cluster disabled)."""
+    for key in (CLUSTER_NODES, CLUSTER_INFO):
+        if key in reply_errors:
+            return classify(redis.ResponseError(reply_errors[key]))
+    return None
+
+
+def _open_slots(cluster_nodes_text: str) -> list[int]:
+    myself = next((n for n in parse_cluster_nodes(cluster_nodes_text).value if n.is_myself), None)
+    if myself is None:
+        return []
+    return sorted({slot for slot, _ in myself.migrating} | {slot for slot, _ in myself.importing})
+
+
+def _bus_port(cluster_nodes_text: Any, hint: int | None, endpoint: Endpoint) -> int:
+    if isinstance(cluster_nodes_text, str):
+        myself = next((n for n in parse_cluster_nodes(cluster_nodes_text).value if n.is_myself), None)
+        if myself is not None and myself.cport:
+            return myself.cport
+    return hint or endpoint.port + BUS_PORT_OFFSET
+
+
+def _split(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 3)

@@ -1,0 +1,163 @@
+"""Connections to one node: options, credentials, TLS, and the mapping of failures to error records.
+
+Everything that can go wrong when talking to a node ends up as a `NodeError(kind, message)`; the
+collector stores it as data, other callers raise the matching `ConnectError` subclass.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import ssl
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.connection import Connection, SSLConnection
+from redis.retry import Retry
+
+from rcdoctor.errors import AuthError, ConnectError, NotClusterError, TLSError, UsageError
+from rcdoctor.model.address import Endpoint, Secret, Seed
+from rcdoctor.model.snapshot import NodeError
+
+DEFAULT_TIMEOUT = 3.0
+PASSWORD_ENV = "REDISCLI_AUTH"  # the variable redis-cli reads: users already have it set
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """How to reach every node of a cluster. The password is a Secret: it never prints."""
+
+    username: str | None = None
+    password: Secret | None = None
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    tls_verify: bool = True
+    timeout: float = DEFAULT_TIMEOUT
+
+    def with_seed(self, seed: Seed) -> ConnectOptions:
+        """Take credentials and TLS from a URL seed where the options do not already set them."""
+        return replace(
+            self,
+            username=self.username or seed.username,
+            password=self.password or seed.password,
+            tls=self.tls or seed.tls,
+        )
+
+    def connection_kwargs(self, endpoint: Endpoint, timeout: float | None = None) -> dict[str, Any]:
+        limit = self.timeout if timeout is None else timeout
+        kwargs: dict[str, Any] = {
+            "host": endpoint.host,
+            "port": endpoint.port,
+            "username": self.username,
+            "password": self.password.reveal() if self.password else None,
+            "socket_timeout": limit,
+            "socket_connect_timeout": limit,
+            "decode_responses": True,
+            "encoding_errors": "replace",
+            "client_name": "rcdoctor",
+            # No silent retries with backoff (redis-py's default): a dead node must cost one timeout.
+            "retry": Retry(NoBackoff(), 0),
+        }
+        if self.tls:
+            kwargs.update(
+                ssl_ca_certs=self.ca_file,
+                ssl_certfile=self.cert_file,
+                ssl_keyfile=self.key_file,
+                ssl_cert_reqs="required" if self.tls_verify else "none",
+                ssl_check_hostname=False,  # pods are dialed by IP; certificates name services
+            )
+        return kwargs
+
+
+def read_password_file(path: str) -> Secret:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read password file {path}: {exc.strerror or exc}") from None
+    return Secret(text.rstrip("\r\n"))
+
+
+def password_from_env() -> Secret | None:
+    value = os.environ.get(PASSWORD_ENV)
+    return Secret(value) if value else None
+
+
+def open_connection(endpoint: Endpoint, options: ConnectOptions, timeout: float | None = None) -> Connection:
+    """A connected, authenticated low-level connection (raises redis-py errors)."""
+    kwargs = options.connection_kwargs(endpoint, timeout)
+    cls = SSLConnection if options.tls else Connection
+    conn = cls(**kwargs)
+    conn.connect()
+    return conn
+
+
+def client(endpoint: Endpoint, options: ConnectOptions, timeout: float | None = None) -> redis.Redis:
+    """A redis-py client for one node (for the lab and, later, the executor)."""
+    kwargs = options.connection_kwargs(endpoint, timeout)
+    kwargs.pop("client_name")
+    if options.tls:
+        kwargs["ssl"] = True
+    return redis.Redis(**kwargs)
+
+
+def classify(exc: BaseException) -> NodeError:
+    """Map any failure of talking to a node to a NodeError. Never includes a secret."""
+    text = str(exc).strip() or type(exc).__name__
+    lowered = text.lower()
+    if isinstance(exc, redis.AuthenticationError) or any(
+        word in lowered for word in ("noauth", "wrongpass", "invalid password", "invalid username-password")
+    ):
+        return NodeError("auth", _auth_message(lowered))
+    if "cluster support disabled" in lowered:
+        return NodeError("not-cluster", "cluster support is disabled on this server (cluster-enabled no)")
+    if isinstance(exc, redis.BusyLoadingError) or lowered.startswith("loading"):
+        return NodeError("loading", "the server is loading its dataset into memory")
+    if isinstance(exc, ssl.SSLError) or "ssl" in lowered or "tls" in lowered:
+        return NodeError("tls", f"TLS handshake failed ({_short(text)}); is this port plain (use redis://)?")
+    if isinstance(exc, socket.gaierror) or "name or service not known" in lowered:
+        return NodeError("dns", "the host name does not resolve")
+    if isinstance(exc, TimeoutError | socket.timeout | redis.TimeoutError) or "timed out" in lowered:
+        return NodeError("timeout", "no answer within the timeout (node down, paused or packets dropped)")
+    if isinstance(exc, ConnectionRefusedError) or "refused" in lowered or f"{errno.ECONNREFUSED}" in text:
+        return NodeError("refused", "connection refused: nothing listens at this address")
+    if "closed by server" in lowered or "connection reset" in lowered:
+        return NodeError(
+            "protocol", "the server closed the connection; if this port speaks TLS, use rediss://"
+        )
+    if isinstance(exc, OSError | redis.ConnectionError):
+        return NodeError("unreachable", _short(text))
+    if isinstance(exc, redis.ResponseError):
+        return NodeError("error", _short(text))
+    return NodeError("error", f"{type(exc).__name__}: {_short(text)}")
+
+
+def raise_for(endpoint: Endpoint, exc: BaseException) -> ConnectError:
+    """The DoctorError to raise when a caller that needs this node cannot talk to it."""
+    error = classify(exc)
+    message = f"{endpoint}: {error.message}"
+    if error.kind == "auth":
+        return AuthError(message)
+    if error.kind == "tls":
+        return TLSError(message)
+    if error.kind == "not-cluster":
+        return NotClusterError(message)
+    return ConnectError(message)
+
+
+def _auth_message(lowered: str) -> str:
+    if "noauth" in lowered or "authentication required" in lowered:
+        return "the server requires a password (set REDISCLI_AUTH, --password-file or a redis:// URL)"
+    if "without any password configured" in lowered or "no password is set" in lowered:
+        return "a password was given but the server has none configured"
+    return "the server refused the credentials (wrong user or password)"
+
+
+def _short(text: str, limit: int = 160) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

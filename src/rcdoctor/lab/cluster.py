@@ -1,0 +1,378 @@
+"""The Lab: a real local Redis Cluster, one loopback IP per node and the same port on each."""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from rcdoctor.collect.connection import ConnectOptions, client, read_password_file
+from rcdoctor.errors import LabError
+from rcdoctor.lab import process
+from rcdoctor.lab.binary import RedisBinary, find_redis_server
+from rcdoctor.lab.state import LabNode, LabState, default_root
+from rcdoctor.model.address import Secret
+from rcdoctor.model.slots import SLOT_COUNT
+
+DEFAULT_BASE_IP = "127.0.0.11"
+DEFAULT_PORT = 6379
+DEFAULT_NODE_TIMEOUT_MS = 2000
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    primaries: int = 3
+    replicas: int = 1
+    base_ip: str = DEFAULT_BASE_IP
+    port: int = DEFAULT_PORT
+    node_timeout_ms: int = DEFAULT_NODE_TIMEOUT_MS
+    zones: int = 3
+    hosts: int | None = None  # None: every node its own host
+    placement: str = "spread"  # "spread": replicas off their primary's host/zone; "colocated": on it
+    password_file: str | None = None
+
+    def validate(self) -> None:
+        if not 1 <= self.primaries <= 200 or not 0 <= self.replicas <= 10:
+            raise LabError("primaries must be 1..200 and replicas 0..10")
+        if self.placement not in ("spread", "colocated"):
+            raise LabError("placement must be 'spread' or 'colocated'")
+        if self.zones < 1 or (self.hosts is not None and self.hosts < 1):
+            raise LabError("zones and hosts must be at least 1")
+        if not 100 <= self.node_timeout_ms <= 600_000:
+            raise LabError("node timeout must be 100..600000 ms")
+        ip = _ip(self.base_ip)
+        if not ip.is_loopback:
+            raise LabError(f"base IP {self.base_ip} is not a loopback address (the lab only uses 127.0.0.0/8)")
+
+
+class Lab:
+    """A handle on a lab directory. All changes go through here and are saved to the state file."""
+
+    def __init__(self, state: LabState) -> None:
+        self.state = state
+        self._binary_version = tuple(int(p) for p in state.version.split(".")[:3])
+
+    # Finding and creating
+
+    @staticmethod
+    def root_for(name: str, directory: str | Path | None = None) -> Path:
+        return Path(directory) if directory else default_root() / name
+
+    @classmethod
+    def open(cls, name: str = "default", directory: str | Path | None = None) -> Lab:
+        return cls(LabState.load(cls.root_for(name, directory)))
+
+    @classmethod
+    def up(
+        cls,
+        spec: LabSpec,
+        name: str = "default",
+        directory: str | Path | None = None,
+        redis_server: str | None = None,
+        binary: RedisBinary | None = None,
+        log: Callable[[str], None] = lambda _: None,
+    ) -> Lab:
+        spec.validate()
+        root = cls.root_for(name, directory)
+        if (root / "lab.json").exists():
+            raise LabError(f"a lab already exists at {root}; `rcdoctor lab down --name {name}` first")
+        binary = binary or find_redis_server(redis_server)
+        log(f"using {binary}")
+        root.mkdir(parents=True, exist_ok=True)
+        state = LabState(
+            name=name,
+            root=str(root),
+            binary=binary.path,
+            version=binary.version,
+            port=spec.port,
+            base_ip=spec.base_ip,
+            node_timeout_ms=spec.node_timeout_ms,
+            primaries=spec.primaries,
+            replicas=spec.replicas,
+            next_ip_offset=spec.primaries * (1 + spec.replicas),
+            nodes=_plan_nodes(spec, root),
+            password_file=str(Path(spec.password_file).resolve()) if spec.password_file else None,
+        )
+        lab = cls(state)
+        state.save()
+        try:
+            lab._start_all(state.nodes)
+            log(f"started {len(state.nodes)} redis-server processes; creating the cluster")
+            lab._create_cluster()
+            lab.wait_cluster_ok()
+        except BaseException:
+            lab.down()  # never leave processes behind a failed start
+            raise
+        return lab
+
+    # Properties
+
+    @property
+    def nodes(self) -> list[LabNode]:
+        return self.state.nodes
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        return self._binary_version
+
+    @property
+    def password(self) -> Secret | None:
+        if not self.state.password_file:
+            return None
+        return read_password_file(self.state.password_file)
+
+    @property
+    def options(self) -> ConnectOptions:
+        return ConnectOptions(password=self.password, timeout=1.0)
+
+    @property
+    def addresses(self) -> list[str]:
+        return [n.address for n in self.nodes]
+
+    def node(self, name: str) -> LabNode:
+        return self.state.node(name)
+
+    def client(self, node: LabNode, timeout: float = 2.0) -> redis.Redis:
+        return client(node.endpoint, self.options, timeout=timeout)
+
+    def save(self) -> None:
+        self.state.save()
+
+    # Processes
+
+    def start(self, node: LabNode) -> None:
+        secret = self.password
+        process.start(self.state, node, self.version, secret.reveal() if secret else None)
+        self.save()
+
+    def stop(self, node: LabNode, force: bool = False) -> None:
+        process.stop(node, force=force)
+        self.save()
+
+    def _start_all(self, nodes: Sequence[LabNode]) -> None:
+        secret = self.password
+        password = secret.reveal() if secret else None
+        try:
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                list(pool.map(lambda n: process.start(self.state, n, self.version, password), nodes))
+        finally:
+            self.save()
+
+    def stop_all(self, nodes: Sequence[LabNode], force: bool = False) -> None:
+        try:
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                list(pool.map(lambda n: process.stop(n, force=force), nodes))
+        finally:
+            self.save()
+
+    def start_all(self, nodes: Sequence[LabNode]) -> None:
+        self._start_all(nodes)
+
+    def down(self) -> None:
+        """Stop exactly the processes this lab started (by pid) and remove its directory."""
+        errors = []
+        for node in self.nodes:
+            try:
+                process.stop(node, force=True)
+            except OSError as exc:
+                errors.append(f"{node.name}: {exc}")
+        root = Path(self.state.root)
+        if (root / "lab.json").exists():
+            shutil.rmtree(root, ignore_errors=True)
+        if errors:
+            raise LabError("could not stop every node: " + "; ".join(errors))
+
+    def is_running(self, node: LabNode) -> bool:
+        return process.is_running(node)
+
+    def allocate_ip(self) -> str:
+        """A loopback IP no node of this lab has used, for the pod-IP-change fault."""
+        ip = _ip(self.state.base_ip) + self.state.next_ip_offset
+        if not ip.is_loopback:
+            raise LabError("no loopback address left for a new node address")
+        self.state.next_ip_offset += 1
+        return str(ip)
+
+    # Cluster operations with real commands
+
+    def _create_cluster(self) -> None:
+        primaries = [n for n in self.nodes if n.role == "primary"]
+        clients = {n.name: self.client(n, timeout=5.0) for n in self.nodes}
+        try:
+            for node in self.nodes:
+                node.node_id = str(clients[node.name].execute_command("CLUSTER", "MYID"))
+            for index, (node, (first, last)) in enumerate(zip(primaries, split_slots(len(primaries)), strict=True)):
+                add_slots(clients[node.name], first, last, self.version)
+                # Distinct config epochs up front, as redis-cli does: no collision rounds at startup.
+                clients[node.name].execute_command("CLUSTER", "SET-CONFIG-EPOCH", index + 1)
+            first_node = self.nodes[0]
+            for node in self.nodes[1:]:
+                clients[node.name].execute_command("CLUSTER", "MEET", first_node.ip, first_node.port)
+            self._wait(lambda: all(_known_nodes(clients[n.name]) == len(self.nodes) for n in self.nodes),
+                       "every node to know every other node")
+            for node in self.nodes:
+                if node.role == "replica":
+                    primary = next(p for p in primaries if p.shard == node.shard)
+                    self._wait(lambda n=node, p=primary: _replicate(clients[n.name], p.node_id),
+                               f"{node.name} to replicate {primary.name}")
+        finally:
+            for c in clients.values():
+                c.close()
+        self.save()
+
+    def wait_cluster_ok(self, timeout: float | None = None) -> None:
+        """Until every node says cluster_state:ok, agrees on the slot map and replicas are in sync."""
+        def ok() -> bool:
+            maps = set()
+            for node in self.nodes:
+                with self.client(node, timeout=1.0) as c:
+                    info = c.execute_command("CLUSTER", "INFO")
+                    if "cluster_state:ok" not in str(info):
+                        return False
+                    repl = c.info("replication")
+                    if repl.get("role") == "slave" and repl.get("master_link_status") != "up":
+                        return False
+                    maps.add(tuple(sorted((int(s[0]), int(s[1]), str(s[2][2])) for s in c.execute_command(
+                        "CLUSTER", "SLOTS"))))
+            return len(maps) == 1
+        self._wait(ok, "cluster_state:ok on every node", timeout)
+
+    def _wait(self, predicate: Callable[[], bool], what: str, timeout: float | None = None) -> None:
+        limit = timeout if timeout is not None else 30 + 0.5 * len(self.nodes) + self.state.node_timeout_ms / 250
+        deadline = time.monotonic() + limit
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                if predicate():
+                    return
+            except (redis.RedisError, OSError) as exc:
+                last_error = exc
+            time.sleep(0.05)
+        raise LabError(f"timed out after {limit:.0f}s waiting for {what}"
+                       + (f" (last error: {last_error})" if last_error else ""))
+
+    def wait(self, predicate: Callable[[], bool], what: str, timeout: float | None = None) -> None:
+        self._wait(predicate, what, timeout)
+
+    def live_roles(self) -> dict[str, str]:
+        """name -> "primary"/"replica" as the running nodes say; creation role for those that don't answer."""
+        def role(node: LabNode) -> str:
+            if not node.paused and self.is_running(node):
+                try:
+                    with self.client(node, timeout=0.5) as c:
+                        return "primary" if c.info("replication").get("role") == "master" else "replica"
+                except (redis.RedisError, OSError):
+                    pass
+            return node.role
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            return dict(zip((n.name for n in self.nodes), pool.map(role, self.nodes), strict=True))
+
+    def slot_owner(self, slot: int) -> LabNode:
+        """The node that owns `slot`, as the first answering node's CLUSTER SLOTS says."""
+        for node in self.nodes:
+            if node.paused or not self.is_running(node):
+                continue
+            try:
+                with self.client(node, timeout=1.0) as c:
+                    for entry in c.execute_command("CLUSTER", "SLOTS"):
+                        if int(entry[0]) <= slot <= int(entry[1]):
+                            return self._by_id(str(entry[2][2]))
+            except (redis.RedisError, OSError):
+                continue
+        raise LabError(f"no running node knows an owner for slot {slot}")
+
+    def _by_id(self, node_id: str) -> LabNode:
+        for node in self.nodes:
+            if node.node_id == node_id:
+                return node
+        raise LabError(f"node id {node_id} is not one of this lab's nodes")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.state.name,
+            "dir": self.state.root,
+            "redis_server": self.state.binary,
+            "version": self.state.version,
+            "node_timeout_ms": self.state.node_timeout_ms,
+            "nodes": [
+                {"name": n.name, "address": n.address, "pid": n.pid, "running": self.is_running(n),
+                 "paused": n.paused, "role_at_create": n.role, "shard": n.shard, "host": n.host,
+                 "zone": n.zone, "node_id": n.node_id}
+                for n in self.nodes
+            ],
+            "faults": self.state.faults,
+        }
+
+
+def split_slots(primaries: int) -> list[tuple[int, int]]:
+    """Contiguous, near-equal slot ranges, one per primary (the split redis-cli uses)."""
+    per = SLOT_COUNT / primaries
+    ranges = []
+    first = 0
+    cursor = 0.0
+    for index in range(primaries):
+        last = SLOT_COUNT - 1 if index == primaries - 1 else round(cursor + per - 1)
+        ranges.append((first, last))
+        first = last + 1
+        cursor += per
+    return ranges
+
+
+def add_slots(c: redis.Redis, first: int, last: int, version: tuple[int, ...]) -> None:
+    if version >= (7, 0):
+        c.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+    else:
+        c.execute_command("CLUSTER", "ADDSLOTS", *range(first, last + 1))
+
+
+def _known_nodes(c: redis.Redis) -> int:
+    text = str(c.execute_command("CLUSTER", "NODES"))
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if any("handshake" in ln.split()[2] for ln in lines):
+        return -1
+    return len(lines)
+
+
+def _replicate(c: redis.Redis, primary_id: str | None) -> bool:
+    c.execute_command("CLUSTER", "REPLICATE", primary_id)
+    return True
+
+
+def _ip(text: str) -> ipaddress.IPv4Address:
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError:
+        raise LabError(f"{text!r} is not an IPv4 address") from None
+
+
+def _plan_nodes(spec: LabSpec, root: Path) -> list[LabNode]:
+    """Nodes n1..nP are primaries; then each primary's replicas. Labels follow `placement`."""
+    base = _ip(spec.base_ip)
+    total = spec.primaries * (1 + spec.replicas)
+    hosts = spec.hosts or total
+    members: list[tuple[str, int, int]] = [("primary", shard, 0) for shard in range(spec.primaries)]
+    members += [("replica", shard, r + 1) for shard in range(spec.primaries) for r in range(spec.replicas)]
+    nodes = []
+    for index, (role, shard, rank) in enumerate(members):
+        ip = base + index
+        if not ip.is_loopback:
+            raise LabError(f"{ip} is outside 127.0.0.0/8: choose a lower --base-ip")
+        if spec.placement == "colocated":
+            host_index, zone_index = shard % hosts, shard % spec.zones
+        elif spec.hosts is None:
+            host_index, zone_index = index, (shard + rank) % spec.zones
+        else:
+            host_index, zone_index = (shard + rank) % hosts, (shard + rank) % spec.zones
+        name = f"n{index + 1}"
+        nodes.append(LabNode(
+            name=name, ip=str(ip), port=spec.port, dir=str(root / name), host=f"host-{host_index + 1}",
+            zone=f"zone-{zone_index + 1}", role=role, shard=shard,
+        ))
+    return nodes

@@ -1,0 +1,217 @@
+"""Slot faults, made with the real cluster commands an operator or a crashed tool would have run.
+
+- half-migrate: a slot left MIGRATING on its owner and IMPORTING on another primary, some keys moved
+  (what an interrupted `redis-cli --cluster reshard` leaves behind);
+- drop-slot-owner: every node forgets who owns a slot (CLUSTER DELSLOTS): the slot is uncovered and
+  its keys sit on a node that no longer claims them;
+- assign-twice: a second primary holds keys of a slot another primary owns. (Two *claims* on one
+  slot do not last in a connected cluster: within a ping the higher configEpoch wins and the loser
+  deletes its keys of that slot. What lasts, and what `redis-cli --cluster check` reports as a slot
+  with multiple owners, is keys on two nodes; that is what this fault leaves.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from rcdoctor.errors import FaultError
+from rcdoctor.lab.faults.base import FaultOp, register, wait_until
+from rcdoctor.model.slots import SLOT_COUNT, key_hash_slot
+
+if TYPE_CHECKING:
+    from rcdoctor.lab.cluster import Lab
+    from rcdoctor.lab.state import LabNode
+
+Outcome = tuple[FaultOp | None, dict[str, Any]]
+
+
+def _slot(params: Mapping[str, Any]) -> int:
+    slot = params.get("slot", 0)
+    if isinstance(slot, bool) or not isinstance(slot, int) or not 0 <= slot < SLOT_COUNT:
+        raise FaultError(f"slot must be a number from 0 to {SLOT_COUNT - 1}")
+    return slot
+
+
+def _other_primary(lab: Lab, owner: LabNode, params: Mapping[str, Any]) -> LabNode:
+    if params.get("to"):
+        node = lab.node(str(params["to"]))
+        if node.name == owner.name:
+            raise FaultError(f"{node.name} already owns the slot; name another primary with 'to'")
+        return node
+    roles = lab.live_roles()
+    for node in lab.nodes:
+        if roles[node.name] == "primary" and node.name != owner.name:
+            return node
+    raise FaultError("the lab has no second primary")
+
+
+def ensure_keys(lab: Lab, owner: LabNode, slot: int, count: int) -> list[str]:
+    """Keys of `slot` on its owner, writing `count` new ones (hash-tagged into the slot) if it has none."""
+    with lab.client(owner) as c:
+        keys = [str(k) for k in c.execute_command("CLUSTER", "GETKEYSINSLOT", slot, max(count, 1))]
+        if keys or count == 0:
+            return keys
+        tag = tag_for_slot(slot)
+        keys = [f"rcdoctor:{{{tag}}}:{i}" for i in range(count)]
+        for key in keys:
+            c.set(key, f"value-of-{key}")
+        return keys
+
+
+def tag_for_slot(slot: int) -> str:
+    """A hash tag whose keys land in `slot` (search over short strings; at most a few thousand tries)."""
+    for number in range(1_000_000):
+        tag = f"t{number}"
+        if key_hash_slot(tag) == slot:
+            return tag
+    raise FaultError(f"no hash tag found for slot {slot}")  # pragma: no cover - every slot has one
+
+
+def _migrate(lab: Lab, source: LabNode, target: LabNode, keys: list[str]) -> None:
+    if not keys:
+        return
+    args: list[Any] = ["MIGRATE", target.ip, target.port, "", 0, 5000]
+    secret = lab.password
+    if secret:
+        args += ["AUTH", secret.reveal()]
+    with lab.client(source) as c:
+        c.execute_command(*args, "KEYS", *keys)
+
+
+@register("half-migrate", "leave a slot MIGRATING on its owner and IMPORTING on another primary, with "
+          "params.keys of its keys already moved (params: slot, to, keys)", needs_targets=False)
+def half_migrate(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
+    slot = _slot(params)
+    source = lab.slot_owner(slot)
+    target = _other_primary(lab, source, params)
+    move = int(params.get("keys", 5))
+    keys = ensure_keys(lab, source, slot, max(move * 2, 2))  # keys on both sides once `move` have moved
+    with lab.client(target) as t, lab.client(source) as s:
+        t.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source.node_id)
+        s.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target.node_id)
+    moved = keys[:move]
+    _migrate(lab, source, target, moved)
+    undo = FaultOp("close-migration", (), {"slot": slot, "owner": source.name, "other": target.name})
+    return undo, {"slot": slot, "source": source.name, "target": target.name, "moved_keys": moved}
+
+
+@register("close-migration", "move a half-migrated slot's keys back to its owner and mark it stable on both "
+          "(the undo of half-migrate)", needs_targets=False, undo_only=True)
+def close_migration(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
+    slot = _slot(params)
+    owner, other = lab.node(str(params["owner"])), lab.node(str(params["other"]))
+    # The owner first: while MIGRATING it answers RESTORE of a key it lacks with ASK. The other side
+    # stays IMPORTING until its keys are gone, because MIGRATE only works on keys of an open slot.
+    with lab.client(owner) as c:
+        c.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+    with lab.client(other) as c:
+        keys = [str(k) for k in c.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100_000)]
+    _migrate(lab, other, owner, keys)
+    with lab.client(other) as c:
+        c.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+    return None, {"moved_back": len(keys)}
+
+
+@register("drop-slot-owner", "CLUSTER DELSLOTS a slot on every node: it becomes uncovered while its keys "
+          "stay on the old owner (params: slot)", needs_targets=False)
+def drop_slot_owner(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
+    slot = _slot(params)
+    owner = lab.slot_owner(slot)
+    roles = lab.live_roles()
+    # The owner first, then its replicas (their pings carry their primary's slots), then the rest.
+    ordered = sorted(
+        (n for n in lab.nodes if lab.is_running(n) and not n.paused),
+        key=lambda n: (n.name != owner.name, roles[n.name] == "primary"),
+    )
+
+    def everyone_forgot() -> bool:
+        done = True
+        for node in ordered:
+            with lab.client(node) as c:
+                if _owner_in_view(c, slot) is not None:
+                    done = False
+                    try:
+                        c.execute_command("CLUSTER", "DELSLOTS", slot)
+                    except redis.ResponseError:
+                        pass  # already unassigned there
+        return done
+
+    if not wait_until(everyone_forgot, timeout=10 + lab.state.node_timeout_ms / 500, interval=0.1):
+        raise FaultError(f"slot {slot} kept an owner in some view after DELSLOTS on every node")
+    return FaultOp("restore-slot-owner", (), {"slot": slot, "owner": owner.name}), {
+        "slot": slot, "former_owner": owner.name}
+
+
+@register("restore-slot-owner", "CLUSTER ADDSLOTS a dropped slot back on its former owner "
+          "(the undo of drop-slot-owner)", needs_targets=False, undo_only=True)
+def restore_slot_owner(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
+    slot = _slot(params)
+    owner = lab.node(str(params["owner"]))
+    with lab.client(owner) as c:
+        c.execute_command("CLUSTER", "ADDSLOTS", slot)
+
+    def everyone_knows() -> bool:
+        for node in lab.nodes:
+            if lab.is_running(node) and not node.paused:
+                with lab.client(node) as c:
+                    if _owner_in_view(c, slot) != owner.node_id:
+                        return False
+        return True
+
+    # Later undos (and clients) need the cluster up again: wait for the claim to reach every view.
+    if not wait_until(everyone_knows, timeout=10 + lab.state.node_timeout_ms / 500, interval=0.05):
+        raise FaultError(f"slot {slot}: not every node learned that {owner.name} owns it again")
+    return None, {}
+
+
+@register("assign-twice", "copy keys of a slot onto a second primary that does not own it, so two nodes "
+          "hold the slot's keys (params: slot, to, keys)", needs_targets=False)
+def assign_twice(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
+    slot = _slot(params)
+    owner = lab.slot_owner(slot)
+    other = _other_primary(lab, owner, params)
+    keys = ensure_keys(lab, owner, slot, int(params.get("keys", 5)))
+    with lab.client(owner) as o, lab.client(other) as t:
+        dumps = [(k, o.execute_command("PTTL", k), o.dump(k)) for k in keys]
+        t.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", owner.node_id)
+        try:
+            for key, pttl, payload in dumps:
+                if payload is None:
+                    continue
+                pipe = t.pipeline(transaction=False)  # ASKING applies to the next command on this connection
+                pipe.execute_command("ASKING")
+                pipe.execute_command("RESTORE", key, max(int(pttl), 0), payload, "REPLACE")
+                pipe.execute()
+        finally:
+            t.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+    undo = FaultOp("unassign-twice", (), {"slot": slot, "owner": owner.name, "other": other.name, "keys": keys})
+    return undo, {"slot": slot, "owner": owner.name, "also_on": other.name, "keys": keys}
+
+
+@register("unassign-twice", "delete the copied keys from the node that does not own the slot "
+          "(the undo of assign-twice)", needs_targets=False, undo_only=True)
+def unassign_twice(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
+    slot = _slot(params)
+    owner, other = lab.node(str(params["owner"])), lab.node(str(params["other"]))
+    keys = [str(k) for k in params.get("keys", [])]
+    with lab.client(other) as t:
+        t.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", owner.node_id)
+        try:
+            for key in keys:
+                pipe = t.pipeline(transaction=False)
+                pipe.execute_command("ASKING")
+                pipe.execute_command("DEL", key)
+                pipe.execute()
+        finally:
+            t.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+    return None, {"deleted": len(keys)}
+
+
+def _owner_in_view(c: redis.Redis, slot: int) -> str | None:
+    for entry in c.execute_command("CLUSTER", "SLOTS"):
+        if int(entry[0]) <= slot <= int(entry[1]):
+            return str(entry[2][2])
+    return None

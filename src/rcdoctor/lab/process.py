@@ -1,0 +1,192 @@
+"""redis-server processes of the lab: config, start, stop, pause, identity checks by pid.
+
+A pid is only signalled after /proc confirms it is still the redis-server we started in that node's
+directory, so a recycled pid is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from rcdoctor.errors import LabError
+from rcdoctor.lab.state import LabNode, LabState
+
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+
+
+def write_config(state: LabState, node: LabNode, version: tuple[int, ...], password: str | None) -> Path:
+    lines = [
+        f"bind {node.ip}",
+        f"port {node.port}",
+        f"dir {node.dir}",
+        "daemonize no",
+        "logfile redis.log",
+        "cluster-enabled yes",
+        "cluster-config-file nodes.conf",
+        f"cluster-node-timeout {state.node_timeout_ms}",
+        "appendonly yes",
+        'save ""',
+        "protected-mode no",
+        # Replicas sync at once instead of after Redis 7's 5 s diskless-sync delay: faster labs.
+        "repl-diskless-sync-delay 0",
+    ]
+    if version >= (7, 0):
+        # Without it Redis 7 dials peers from 127.0.0.1 and they record the wrong address for it.
+        lines.append(f"bind-source-addr {node.ip}")
+    if password:
+        lines += [f"requirepass {password}", f"masterauth {password}"]
+    path = Path(node.dir) / "redis.conf"
+    # The config may hold a password: create it private, never pass secrets on a command line.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
+
+
+def start(state: LabState, node: LabNode, version: tuple[int, ...], password: str | None) -> None:
+    """Start the node's redis-server and wait until it answers PING."""
+    if is_running(node):
+        raise LabError(f"{node.name} is already running (pid {node.pid})")
+    Path(node.dir).mkdir(parents=True, exist_ok=True)
+    if _answers(node, password):
+        raise LabError(f"{node.address} is already in use by another process; choose another --base-ip")
+    config = write_config(state, node, version, password)
+    with open(Path(node.dir) / "stdout.log", "ab") as out:
+        proc = subprocess.Popen(
+            [state.binary, str(config)],
+            cwd=node.dir,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives the CLI that started it; no terminal signals
+        )
+    node.pid = proc.pid
+    node.paused = False
+    _REAPERS[proc.pid] = proc
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            node.pid = None
+            raise LabError(f"{node.name} ({node.address}) exited at start: {last_log_line(node)}")
+        if _answers(node, password):
+            return
+        time.sleep(0.02)
+    stop(node, force=True)
+    raise LabError(f"{node.name} ({node.address}) did not answer within {START_TIMEOUT_S:.0f}s")
+
+
+def stop(node: LabNode, force: bool = False) -> None:
+    """SIGTERM (graceful: nodes.conf and AOF flushed) or SIGKILL; waits until the process is gone."""
+    if not is_running(node):
+        node.pid = None
+        node.paused = False
+        return
+    assert node.pid is not None
+    sig = signal.SIGKILL if force else signal.SIGTERM
+    os.kill(node.pid, sig)
+    if node.paused:
+        os.kill(node.pid, signal.SIGCONT)  # a stopped process only acts on SIGTERM once resumed
+    if not _wait_gone(node.pid, STOP_TIMEOUT_S) and not force:
+        os.kill(node.pid, signal.SIGKILL)
+        _wait_gone(node.pid, STOP_TIMEOUT_S)
+    node.pid = None
+    node.paused = False
+
+
+def pause(node: LabNode) -> None:
+    _require_running(node)
+    assert node.pid is not None
+    os.kill(node.pid, signal.SIGSTOP)
+    node.paused = True
+
+
+def resume(node: LabNode) -> None:
+    if is_running(node) and node.pid is not None:
+        os.kill(node.pid, signal.SIGCONT)
+    node.paused = False
+
+
+def is_running(node: LabNode) -> bool:
+    """True if node.pid is alive and is still our redis-server in this node's directory."""
+    if node.pid is None:
+        return False
+    proc = Path(f"/proc/{node.pid}")
+    try:
+        stat = (proc / "stat").read_text()
+        cwd = os.readlink(proc / "cwd")
+    except OSError:
+        _reap(node.pid)
+        return False
+    if stat.rpartition(")")[2].split()[0] == "Z":  # zombie: dead, waiting for its parent
+        _reap(node.pid)
+        return False
+    return os.path.realpath(cwd) == os.path.realpath(node.dir)
+
+
+def last_log_line(node: LabNode) -> str:
+    for name in ("redis.log", "stdout.log"):
+        path = Path(node.dir) / name
+        if path.exists():
+            lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+            if lines:
+                return lines[-1].strip()[-200:]
+    return "no log output"
+
+
+# Popen objects of processes started by this Python process, so they can be reaped (no zombies).
+_REAPERS: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _reap(pid: int) -> None:
+    proc = _REAPERS.pop(pid, None)
+    if proc is not None:
+        proc.poll()
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc = _REAPERS.get(pid)
+        if proc is not None:
+            if proc.poll() is not None:
+                _REAPERS.pop(pid, None)
+                return True
+        elif not Path(f"/proc/{pid}").exists():
+            return True
+        else:
+            try:
+                if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
+                    return True
+            except OSError:
+                return True
+        time.sleep(0.01)
+    return False
+
+
+def _require_running(node: LabNode) -> None:
+    if not is_running(node):
+        raise LabError(f"{node.name} is not running")
+
+
+def _answers(node: LabNode, password: str | None) -> bool:
+    client = redis.Redis(node.ip, node.port, password=password, socket_timeout=0.5, socket_connect_timeout=0.5,
+                         retry=Retry(NoBackoff(), 0))
+    try:
+        return bool(client.ping())
+    except redis.BusyLoadingError:
+        return False
+    except redis.AuthenticationError:
+        return True  # something answers there (maybe with another password)
+    except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError, OSError):
+        return False
+    finally:
+        client.close()

@@ -1,0 +1,1 @@
+"""Plain data and pure parsers: no I/O happens in this package."""

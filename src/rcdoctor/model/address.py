@@ -1,0 +1,101 @@
+"""Addresses as users type them and as servers announce them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from rcdoctor.errors import UsageError
+
+DEFAULT_PORT = 6379
+BUS_PORT_OFFSET = 10000
+
+
+@dataclass(frozen=True, order=True)
+class Endpoint:
+    """A host (IP or DNS name) and a TCP port."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
+    def bus(self) -> Endpoint:
+        """The cluster bus endpoint when the node uses the default offset."""
+        return Endpoint(self.host, self.port + BUS_PORT_OFFSET)
+
+
+class Secret:
+    """A password that never shows itself in repr, str, logs or JSON."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Seed:
+    """An address given by the user, with what a URL may carry besides it."""
+
+    endpoint: Endpoint
+    tls: bool = False
+    username: str | None = None
+    password: Secret | None = None
+
+
+def parse_hostport(text: str, default_port: int = DEFAULT_PORT) -> Endpoint:
+    """Parse `host`, `host:port`, `[v6]:port` or a bare IPv6 address."""
+    text = text.strip()
+    if not text:
+        raise UsageError("empty address")
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep:
+            raise UsageError(f"bad address {text!r}: missing ']'")
+        port_text = rest[1:] if rest.startswith(":") else ""
+        if rest and not rest.startswith(":"):
+            raise UsageError(f"bad address {text!r}")
+    elif text.count(":") > 1:  # bare IPv6, no port
+        host, port_text = text, ""
+    else:
+        host, _, port_text = text.partition(":")
+    if not host:
+        raise UsageError(f"bad address {text!r}: no host")
+    port = default_port
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise UsageError(f"bad address {text!r}: port must be a number from 1 to 65535")
+        port = int(port_text)
+    return Endpoint(host, port)
+
+
+def parse_seed(text: str) -> Seed:
+    """Parse what a user typed: `host:port`, `redis://[user[:pass]@]host[:port]`, or `rediss://…`."""
+    text = text.strip()
+    if "://" not in text:
+        return Seed(parse_hostport(text))
+    parts = urlsplit(text)
+    if parts.scheme not in ("redis", "rediss"):
+        raise UsageError(f"unsupported scheme {parts.scheme!r}: use redis:// or rediss://")
+    netloc = parts.netloc.rpartition("@")[2]
+    endpoint = parse_hostport(netloc)
+    username = unquote(parts.username) if parts.username else None
+    password = Secret(unquote(parts.password)) if parts.password else None
+    return Seed(endpoint, tls=parts.scheme == "rediss", username=username, password=password)

@@ -1,0 +1,1 @@
+"""Command-line entry points. No logic of their own: they parse, call the library, print."""

@@ -1,0 +1,102 @@
+"""`rcdoctor demo`: the seed incident played on a real local cluster (what is built so far of it)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from rcdoctor.cli import output
+from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK
+
+STATE_CHANGE = re.compile(r"(\d+ \w+ \d{4} [\d:.]+) .*Cluster state changed: (\w+)")
+
+
+def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: int) -> int:
+    from redis.cluster import ClusterNode, RedisCluster
+
+    from rcdoctor.cli.render import render_status
+    from rcdoctor.collect import collect
+    from rcdoctor.lab import Lab, LabSpec
+    from rcdoctor.lab.faults import FaultOp, apply
+    from rcdoctor.status import build_status
+
+    con = output.console()
+
+    def step(text: str) -> None:
+        con.print(f"\n[bold cyan]▶ {text}[/bold cyan]")
+
+    root = Path(tempfile.mkdtemp(prefix="rcdoctor-demo-"))
+    step("Start a 3-primary / 3-replica Redis Cluster, one loopback IP per node (like pods), same port")
+    lab = None
+    try:
+        lab = Lab.up(LabSpec(primaries=3, replicas=1, base_ip=base_ip, node_timeout_ms=node_timeout),
+                     name="demo", directory=root / "lab", redis_server=redis_server, log=con.print)
+        con.print("cluster_state:ok on every node: " + ", ".join(lab.addresses))
+
+        step(f"Write {keys} keys through a cluster client")
+        client = RedisCluster(startup_nodes=[ClusterNode(n.ip, n.port) for n in lab.nodes], socket_timeout=2)
+        try:
+            for start in range(0, keys, 500):
+                client.mset_nonatomic({f"demo:key:{i}": f"value-{i}" for i in range(start, min(keys, start + 500))})
+        finally:
+            client.close()
+
+        step("Status (the runbook's step 1, CLUSTER INFO/NODES on every pod, in one command)")
+        render_status(build_status(collect(lab.addresses, lab.options)), con)
+
+        step("Every pod is recreated at once and comes back with a new IP (same data, same nodes.conf)")
+        old = list(lab.addresses)
+        result = apply(lab, FaultOp("new-address", "all"))
+        for name, move in result.details["moved"].items():
+            con.print(f"  {name}: {move['from']} → {move['to']}")
+
+        step("Wait: every node still dials its peers at their old addresses")
+        started = time.monotonic()
+        limit = max(10.0, node_timeout / 1000 * 8)
+        states: dict[str, str | None] = {}
+        while time.monotonic() - started < limit:
+            snapshot = collect(lab.addresses, lab.options)
+            # the old addresses are found in the views too; they refuse: only the live nodes count here
+            states = {n.address: n.cluster_state for n in snapshot.nodes if n.address in lab.addresses}
+            if all(state == "fail" for state in states.values()):
+                break
+            time.sleep(0.25)
+        all_failed = bool(states) and all(state == "fail" for state in states.values())
+        con.print(f"after {time.monotonic() - started:.1f}s: " + ", ".join(f"{a} {s}" for a, s in states.items()))
+        con.print("the servers' logs (the seed's symptom):")
+        for node in lab.nodes:
+            changes = STATE_CHANGE.findall((Path(node.dir) / "redis.log").read_text(errors="replace"))
+            con.print(f"  {node.name}: " + "  ".join(f"{ts.split()[-1]} {state}" for ts, state in changes[-3:]))
+
+        step("What applications see")
+        for label, addresses in (("configured with the old pod IPs", old), ("given the new pod IPs", lab.addresses)):
+            nodes = [ClusterNode(*a.rsplit(":", 1)) for a in addresses]
+            try:
+                c = RedisCluster(startup_nodes=nodes, socket_timeout=1, socket_connect_timeout=1)
+                try:
+                    c.get("demo:key:1")
+                    con.print(f"  {label}: read worked")
+                finally:
+                    c.close()
+            except Exception as exc:  # whatever the client raises is what the application would see
+                text = " ".join(str(exc).split())[:150]
+                con.print(f"  {label}: [red]{type(exc).__name__}: {text}[/red]")
+
+        step("Status now: each node answers at its new address, peers list it at the old one")
+        report = build_status(collect(lab.addresses, lab.options))
+        render_status(report, con)
+        held = sum(r.keys or 0 for r in report.rows if r.role == "primary")
+        con.print(f"\nThe data is intact on disk and in memory: the primaries hold {held} keys "
+                  f"(written: {keys}). Nothing is lost yet; the cluster only lost track of its own members.")
+        con.print("Next in rcdoctor: diagnose names this root cause, heal re-introduces the nodes at their new "
+                  "addresses (CLUSTER MEET, no reset, no key moved) and verify proves it.")
+        return EXIT_OK if all_failed and held == keys else EXIT_CRITICAL
+    finally:
+        step("Stop the lab")
+        if lab is not None:
+            lab.down()
+        shutil.rmtree(root, ignore_errors=True)
+        con.print("stopped every redis-server the demo started and removed its directory")

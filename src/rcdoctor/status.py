@@ -1,0 +1,217 @@
+"""The status view: every node from every view on one screen (pure: Snapshot -> StatusReport).
+
+Rows are keyed by node id, so a node that answers at a new address and is still listed at its old
+one by its peers is one row with both addresses. Endpoints that never answered and that no answering
+node names are rows of their own (id unknown).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from rcdoctor.errors import EXIT_CANNOT_RUN, EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
+from rcdoctor.model.cluster_nodes import ClusterNode
+from rcdoctor.model.slots import SlotRange, count_slots, format_ranges
+from rcdoctor.model.snapshot import NodeSample, Snapshot
+
+STATUS_FORMAT = "rcdoctor.status"
+STATUS_VERSION = 1
+HEALTH_LEVELS = ("ok", "warning", "critical")
+ROLE_FLAGS = {"myself", "master", "slave"}
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    node_id: str | None
+    answered_at: str | None  # the address where this node answered us
+    listed_at: tuple[tuple[str, int], ...]  # (address, number of views listing it there)
+    role: str | None  # "primary" / "replica" (own view first, else what most views say)
+    primary_id: str | None
+    slots: tuple[SlotRange, ...]
+    cluster_state: str | None
+    config_epoch: int | None
+    current_epoch: int | None
+    links: tuple[int, int]  # (views with link connected, views listing it)
+    flags: tuple[tuple[str, int], ...]  # flag -> number of views reporting it (role flags left out)
+    keys: int | None
+    version: str | None
+    error: str | None  # why we could not ask it
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        seen = dict.fromkeys(([self.answered_at] if self.answered_at else []) + [a for a, _ in self.listed_at])
+        return tuple(seen)
+
+    @property
+    def health(self) -> str:
+        return _worst(_problem_level(p) for p in self.problems)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    rows: tuple[StatusRow, ...]
+    endpoints: int
+    answered: int
+    collected_at: str
+    duration_s: float
+
+    @property
+    def health(self) -> str:
+        if self.answered == 0:
+            return "critical"
+        return _worst(row.health for row in self.rows)
+
+    @property
+    def exit_code(self) -> int:
+        if self.answered == 0:
+            return EXIT_CANNOT_RUN
+        return {"ok": EXIT_OK, "warning": EXIT_WARNING, "critical": EXIT_CRITICAL}[self.health]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": STATUS_FORMAT,
+            "version": STATUS_VERSION,
+            "collected_at": self.collected_at,
+            "duration_s": self.duration_s,
+            "health": self.health,
+            "summary": {"endpoints": self.endpoints, "answered": self.answered, "nodes": len(self.rows)},
+            "nodes": [_row_dict(r) for r in self.rows],
+        }
+
+
+def build_status(snapshot: Snapshot) -> StatusReport:
+    answered = {s.node_id: s for s in snapshot.nodes if s.answered and s.node_id}
+    listings: dict[str, list[tuple[NodeSample, ClusterNode]]] = {}
+    for sample in snapshot.answered:
+        for entry in sample.view.value:
+            listings.setdefault(entry.id, []).append((sample, entry))
+    ids = list(dict.fromkeys([*answered, *listings]))
+    rows = [_row(node_id, answered.get(node_id), listings.get(node_id, [])) for node_id in ids]
+    known_addresses = {r.answered_at for r in rows} | {a for r in rows for a, _ in r.listed_at}
+    for sample in snapshot.nodes:
+        if not sample.answered and not (sample.address in known_addresses and _listed_elsewhere(sample, rows)):
+            rows.append(_unknown_row(sample))
+    rows.sort(key=_sort_key)
+    return StatusReport(tuple(rows), len(snapshot.nodes), len(snapshot.answered), snapshot.collected_at,
+                        snapshot.duration_s)
+
+
+def _listed_elsewhere(sample: NodeSample, rows: list[StatusRow]) -> bool:
+    return any(sample.address in [a for a, _ in r.listed_at] for r in rows if r.node_id)
+
+
+def _row(node_id: str, own: NodeSample | None, listed: list[tuple[NodeSample, ClusterNode]]) -> StatusRow:
+    others = [(s, e) for s, e in listed if not e.is_myself]
+    mine = own.myself if own else None
+    entry = mine or _most_common_entry([e for _, e in listed])
+    flags = Counter(f for _, e in others for f in e.flags - ROLE_FLAGS)
+    listed_at = Counter(e.address for _, e in others)
+    connected = sum(1 for _, e in others if e.link_state == "connected")
+    role = None
+    if entry is not None:
+        role = "primary" if entry.is_primary else "replica" if entry.is_replica else None
+    unreachable_listing = own is None and bool(listed)
+    problems = list(_problems(own, flags, len(others), connected))
+    stale = sorted(a for a in listed_at if own is not None and a != own.address)
+    if stale:
+        problems.append(f"warning: answers at {own.address if own else '?'} but peers list it at {', '.join(stale)}")
+    if unreachable_listing:
+        addresses = ", ".join(sorted(listed_at)) or "?"
+        problems.append(f"critical: listed by {len(others)} node(s) at {addresses} but did not answer there")
+    return StatusRow(
+        node_id=node_id,
+        answered_at=own.address if own else None,
+        listed_at=tuple(sorted(listed_at.items())),
+        role=role,
+        primary_id=entry.primary_id if entry else None,
+        slots=entry.slots if entry else (),
+        cluster_state=own.cluster_state if own else None,
+        config_epoch=entry.config_epoch if entry else None,
+        current_epoch=own.current_epoch if own else None,
+        links=(connected, len(others)),
+        flags=tuple(sorted(flags.items())),
+        keys=own.keys if own else None,
+        version=own.version if own else None,
+        error=None,
+        problems=tuple(problems),
+    )
+
+
+def _problems(own: NodeSample | None, flags: Counter[str], listed: int, connected: int) -> list[str]:
+    problems = []
+    if own is not None and own.cluster_state != "ok":
+        problems.append(f"critical: its own cluster_state is {own.cluster_state}")
+    if flags.get("fail"):
+        problems.append(f"critical: flagged fail by {flags['fail']} node(s)")
+    if flags.get("fail?"):
+        problems.append(f"warning: suspected (fail?) by {flags['fail?']} node(s)")
+    for flag in ("handshake", "noaddr"):
+        if flags.get(flag):
+            problems.append(f"warning: {flag} in {flags[flag]} view(s)")
+    if listed and connected < listed:
+        problems.append(f"warning: bus link disconnected in {listed - connected} of {listed} view(s)")
+    return problems
+
+
+def _most_common_entry(entries: list[ClusterNode]) -> ClusterNode | None:
+    if not entries:
+        return None
+    counts = Counter((e.address, e.primary_id, e.slots, e.is_primary) for e in entries)
+    best = counts.most_common(1)[0][0]
+    return next(e for e in entries if (e.address, e.primary_id, e.slots, e.is_primary) == best)
+
+
+def _unknown_row(sample: NodeSample) -> StatusRow:
+    error = str(sample.error) if sample.error else "no CLUSTER NODES reply"
+    return StatusRow(
+        node_id=sample.node_id, answered_at=None, listed_at=((sample.address, len(sample.announced_by)),),
+        role=None, primary_id=None, slots=(), cluster_state=None, config_epoch=None, current_epoch=None,
+        links=(0, 0), flags=(), keys=None, version=None, error=error,
+        problems=(f"critical: {sample.address}: {error}",),
+    )
+
+
+def _sort_key(row: StatusRow) -> tuple[int, int, str]:
+    # primaries by first slot, replicas after, unknowns last
+    first_slot = row.slots[0].start if row.slots else 99999
+    rank = {"primary": 0, "replica": 1}.get(row.role or "", 2)
+    return rank, first_slot, row.addresses[0] if row.addresses else ""
+
+
+def _problem_level(problem: str) -> str:
+    return problem.partition(":")[0]
+
+
+def _worst(levels: Any) -> str:
+    worst = "ok"
+    for level in levels:
+        if HEALTH_LEVELS.index(level) > HEALTH_LEVELS.index(worst):
+            worst = level
+    return worst
+
+
+def _row_dict(row: StatusRow) -> dict[str, Any]:
+    return {
+        "id": row.node_id,
+        "addresses": list(row.addresses),
+        "answered_at": row.answered_at,
+        "listed_at": {a: n for a, n in row.listed_at},
+        "role": row.role,
+        "primary_id": row.primary_id,
+        "slots": [[r.start, r.end] for r in row.slots],
+        "slot_count": count_slots(row.slots),
+        "slot_ranges": format_ranges(row.slots, limit=1000),
+        "cluster_state": row.cluster_state,
+        "config_epoch": row.config_epoch,
+        "current_epoch": row.current_epoch,
+        "links": {"connected": row.links[0], "views": row.links[1]},
+        "flags": {f: n for f, n in row.flags},
+        "keys": row.keys,
+        "version": row.version,
+        "error": row.error,
+        "health": row.health,
+        "problems": list(row.problems),
+    }

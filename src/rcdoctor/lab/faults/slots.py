@@ -49,16 +49,17 @@ def _other_primary(lab: Lab, owner: LabNode, params: Mapping[str, Any]) -> LabNo
 
 
 def ensure_keys(lab: Lab, owner: LabNode, slot: int, count: int) -> list[str]:
-    """Keys of `slot` on its owner, writing `count` new ones (hash-tagged into the slot) if it has none."""
+    """At least `count` keys of `slot` on its owner: its own first, topped up with new hash-tagged keys."""
     with lab.client(owner) as c:
         keys = [str(k) for k in c.execute_command("CLUSTER", "GETKEYSINSLOT", slot, max(count, 1))]
-        if keys or count == 0:
-            return keys
+        if len(keys) >= count:
+            return keys[:count] if count else keys
         tag = tag_for_slot(slot)
-        keys = [f"rcdoctor:{{{tag}}}:{i}" for i in range(count)]
-        for key in keys:
+        extra = [f"rcdoctor:{{{tag}}}:{i}" for i in range(count)]
+        extra = [k for k in extra if k not in keys][: count - len(keys)]
+        for key in extra:
             c.set(key, f"value-of-{key}")
-        return keys
+        return keys + extra
 
 
 def tag_for_slot(slot: int) -> str:

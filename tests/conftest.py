@@ -117,23 +117,32 @@ def no_leftover_processes(tmp_path: Path) -> Iterator[None]:
     assert not left, f"redis-server processes left running: {left}"
 
 
-def rcdoctor(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
-             input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+def rcdoctor(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess (as a user would)."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "rcdoctor", *args], capture_output=True, text=True,
-                          timeout=timeout, env=full_env, input=input_text, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "rcdoctor", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        input=input_text,
+        check=False,
+    )
 
 
-def start_plain_server(binary: RedisBinary, directory: Path, ip: str, port: int = 6379,
-                       extra: str = "") -> subprocess.Popen[bytes]:
+def start_plain_server(
+    binary: RedisBinary, directory: Path, ip: str, port: int = 6379, extra: str = ""
+) -> subprocess.Popen[bytes]:
     """A redis-server with cluster support disabled (for the 'not a cluster' case)."""
     directory.mkdir(parents=True, exist_ok=True)
     conf = directory / "redis.conf"
-    conf.write_text(f"bind {ip}\nport {port}\ndir {directory}\nsave \"\"\nappendonly no\n"
-                    f"logfile redis.log\n{extra}\n")
-    proc = subprocess.Popen([binary.path, str(conf)], cwd=directory, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    conf.write_text(f'bind {ip}\nport {port}\ndir {directory}\nsave ""\nappendonly no\nlogfile redis.log\n{extra}\n')
+    proc = subprocess.Popen(
+        [binary.path, str(conf)], cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     import time
 
     import redis

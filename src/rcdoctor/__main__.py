@@ -1,4 +1,4 @@
-from rcdoctor.cli.app import main
+from rcdoctor.cli.entry import main
 
 if __name__ == "__main__":
     main()

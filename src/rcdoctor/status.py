@@ -95,8 +95,9 @@ def build_status(snapshot: Snapshot) -> StatusReport:
         if not sample.answered and not (sample.address in known_addresses and _listed_elsewhere(sample, rows)):
             rows.append(_unknown_row(sample))
     rows.sort(key=_sort_key)
-    return StatusReport(tuple(rows), len(snapshot.nodes), len(snapshot.answered), snapshot.collected_at,
-                        snapshot.duration_s)
+    return StatusReport(
+        tuple(rows), len(snapshot.nodes), len(snapshot.answered), snapshot.collected_at, snapshot.duration_s
+    )
 
 
 def _listed_elsewhere(sample: NodeSample, rows: list[StatusRow]) -> bool:
@@ -167,9 +168,20 @@ def _most_common_entry(entries: list[ClusterNode]) -> ClusterNode | None:
 def _unknown_row(sample: NodeSample) -> StatusRow:
     error = str(sample.error) if sample.error else "no CLUSTER NODES reply"
     return StatusRow(
-        node_id=sample.node_id, answered_at=None, listed_at=((sample.address, len(sample.announced_by)),),
-        role=None, primary_id=None, slots=(), cluster_state=None, config_epoch=None, current_epoch=None,
-        links=(0, 0), flags=(), keys=None, version=None, error=error,
+        node_id=sample.node_id,
+        answered_at=None,
+        listed_at=((sample.address, len(sample.announced_by)),),
+        role=None,
+        primary_id=None,
+        slots=(),
+        cluster_state=None,
+        config_epoch=None,
+        current_epoch=None,
+        links=(0, 0),
+        flags=(),
+        keys=None,
+        version=None,
+        error=error,
         problems=(f"critical: {sample.address}: {error}",),
     )
 

@@ -42,8 +42,10 @@ def node_timeouts(lab: Lab, count: float) -> float:
 def write_keys(lab: Lab, count: int, prefix: str = "k") -> dict[str, str]:
     from redis.cluster import ClusterNode, RedisCluster
 
-    client = RedisCluster(startup_nodes=[ClusterNode(n.ip, n.port) for n in lab.nodes],
-                          password=lab.password.reveal() if lab.password else None)
+    client = RedisCluster(
+        startup_nodes=[ClusterNode(n.ip, n.port) for n in lab.nodes],
+        password=lab.password.reveal() if lab.password else None,
+    )
     try:
         data = {f"{prefix}:{i}": f"v{i}" for i in range(count)}
         client.mset_nonatomic(data)
@@ -55,8 +57,11 @@ def write_keys(lab: Lab, count: int, prefix: str = "k") -> dict[str, str]:
 def read_keys(lab: Lab, keys: list[str]) -> list[str | None]:
     from redis.cluster import ClusterNode, RedisCluster
 
-    client = RedisCluster(startup_nodes=[ClusterNode(n.ip, n.port) for n in lab.nodes], decode_responses=True,
-                          password=lab.password.reveal() if lab.password else None)
+    client = RedisCluster(
+        startup_nodes=[ClusterNode(n.ip, n.port) for n in lab.nodes],
+        decode_responses=True,
+        password=lab.password.reveal() if lab.password else None,
+    )
     try:
         return list(client.mget_nonatomic(keys))
     finally:

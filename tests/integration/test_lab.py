@@ -7,20 +7,21 @@ import os
 from pathlib import Path
 
 import pytest
+from tests.conftest import LabFactory, next_base_ip, rcdoctor, redis_processes_under
+from tests.integration.helpers import cluster_nodes, cluster_state
 
 from rcdoctor.errors import LabError
 from rcdoctor.lab import Lab, LabSpec, RedisBinary
 from rcdoctor.lab import process as lab_process
-from tests.conftest import LabFactory, next_base_ip, rcdoctor, redis_processes_under
-from tests.integration.helpers import cluster_nodes, cluster_state
 
 pytestmark = pytest.mark.integration
 
 
 def test_up_creates_a_healthy_cluster_and_down_removes_everything(redis_binary: RedisBinary, tmp_path: Path) -> None:
     base = next_base_ip()
-    lab = Lab.up(LabSpec(primaries=3, replicas=1, base_ip=base), name="t", directory=tmp_path / "lab",
-                 binary=redis_binary)
+    lab = Lab.up(
+        LabSpec(primaries=3, replicas=1, base_ip=base), name="t", directory=tmp_path / "lab", binary=redis_binary
+    )
     try:
         assert [n.ip for n in lab.nodes][:2] == [base, base.rsplit(".", 1)[0] + ".12"]
         assert {n.port for n in lab.nodes} == {6379}
@@ -37,7 +38,12 @@ def test_up_creates_a_healthy_cluster_and_down_removes_everything(redis_binary: 
         replicas = [n for n in lab.nodes if n.role == "replica"]
         assert len(replicas) == 3
         state = json.loads((tmp_path / "lab" / "lab.json").read_text())
-        assert state["format_version"] == 1 and state["version"] == redis_binary.version and len(state["nodes"]) == 6 and state["binary"] == redis_binary.path
+        assert (
+            state["format_version"] == 1
+            and state["version"] == redis_binary.version
+            and len(state["nodes"]) == 6
+            and state["binary"] == redis_binary.path
+        )
         pids = [n.pid for n in lab.nodes]
         assert sorted(redis_processes_under(tmp_path)) == sorted(pids)
     finally:
@@ -72,8 +78,9 @@ def test_down_only_stops_its_own_pids(redis7: RedisBinary, make_lab: LabFactory)
 def test_refuses_an_address_in_use(redis7: RedisBinary, make_lab: LabFactory, tmp_path: Path) -> None:
     lab = make_lab(redis7, primaries=1, replicas=0)
     with pytest.raises(LabError, match="already in use"):
-        Lab.up(LabSpec(primaries=1, replicas=0, base_ip=lab.nodes[0].ip), name="x", directory=tmp_path / "x",
-               binary=redis7)
+        Lab.up(
+            LabSpec(primaries=1, replicas=0, base_ip=lab.nodes[0].ip), name="x", directory=tmp_path / "x", binary=redis7
+        )
     assert redis_processes_under(tmp_path / "x") == []
 
 
@@ -86,8 +93,20 @@ def test_bad_specs() -> None:
 
 def test_cli_up_status_down(redis_binary: RedisBinary, tmp_path: Path) -> None:
     directory = str(tmp_path / "cli-lab")
-    up = rcdoctor("lab", "up", "--dir", directory, "-p", "3", "-r", "0", "--base-ip", next_base_ip(),
-                  "--redis-server", redis_binary.path)
+    up = rcdoctor(
+        "lab",
+        "up",
+        "--dir",
+        directory,
+        "-p",
+        "3",
+        "-r",
+        "0",
+        "--base-ip",
+        next_base_ip(),
+        "--redis-server",
+        redis_binary.path,
+    )
     try:
         assert up.returncode == 0, up.stderr
         assert f"redis-server {redis_binary.version}" in up.stderr + up.stdout

@@ -8,8 +8,10 @@ from rcdoctor.model.address import Endpoint, Secret, parse_hostport, parse_seed
     ("text", "expected"),
     [
         ("127.0.0.11:6379", Endpoint("127.0.0.11", 6379)),
-        ("redis-main-0.redis-main.gameserver-cache.svc.cluster.local:6379",
-         Endpoint("redis-main-0.redis-main.gameserver-cache.svc.cluster.local", 6379)),
+        (
+            "redis-main-0.redis-main.gameserver-cache.svc.cluster.local:6379",
+            Endpoint("redis-main-0.redis-main.gameserver-cache.svc.cluster.local", 6379),
+        ),
         ("localhost", Endpoint("localhost", 6379)),
         ("[::1]:7000", Endpoint("::1", 7000)),
         ("::1", Endpoint("::1", 6379)),

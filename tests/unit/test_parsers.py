@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.conftest import DATA
 
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
 from rcdoctor.model.cluster_slots import parse_cluster_links, parse_cluster_slots
 from rcdoctor.model.info import parse_info, parse_keyspace, parse_kv
 from rcdoctor.model.slots import SlotRange, key_hash_slot, to_ranges
 from rcdoctor.model.snapshot import Snapshot
-from tests.conftest import DATA
 
 HEALTHY = ("healthy-redis7.json", "healthy-redis6.json")
 
@@ -60,10 +62,12 @@ def test_cluster_nodes_line_with_hostname_aux_fields_and_open_slots() -> None:
 
 
 def test_bad_lines_become_error_records_and_good_lines_survive() -> None:
-    text = "garbage\nabc 1.2.3.4:x@1 master - 0 0 0 connected\n" \
-           "abc 1.2.3.4:6379@16379 master - 0 0 1 connected 20000\n" \
-           "def 1.2.3.4:6380@16380 master - 0 0 1 connected 5-1\n" \
-           "ok1 1.2.3.4:6381@16381 master - 0 0 1 connected 1-2\n"
+    text = (
+        "garbage\nabc 1.2.3.4:x@1 master - 0 0 0 connected\n"
+        "abc 1.2.3.4:6379@16379 master - 0 0 1 connected 20000\n"
+        "def 1.2.3.4:6380@16380 master - 0 0 1 connected 5-1\n"
+        "ok1 1.2.3.4:6381@16381 master - 0 0 1 connected 1-2\n"
+    )
     parsed = parse_cluster_nodes(text)
     assert [n.id for n in parsed.value] == ["ok1"]
     assert len(parsed.errors) == 4
@@ -71,8 +75,10 @@ def test_bad_lines_become_error_records_and_good_lines_survive() -> None:
 
 
 def test_info_sections_and_keyspace() -> None:
-    parsed = parse_info("# Server\r\nredis_version:7.0.15\r\n\r\n# Keyspace\r\ndb0:keys=12,expires=1,avg_ttl=0\r\n"
-                        "db3:keys=3,expires=0\r\nnot a field\r\n")
+    parsed = parse_info(
+        "# Server\r\nredis_version:7.0.15\r\n\r\n# Keyspace\r\ndb0:keys=12,expires=1,avg_ttl=0\r\n"
+        "db3:keys=3,expires=0\r\nnot a field\r\n"
+    )
     assert parsed.value["server"]["redis_version"] == "7.0.15"
     assert parse_keyspace(parsed.value["keyspace"]) == {"db0": 12, "db3": 3}
     assert parsed.errors == ("line 7: no 'key:value': 'not a field'",)
@@ -80,8 +86,12 @@ def test_info_sections_and_keyspace() -> None:
 
 
 def test_cluster_slots_reply_shapes() -> None:
-    reply = [[0, 5460, ["10.0.0.1", 6379, "aaa", ["hostname", "redis-0"]], ["10.0.0.4", 6379, "ddd"]],
-             [5461, 5460, ["x", 1, "b"]], "junk", [1, 2, ["?", 6379, "ccc"]]]
+    reply = [
+        [0, 5460, ["10.0.0.1", 6379, "aaa", ["hostname", "redis-0"]], ["10.0.0.4", 6379, "ddd"]],
+        [5461, 5460, ["x", 1, "b"]],
+        "junk",
+        [1, 2, ["?", 6379, "ccc"]],
+    ]
     parsed = parse_cluster_slots(reply)
     assert len(parsed.value) == 2 and len(parsed.errors) == 2
     first = parsed.value[0]
@@ -95,7 +105,7 @@ def test_slot_helpers() -> None:
     # Known values from the Redis cluster spec / redis-cli CLUSTER KEYSLOT
     assert key_hash_slot("foo") == 12182
     assert key_hash_slot("{user1000}.following") == key_hash_slot("user1000")
-    assert key_hash_slot("foo{}{bar}") == key_hash_slot("foo{}{bar}".encode())
+    assert key_hash_slot("foo{}{bar}") == key_hash_slot(b"foo{}{bar}")
 
 
 # Garbage never raises: every parser returns an error record instead.
@@ -116,10 +126,33 @@ def test_text_parsers_never_raise(text: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from([
-    "a1", "10.0.0.1:6379@16379", "10.0.0.1:6379@16379,host", ":0@0", "master", "myself,slave", "-", "0",
-    "99999999999999999999", "connected", "0-16383", "16384", "[5->-a1]", "[5-<-]", "[x]", "5-", "-5", "1-2-3"]),
-    max_size=14).map(" ".join))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "a1",
+                "10.0.0.1:6379@16379",
+                "10.0.0.1:6379@16379,host",
+                ":0@0",
+                "master",
+                "myself,slave",
+                "-",
+                "0",
+                "99999999999999999999",
+                "connected",
+                "0-16383",
+                "16384",
+                "[5->-a1]",
+                "[5-<-]",
+                "[x]",
+                "5-",
+                "-5",
+                "1-2-3",
+            ]
+        ),
+        max_size=14,
+    ).map(" ".join)
+)
 def test_cluster_nodes_parser_on_near_miss_lines(line: str) -> None:
     parsed = parse_cluster_nodes(line)
     assert len(parsed.value) + len(parsed.errors) == (1 if line.strip() else 0)
@@ -139,4 +172,4 @@ def test_array_parsers_never_raise(value: object) -> None:
 def test_to_ranges_covers_exactly_the_slots(slots: list[int]) -> None:
     ranges = to_ranges(slots)
     assert [s for r in ranges for s in r] == sorted(set(slots))
-    assert all(a.end + 1 < b.start for a, b in zip(ranges, ranges[1:], strict=False))
+    assert all(a.end + 1 < b.start for a, b in itertools.pairwise(ranges))

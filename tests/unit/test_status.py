@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tests.conftest import DATA
+
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.status import build_status
-from tests.conftest import DATA
 
 
 def test_healthy_cluster_is_ok_everywhere() -> None:
@@ -39,6 +40,19 @@ def test_json_document() -> None:
     report = build_status(Snapshot.load(DATA / "half-migrate-redis7.json")).to_dict()
     assert report["format"] == "rcdoctor.status" and report["version"] == 1
     node = report["nodes"][0]
-    for key in ("id", "addresses", "role", "primary_id", "slots", "cluster_state", "config_epoch",
-                "current_epoch", "links", "flags", "keys", "problems", "health"):
+    for key in (
+        "id",
+        "addresses",
+        "role",
+        "primary_id",
+        "slots",
+        "cluster_state",
+        "config_epoch",
+        "current_epoch",
+        "links",
+        "flags",
+        "keys",
+        "problems",
+        "health",
+    ):
         assert key in node

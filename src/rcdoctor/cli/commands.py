@@ -19,8 +19,9 @@ def collect_with_progress(t: Target) -> Snapshot:
     from rich.status import Status
 
     with Status("collecting…", console=output.console(stderr=True)) as status:
-        return collect(t.seeds, t.options,
-                       progress=lambda done, known: status.update(f"collecting… {done}/{known} nodes"))
+        return collect(
+            t.seeds, t.options, progress=lambda done, known: status.update(f"collecting… {done}/{known} nodes")
+        )
 
 
 def run_collect(t: Target, destination: str | None) -> int:
@@ -31,19 +32,25 @@ def run_collect(t: Target, destination: str | None) -> int:
             Path(destination).write_text(text + "\n")
         except OSError as exc:
             raise DoctorError(f"cannot write {destination}: {exc.strerror or exc}") from None
-    else:
-        sys.stdout.write(text + "\n")
     failed = snapshot.failed
-    output.info(
+    if not snapshot.answered:
+        # One line, nothing on stdout; a file asked for is still written: it is the evidence.
+        first = failed[0]
+        reason = first.error.message if first.error else "no reply"
+        saved = f"; snapshot written to {destination}" if destination else ""
+        raise DoctorError(f"no node answered ({first.address}: {reason}){saved}")
+    if not destination:
+        sys.stdout.write(text + "\n")
+    summary = (
         f"collected {len(snapshot.nodes)} endpoint(s) in {snapshot.duration_s:.2f}s: "
         f"{len(snapshot.answered)} answered, {len(failed)} did not"
-        + (f" ({', '.join(f'{n.address} {n.error.kind if n.error else "?"}' for n in failed[:5])}"
-           + (" …" if len(failed) > 5 else "") + ")" if failed else "")
-        + (f" → {destination}" if destination else "")
     )
-    if not snapshot.answered:
-        first = failed[0].error if failed and failed[0].error else None
-        raise DoctorError(f"no node answered{f' ({failed[0].address}: {first.message})' if first else ''}")
+    if failed:
+        names = [f"{n.address} {n.error.kind if n.error else 'no reply'}" for n in failed[:5]]
+        summary += " (" + ", ".join(names) + (" …" if len(failed) > 5 else "") + ")"
+    if destination:
+        summary += f" → {destination}"
+    output.info(summary)
     return EXIT_OK if not failed else EXIT_CRITICAL
 
 
@@ -59,6 +66,7 @@ def run_status(t: Target | None, fmt: str, from_file: str | None) -> int:
         render_status(report, output.console())
     if report.answered == 0 and fmt == "text":
         first = next((n for n in snapshot.nodes if n.error), None)
-        raise DoctorError("no node answered" + (f" ({first.address}: {first.error.message})"
-                                                if first and first.error else ""))
+        raise DoctorError(
+            "no node answered" + (f" ({first.address}: {first.error.message})" if first and first.error else "")
+        )
     return report.exit_code if report.answered else EXIT_CANNOT_RUN

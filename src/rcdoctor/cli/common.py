@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,7 +15,6 @@ if TYPE_CHECKING:
     from rcdoctor.collect.connection import ConnectOptions
 
 DEFAULT_TIMEOUT = 3.0  # same as collect.connection's; kept here so --help does not import redis
-URL_WITH_PASSWORD = re.compile(r"(rediss?://[^:/@\s]*:)([^@\s]*)(@)")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -25,28 +22,36 @@ def cluster_options(func: F) -> F:
     """Seeds plus how to reach the nodes (credentials, TLS, timeout)."""
     decorators = [
         click.argument("seeds", nargs=-1, required=True),
-        click.option("--user", default=None, help="ACL user name (password from REDISCLI_AUTH, "
-                     "--password-file or the URL)."),
+        click.option(
+            "--user", default=None, help="ACL user name (password from REDISCLI_AUTH, --password-file or the URL)."
+        ),
         click.option("--password-file", default=None, help="Read the password from this file (first line)."),
         click.option("--tls", is_flag=True, help="Use TLS for every node (implied by a rediss:// seed)."),
         click.option("--cacert", default=None, help="CA certificate file to verify the nodes' certificates."),
         click.option("--cert", default=None, help="Client certificate file for TLS client authentication."),
         click.option("--key", default=None, help="Private key file of --cert."),
         click.option("--insecure", is_flag=True, help="TLS without verifying certificates (lab, debugging)."),
-        click.option("--timeout", type=click.FloatRange(0.05, 600), default=DEFAULT_TIMEOUT, show_default=True,
-                     help="Seconds to wait for one node; a whole collection ends within "
-                     "timeout + max(1, timeout/2)."),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0.05, 600),
+            default=DEFAULT_TIMEOUT,
+            show_default=True,
+            help="Seconds to wait for one node; a whole collection ends within timeout + max(1, timeout/2).",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
 
 
-format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                             show_default=True, help="Output format.")
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
 
-SEEDS_HELP = ("SEEDS are host:port, redis://[user:pass@]host:port or rediss://… addresses; every node any of "
-              "them knows is found and asked too. Passwords: REDISCLI_AUTH, --password-file or the URL.")
+SEEDS_HELP = (
+    "SEEDS are host:port, redis://[user:pass@]host:port or rediss://… addresses; every node any of "
+    "them knows is found and asked too. Passwords: REDISCLI_AUTH, --password-file or the URL."
+)
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,17 @@ class Target:
     options: ConnectOptions
 
 
-def target(seeds: tuple[str, ...], user: str | None, password_file: str | None, tls: bool, cacert: str | None,
-           cert: str | None, key: str | None, insecure: bool, timeout: float) -> Target:
+def target(
+    seeds: tuple[str, ...],
+    user: str | None,
+    password_file: str | None,
+    tls: bool,
+    cacert: str | None,
+    cert: str | None,
+    key: str | None,
+    insecure: bool,
+    timeout: float,
+) -> Target:
     from rcdoctor.collect.connection import ConnectOptions, password_from_env, read_password_file
 
     parsed = tuple(parse_seed(s) for s in seeds)
@@ -64,8 +78,14 @@ def target(seeds: tuple[str, ...], user: str | None, password_file: str | None, 
         raise UsageError("give at least one seed address")
     password = read_password_file(password_file) if password_file else None
     options = ConnectOptions(
-        username=user, password=password, tls=tls, ca_file=cacert, cert_file=cert, key_file=key,
-        tls_verify=not insecure, timeout=timeout,
+        username=user,
+        password=password,
+        tls=tls,
+        ca_file=cacert,
+        cert_file=cert,
+        key_file=key,
+        tls_verify=not insecure,
+        timeout=timeout,
     )
     for seed in parsed:
         options = options.with_seed(seed)
@@ -74,12 +94,3 @@ def target(seeds: tuple[str, ...], user: str | None, password_file: str | None, 
         if env is not None:
             options = replace(options, password=env)
     return Target(parsed, options)
-
-
-def hide_url_passwords() -> None:
-    """Rewrite our process title so `ps` and /proc/PID/cmdline never show a password given in a URL."""
-    if not any(URL_WITH_PASSWORD.search(arg) for arg in sys.argv):
-        return
-    from setproctitle import setproctitle
-
-    setproctitle(" ".join(URL_WITH_PASSWORD.sub(r"\1***\3", arg) for arg in sys.argv))

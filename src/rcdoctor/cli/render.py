@@ -24,7 +24,11 @@ def render_status(report: StatusReport, console: Console) -> None:
         addresses = [f"{row.answered_at}" if row.answered_at else ""]
         addresses += [f"[dim]listed at {a}[/dim]" for a, _ in row.listed_at if a != row.answered_at]
         slots = f"{format_ranges(row.slots)} ({count_slots(row.slots)})" if row.slots else "-"
-        epoch = "-" if row.config_epoch is None else f"{row.config_epoch}/{row.current_epoch if row.current_epoch is not None else '?'}"
+        epoch = (
+            "-"
+            if row.config_epoch is None
+            else f"{row.config_epoch}/{row.current_epoch if row.current_epoch is not None else '?'}"
+        )
         links = f"{row.links[0]}/{row.links[1]}" if row.links[1] else "-"
         flags = ", ".join(f"{flag}×{count}" for flag, count in row.flags) or "-"
         table.add_row(
@@ -49,5 +53,7 @@ def render_status(report: StatusReport, console: Console) -> None:
     for row in report.rows:
         for problem in row.problems:
             level, _, text = problem.partition(": ")
-            console.print(f"  [{HEALTH_STYLE[level]}]{level}[/{HEALTH_STYLE[level]}] "
-                          f"{(row.node_id or '?')[:8]} {row.answered_at or ''}: {text}")
+            console.print(
+                f"  [{HEALTH_STYLE[level]}]{level}[/{HEALTH_STYLE[level]}] "
+                f"{(row.node_id or '?')[:8]} {row.answered_at or ''}: {text}"
+            )

@@ -18,7 +18,7 @@ from typing import Any
 import redis
 
 from rcdoctor import __version__
-from rcdoctor.collect.connection import ConnectOptions, classify, open_connection
+from rcdoctor.collect.connection import ConnectOptions, classify, classify_with, open_connection
 from rcdoctor.collect.probe import is_ip, resolve, tcp_probe
 from rcdoctor.model.address import BUS_PORT_OFFSET, Endpoint, Seed, parse_seed
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
@@ -145,16 +145,15 @@ def collect(
             samples[address] = NodeSample(
                 address=address,
                 origin=pending[address].origin,
-                error=NodeError("deadline", f"no complete answer before the collection deadline "
-                                            f"({options.timeout + grace:.1f}s)"),
+                error=NodeError(
+                    "deadline", f"no complete answer before the collection deadline ({options.timeout + grace:.1f}s)"
+                ),
             )
     finally:
         # Threads still blocked on a hung node end at their own socket timeout; don't wait for them.
         executor.shutdown(wait=False, cancel_futures=True)
 
-    nodes = tuple(
-        _with_announcers(samples[address], pending[address].announced_by) for address in sorted(pending)
-    )
+    nodes = tuple(_with_announcers(samples[address], pending[address].announced_by) for address in sorted(pending))
     dns = _resolve_names(hostnames - {n.endpoint.host for n in nodes}, deadline)
     return Snapshot(
         collected_at=started_wall.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -208,8 +207,9 @@ def _sample_node(
     if not is_ip(endpoint.host):
         resolved, dns_error = resolve(endpoint.host)
         if resolved is None:
-            return NodeSample(address, origin, error=NodeError("dns", f"{endpoint.host}: {dns_error}"),
-                              duration_ms=_ms(started))
+            return NodeSample(
+                address, origin, error=NodeError("dns", f"{endpoint.host}: {dns_error}"), duration_ms=_ms(started)
+            )
 
     def budget() -> float:
         return min(options.timeout, deadline - time.monotonic())
@@ -218,29 +218,31 @@ def _sample_node(
     reply_errors: dict[str, str] = {}
     error: NodeError | None = None
     ping_ms: float | None = None
-    data_probe: PortProbe | None = None
+    # Our own TCP connect first: it tells "port closed" from "port open, server silent" (a paused node).
+    data_probe = tcp_probe(endpoint, budget())
+    if not data_probe.ok:
+        error = _probe_error(data_probe)
     conn = None
+    connecting = True
     try:
-        connect_started = time.perf_counter()
-        conn = open_connection(endpoint, options, timeout=max(0.05, budget()))
-        data_probe = PortProbe(True, round((time.perf_counter() - connect_started) * 1000, 3))
-        ping_started = time.perf_counter()
-        conn.send_command("PING")
-        conn.read_response()
-        ping_ms = round((time.perf_counter() - ping_started) * 1000, 3)
-        _pipeline(conn, COMMANDS, replies, reply_errors, budget)
-        if count_open_slot_keys and isinstance(replies.get(CLUSTER_NODES), str):
-            open_slots = _open_slots(replies[CLUSTER_NODES])
-            if open_slots:
-                counts = tuple(
-                    (COUNTKEYSINSLOT_PREFIX + str(s), ("CLUSTER", "COUNTKEYSINSLOT", str(s))) for s in open_slots
-                )
-                _pipeline(conn, counts, replies, reply_errors, budget)
-        error = _node_level_error(reply_errors)
+        if error is None:
+            conn = open_connection(endpoint, options, timeout=max(0.05, budget()))
+            connecting = False
+            ping_started = time.perf_counter()
+            conn.send_command("PING")
+            conn.read_response()
+            ping_ms = round((time.perf_counter() - ping_started) * 1000, 3)
+            _pipeline(conn, COMMANDS, replies, reply_errors, budget)
+            if count_open_slot_keys and isinstance(replies.get(CLUSTER_NODES), str):
+                open_slots = _open_slots(replies[CLUSTER_NODES])
+                if open_slots:
+                    counts = tuple(
+                        (COUNTKEYSINSLOT_PREFIX + str(s), ("CLUSTER", "COUNTKEYSINSLOT", str(s))) for s in open_slots
+                    )
+                    _pipeline(conn, counts, replies, reply_errors, budget)
+            error = _node_level_error(reply_errors)
     except Exception as exc:  # every failure of one node is data, never a crashed collection
-        error = classify(exc)
-        if data_probe is None and error.kind in ("refused", "timeout", "unreachable"):
-            data_probe = PortProbe(False, None, error.message)
+        error = classify_with(exc, options, connecting)
     finally:
         if conn is not None:
             conn.disconnect()
@@ -310,6 +312,19 @@ def _plain(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+def _probe_error(probe: PortProbe) -> NodeError:
+    text = probe.error or "unreachable"
+    if "refused" in text:
+        return NodeError("refused", "connection refused: nothing listens at this address")
+    if "timed out" in text:
+        return NodeError("timeout", "TCP connect timed out (host down or packets dropped)")
+    if "deadline" in text:
+        return NodeError("deadline", text)
+    if "resolve" in text:
+        return NodeError("dns", text)
+    return NodeError("unreachable", text)
 
 
 def _node_level_error(reply_errors: dict[str, str]) -> NodeError | None:

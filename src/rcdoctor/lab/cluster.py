@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import shutil
 import time
@@ -215,13 +216,15 @@ class Lab:
             first_node = self.nodes[0]
             for node in self.nodes[1:]:
                 clients[node.name].execute_command("CLUSTER", "MEET", first_node.ip, first_node.port)
-            self._wait(lambda: all(_known_nodes(clients[n.name]) == len(self.nodes) for n in self.nodes),
-                       "every node to know every other node")
+            self._wait(
+                lambda: all(_known_nodes(clients[n.name]) == len(self.nodes) for n in self.nodes),
+                "every node to know every other node",
+            )
             for node in self.nodes:
                 if node.role == "replica":
                     primary = next(p for p in primaries if p.shard == node.shard)
-                    self._wait(lambda n=node, p=primary: _replicate(clients[n.name], p.node_id),
-                               f"{node.name} to replicate {primary.name}")
+                    replicate = functools.partial(_replicate, clients[node.name], primary.node_id)
+                    self._wait(replicate, f"{node.name} to replicate {primary.name}")
         finally:
             for c in clients.values():
                 c.close()
@@ -229,6 +232,7 @@ class Lab:
 
     def wait_cluster_ok(self, timeout: float | None = None) -> None:
         """Until every node says cluster_state:ok, agrees on the slot map and replicas are in sync."""
+
         def ok() -> bool:
             maps = set()
             for node in self.nodes:
@@ -239,9 +243,13 @@ class Lab:
                     repl = c.info("replication")
                     if repl.get("role") == "slave" and repl.get("master_link_status") != "up":
                         return False
-                    maps.add(tuple(sorted((int(s[0]), int(s[1]), str(s[2][2])) for s in c.execute_command(
-                        "CLUSTER", "SLOTS"))))
+                    maps.add(
+                        tuple(
+                            sorted((int(s[0]), int(s[1]), str(s[2][2])) for s in c.execute_command("CLUSTER", "SLOTS"))
+                        )
+                    )
             return len(maps) == 1
+
         self._wait(ok, "cluster_state:ok on every node", timeout)
 
     def _wait(self, predicate: Callable[[], bool], what: str, timeout: float | None = None) -> None:
@@ -255,14 +263,16 @@ class Lab:
             except (redis.RedisError, OSError) as exc:
                 last_error = exc
             time.sleep(0.05)
-        raise LabError(f"timed out after {limit:.0f}s waiting for {what}"
-                       + (f" (last error: {last_error})" if last_error else ""))
+        raise LabError(
+            f"timed out after {limit:.0f}s waiting for {what}" + (f" (last error: {last_error})" if last_error else "")
+        )
 
     def wait(self, predicate: Callable[[], bool], what: str, timeout: float | None = None) -> None:
         self._wait(predicate, what, timeout)
 
     def live_roles(self) -> dict[str, str]:
         """name -> "primary"/"replica" as the running nodes say; creation role for those that don't answer."""
+
         def role(node: LabNode) -> str:
             if not node.paused and self.is_running(node):
                 try:
@@ -271,6 +281,7 @@ class Lab:
                 except (redis.RedisError, OSError):
                     pass
             return node.role
+
         with ThreadPoolExecutor(max_workers=16) as pool:
             return dict(zip((n.name for n in self.nodes), pool.map(role, self.nodes), strict=True))
 
@@ -302,9 +313,18 @@ class Lab:
             "version": self.state.version,
             "node_timeout_ms": self.state.node_timeout_ms,
             "nodes": [
-                {"name": n.name, "address": n.address, "pid": n.pid, "running": self.is_running(n),
-                 "paused": n.paused, "role_at_create": n.role, "shard": n.shard, "host": n.host,
-                 "zone": n.zone, "node_id": n.node_id}
+                {
+                    "name": n.name,
+                    "address": n.address,
+                    "pid": n.pid,
+                    "running": self.is_running(n),
+                    "paused": n.paused,
+                    "role_at_create": n.role,
+                    "shard": n.shard,
+                    "host": n.host,
+                    "zone": n.zone,
+                    "node_id": n.node_id,
+                }
                 for n in self.nodes
             ],
             "faults": self.state.faults,
@@ -371,8 +391,16 @@ def _plan_nodes(spec: LabSpec, root: Path) -> list[LabNode]:
         else:
             host_index, zone_index = (shard + rank) % hosts, (shard + rank) % spec.zones
         name = f"n{index + 1}"
-        nodes.append(LabNode(
-            name=name, ip=str(ip), port=spec.port, dir=str(root / name), host=f"host-{host_index + 1}",
-            zone=f"zone-{zone_index + 1}", role=role, shard=shard,
-        ))
+        nodes.append(
+            LabNode(
+                name=name,
+                ip=str(ip),
+                port=spec.port,
+                dir=str(root / name),
+                host=f"host-{host_index + 1}",
+                zone=f"zone-{zone_index + 1}",
+                role=role,
+                shard=shard,
+            )
+        )
     return nodes

@@ -178,8 +178,14 @@ def _require_running(node: LabNode) -> None:
 
 
 def _answers(node: LabNode, password: str | None) -> bool:
-    client = redis.Redis(node.ip, node.port, password=password, socket_timeout=0.5, socket_connect_timeout=0.5,
-                         retry=Retry(NoBackoff(), 0))
+    client = redis.Redis(
+        node.ip,
+        node.port,
+        password=password,
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+        retry=Retry(NoBackoff(), 0),
+    )
     try:
         return bool(client.ping())
     except redis.BusyLoadingError:

@@ -9,8 +9,8 @@ register themselves in `KINDS`.
 
 from __future__ import annotations
 
-from rcdoctor.lab.faults.base import KINDS, FaultKind, FaultOp, FaultResult, apply, heal, resolve_targets
 from rcdoctor.lab.faults import process as _process  # noqa: F401  (registers kinds)
 from rcdoctor.lab.faults import slots as _slots  # noqa: F401  (registers kinds)
+from rcdoctor.lab.faults.base import KINDS, FaultKind, FaultOp, FaultResult, apply, heal, resolve_targets
 
 __all__ = ["KINDS", "FaultKind", "FaultOp", "FaultResult", "apply", "heal", "resolve_targets"]

@@ -90,24 +90,24 @@ class FaultKind:
 KINDS: dict[str, FaultKind] = {}
 
 
-def register(name: str, summary: str, needs_targets: bool = True, undo_only: bool = False
-             ) -> Callable[[Applier], Applier]:
+def register(
+    name: str, summary: str, needs_targets: bool = True, undo_only: bool = False
+) -> Callable[[Applier], Applier]:
     def decorator(func: Applier) -> Applier:
         if name in KINDS:
             raise ValueError(f"fault kind {name!r} registered twice")
         KINDS[name] = FaultKind(name, summary, func, needs_targets, undo_only)
         return func
+
     return decorator
 
 
-def resolve_targets(lab: Lab, targets: str | tuple[str, ...], params: Mapping[str, Any] | None = None
-                    ) -> list[LabNode]:
+def resolve_targets(lab: Lab, targets: str | tuple[str, ...], params: Mapping[str, Any] | None = None) -> list[LabNode]:
     """Target sets and names (n1, 127.0.0.11:6379, node id or prefix) -> lab nodes, in lab order."""
     params = params or {}
     items = [t.strip() for t in (targets.split(",") if isinstance(targets, str) else targets) if t.strip()]
     if not items:
-        raise FaultError("no targets given (a node name, address or id, or one of: "
-                         + ", ".join(TARGET_SETS) + ")")
+        raise FaultError("no targets given (a node name, address or id, or one of: " + ", ".join(TARGET_SETS) + ")")
     chosen: dict[str, LabNode] = {}
     roles: dict[str, str] | None = None
     rng = random.Random(params.get("seed"))
@@ -151,7 +151,9 @@ def apply(lab: Lab, op: FaultOp, record: bool = True) -> FaultResult:
     """Apply one fault; record it (with its undo) in the lab state unless it is itself an undo."""
     kind = KINDS.get(op.f)
     if kind is None:
-        raise FaultError(f"unknown fault {op.f!r} (known: {', '.join(sorted(k for k in KINDS if not KINDS[k].undo_only))})")
+        raise FaultError(
+            f"unknown fault {op.f!r} (known: {', '.join(sorted(k for k in KINDS if not KINDS[k].undo_only))})"
+        )
     nodes = resolve_targets(lab, op.targets, op.params) if kind.needs_targets else []
     try:
         undo, details = kind.apply(lab, nodes, op.params)

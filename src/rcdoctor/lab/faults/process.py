@@ -61,8 +61,11 @@ def resume(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome
     return None, {}
 
 
-@register("new-address", "restart at a new loopback IP with the same data and nodes.conf (a pod-IP change); "
-          "all targets go down before any comes back, as when a StatefulSet is recreated")
+@register(
+    "new-address",
+    "restart at a new loopback IP with the same data and nodes.conf (a pod-IP change); "
+    "all targets go down before any comes back, as when a StatefulSet is recreated",
+)
 def new_address(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
     wanted: Mapping[str, str] = params.get("addresses") or {}
     old = {n.name: n.ip for n in nodes}
@@ -74,8 +77,11 @@ def new_address(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Ou
     return FaultOp("new-address", _names(nodes), {"addresses": old}), {"moved": moved}
 
 
-@register("lose-nodes-conf", "restart with nodes.conf deleted (data kept): the node comes back with a new id "
-          "knowing only itself, while its peers still list its old id")
+@register(
+    "lose-nodes-conf",
+    "restart with nodes.conf deleted (data kept): the node comes back with a new id "
+    "knowing only itself, while its peers still list its old id",
+)
 def lose_nodes_conf(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
     lab.stop_all(nodes)
     backups = {}
@@ -90,7 +96,9 @@ def lose_nodes_conf(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -
         with lab.client(node) as c:
             node.node_id = str(c.execute_command("CLUSTER", "MYID"))
     return FaultOp("restore-nodes-conf", _names(nodes), {"backups": backups}), {
-        "new_ids": {n.name: n.node_id for n in nodes}, "old_ids": {k: v["old_id"] for k, v in backups.items()}}
+        "new_ids": {n.name: n.node_id for n in nodes},
+        "old_ids": {k: v["old_id"] for k, v in backups.items()},
+    }
 
 
 @register("restore-nodes-conf", "restart with the nodes.conf that lose-nodes-conf put aside", undo_only=True)

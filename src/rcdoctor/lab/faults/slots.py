@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -82,8 +83,12 @@ def _migrate(lab: Lab, source: LabNode, target: LabNode, keys: list[str]) -> Non
         c.execute_command(*args, "KEYS", *keys)
 
 
-@register("half-migrate", "leave a slot MIGRATING on its owner and IMPORTING on another primary, with "
-          "params.keys of its keys already moved (params: slot, to, keys)", needs_targets=False)
+@register(
+    "half-migrate",
+    "leave a slot MIGRATING on its owner and IMPORTING on another primary, with "
+    "params.keys of its keys already moved (params: slot, to, keys)",
+    needs_targets=False,
+)
 def half_migrate(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
     slot = _slot(params)
     source = lab.slot_owner(slot)
@@ -99,8 +104,12 @@ def half_migrate(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> O
     return undo, {"slot": slot, "source": source.name, "target": target.name, "moved_keys": moved}
 
 
-@register("close-migration", "move a half-migrated slot's keys back to its owner and mark it stable on both "
-          "(the undo of half-migrate)", needs_targets=False, undo_only=True)
+@register(
+    "close-migration",
+    "move a half-migrated slot's keys back to its owner and mark it stable on both (the undo of half-migrate)",
+    needs_targets=False,
+    undo_only=True,
+)
 def close_migration(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
     slot = _slot(params)
     owner, other = lab.node(str(params["owner"])), lab.node(str(params["other"]))
@@ -116,8 +125,11 @@ def close_migration(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -
     return None, {"moved_back": len(keys)}
 
 
-@register("drop-slot-owner", "CLUSTER DELSLOTS a slot on every node: it becomes uncovered while its keys "
-          "stay on the old owner (params: slot)", needs_targets=False)
+@register(
+    "drop-slot-owner",
+    "CLUSTER DELSLOTS a slot on every node: it becomes uncovered while its keys stay on the old owner (params: slot)",
+    needs_targets=False,
+)
 def drop_slot_owner(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
     slot = _slot(params)
     owner = lab.slot_owner(slot)
@@ -134,20 +146,24 @@ def drop_slot_owner(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -
             with lab.client(node) as c:
                 if _owner_in_view(c, slot) is not None:
                     done = False
-                    try:
+                    with contextlib.suppress(redis.ResponseError):  # already unassigned there
                         c.execute_command("CLUSTER", "DELSLOTS", slot)
-                    except redis.ResponseError:
-                        pass  # already unassigned there
         return done
 
     if not wait_until(everyone_forgot, timeout=10 + lab.state.node_timeout_ms / 500, interval=0.1):
         raise FaultError(f"slot {slot} kept an owner in some view after DELSLOTS on every node")
     return FaultOp("restore-slot-owner", (), {"slot": slot, "owner": owner.name}), {
-        "slot": slot, "former_owner": owner.name}
+        "slot": slot,
+        "former_owner": owner.name,
+    }
 
 
-@register("restore-slot-owner", "CLUSTER ADDSLOTS a dropped slot back on its former owner "
-          "(the undo of drop-slot-owner)", needs_targets=False, undo_only=True)
+@register(
+    "restore-slot-owner",
+    "CLUSTER ADDSLOTS a dropped slot back on its former owner (the undo of drop-slot-owner)",
+    needs_targets=False,
+    undo_only=True,
+)
 def restore_slot_owner(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
     slot = _slot(params)
     owner = lab.node(str(params["owner"]))
@@ -168,8 +184,12 @@ def restore_slot_owner(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]
     return None, {}
 
 
-@register("assign-twice", "copy keys of a slot onto a second primary that does not own it, so two nodes "
-          "hold the slot's keys (params: slot, to, keys)", needs_targets=False)
+@register(
+    "assign-twice",
+    "copy keys of a slot onto a second primary that does not own it, so two nodes "
+    "hold the slot's keys (params: slot, to, keys)",
+    needs_targets=False,
+)
 def assign_twice(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
     slot = _slot(params)
     owner = lab.slot_owner(slot)
@@ -192,8 +212,12 @@ def assign_twice(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> O
     return undo, {"slot": slot, "owner": owner.name, "also_on": other.name, "keys": keys}
 
 
-@register("unassign-twice", "delete the copied keys from the node that does not own the slot "
-          "(the undo of assign-twice)", needs_targets=False, undo_only=True)
+@register(
+    "unassign-twice",
+    "delete the copied keys from the node that does not own the slot (the undo of assign-twice)",
+    needs_targets=False,
+    undo_only=True,
+)
 def unassign_twice(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
     slot = _slot(params)
     owner, other = lab.node(str(params["owner"])), lab.node(str(params["other"]))

@@ -1,0 +1,88 @@
+"""The collector against real clusters: discovery, parallelism bounds, faults recorded as data."""
+
+from __future__ import annotations
+
+import pytest
+from tests.conftest import LabFactory
+
+from rcdoctor.collect import ConnectOptions, collect
+from rcdoctor.lab import RedisBinary
+from rcdoctor.lab.faults import FaultOp, apply
+from rcdoctor.status import build_status
+
+pytestmark = pytest.mark.integration
+
+
+def test_one_seed_finds_every_node_with_every_reply(redis_binary: RedisBinary, make_lab: LabFactory) -> None:
+    lab = make_lab(redis_binary)
+    snapshot = collect([lab.nodes[2].address], lab.options)
+    assert sorted(n.address for n in snapshot.nodes) == sorted(lab.addresses)
+    assert snapshot.seeds == (lab.nodes[2].address,)
+    for node in snapshot.nodes:
+        assert node.answered and node.error is None
+        assert node.origin == ("seed" if node.address == lab.nodes[2].address else "view")
+        assert node.cluster_state == "ok" and node.version == redis_binary.version
+        assert node.data_port is not None and node.data_port.ok
+        assert node.bus_port is not None and node.bus_port.ok and node.bus_port_number == 16379
+        assert node.ping_ms is not None and node.myself is not None
+        assert len(node.announced_by) == 5  # every other node's view names it
+        assert node.slots.ok and node.slots.value
+        if redis_binary.version_tuple >= (7, 0):
+            assert "CLUSTER SHARDS" in node.replies and "CLUSTER LINKS" in node.replies
+        else:
+            assert "CLUSTER SHARDS" in node.reply_errors
+    assert build_status(snapshot).health == "ok"
+
+
+def test_discovery_uses_the_union_of_views(redis_binary: RedisBinary, make_lab: LabFactory) -> None:
+    lab = make_lab(redis_binary)
+    isolated = lab.nodes[4]
+    apply(lab, FaultOp("lose-nodes-conf", isolated.name))
+    alone = collect([isolated.address], lab.options)
+    assert [n.address for n in alone.nodes] == [isolated.address]  # it knows only itself
+    both = collect([isolated.address, lab.nodes[0].address], lab.options)
+    assert sorted(n.address for n in both.nodes) == sorted(lab.addresses)
+    report = build_status(both)
+    ids = {r.node_id for r in report.rows}
+    assert isolated.node_id in ids  # the new id, answering
+    old_id = lab.state.faults[-1]["details"]["old_ids"][isolated.name]
+    assert old_id in ids  # and the old id its peers still list at the same address
+
+
+def test_paused_nodes_cost_one_timeout_not_n(redis_binary: RedisBinary, make_lab: LabFactory) -> None:
+    lab = make_lab(redis_binary, node_timeout_ms=15000)  # long node timeout: the cluster stays ok meanwhile
+    apply(lab, FaultOp("pause", ("n2", "n4", "n6")))
+    options = ConnectOptions(timeout=2.0)
+    snapshot = collect([lab.nodes[0].address], options)
+    # Bound: timeout + grace (max(1, timeout/2)) plus scheduling slack. Three paused nodes asked one after
+    # another would need 3 × 2 s at least.
+    assert snapshot.duration_s < 2.0 + 1.0 + 1.5, snapshot.duration_s
+    paused = {n.address: n for n in snapshot.nodes if n.address in {lab.node(x).address for x in ("n2", "n4", "n6")}}
+    assert len(paused) == 3
+    for node in paused.values():
+        assert node.error is not None and node.error.kind in ("timeout", "deadline")
+        assert node.data_port is not None and node.data_port.ok  # the kernel accepts; the server is silent
+    assert all(n.answered for n in snapshot.nodes if n.address not in paused)
+
+
+def test_killed_node_is_recorded_as_refused(redis_binary: RedisBinary, make_lab: LabFactory) -> None:
+    lab = make_lab(redis_binary)
+    apply(lab, FaultOp("kill", "n3"))
+    snapshot = collect([lab.nodes[0].address], lab.options)
+    dead = snapshot.node(lab.nodes[2].address)
+    assert dead is not None and dead.error is not None and dead.error.kind == "refused"
+    assert dead.data_port is not None and not dead.data_port.ok
+    assert dead.bus_port is not None and not dead.bus_port.ok
+    assert dead.origin == "view" and len(dead.announced_by) == 5
+    assert len(snapshot.answered) == 5
+    assert build_status(snapshot).exit_code == 2
+
+
+def test_open_slot_key_counts_on_both_sides(redis7: RedisBinary, make_lab: LabFactory) -> None:
+    lab = make_lab(redis7)
+    result = apply(lab, FaultOp("half-migrate", params={"slot": 300, "keys": 2}))
+    snapshot = collect([lab.nodes[0].address], lab.options)
+    source = snapshot.node(lab.node(result.details["source"]).address)
+    target = snapshot.node(lab.node(result.details["target"]).address)
+    assert source is not None and target is not None
+    assert source.keys_in_slot() == {300: 2} and target.keys_in_slot() == {300: 2}

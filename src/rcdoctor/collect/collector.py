@@ -21,7 +21,7 @@ from rcdoctor import __version__
 from rcdoctor.collect.connection import ConnectOptions, classify, classify_with, open_connection
 from rcdoctor.collect.probe import is_ip, resolve, tcp_probe
 from rcdoctor.model.address import BUS_PORT_OFFSET, Endpoint, Seed, parse_seed
-from rcdoctor.model.cluster_nodes import parse_cluster_nodes
+from rcdoctor.model.cluster_nodes import ClusterNode, parse_cluster_nodes
 from rcdoctor.model.snapshot import (
     CLUSTER_INFO,
     CLUSTER_LINKS,
@@ -224,6 +224,7 @@ def _sample_node(
         error = _probe_error(data_probe)
     conn = None
     connecting = True
+    myself: ClusterNode | None = None
     try:
         if error is None:
             conn = open_connection(endpoint, options, timeout=max(0.05, budget()))
@@ -233,8 +234,9 @@ def _sample_node(
             conn.read_response()
             ping_ms = round((time.perf_counter() - ping_started) * 1000, 3)
             _pipeline(conn, COMMANDS, replies, reply_errors, budget)
-            if count_open_slot_keys and isinstance(replies.get(CLUSTER_NODES), str):
-                open_slots = _open_slots(replies[CLUSTER_NODES])
+            myself = _myself(replies.get(CLUSTER_NODES))
+            if count_open_slot_keys and myself is not None:
+                open_slots = sorted({slot for slot, _ in myself.migrating} | {slot for slot, _ in myself.importing})
                 if open_slots:
                     counts = tuple(
                         (COUNTKEYSINSLOT_PREFIX + str(s), ("CLUSTER", "COUNTKEYSINSLOT", str(s))) for s in open_slots
@@ -247,7 +249,7 @@ def _sample_node(
         if conn is not None:
             conn.disconnect()
 
-    bus_number = _bus_port(replies.get(CLUSTER_NODES), bus_port_hint, endpoint)
+    bus_number = (myself.cport if myself and myself.cport else None) or bus_port_hint or endpoint.port + BUS_PORT_OFFSET
     bus_probe = tcp_probe(Endpoint(endpoint.host, bus_number), budget())
     return NodeSample(
         address=address,
@@ -335,19 +337,10 @@ def _node_level_error(reply_errors: dict[str, str]) -> NodeError | None:
     return None
 
 
-def _open_slots(cluster_nodes_text: str) -> list[int]:
-    myself = next((n for n in parse_cluster_nodes(cluster_nodes_text).value if n.is_myself), None)
-    if myself is None:
-        return []
-    return sorted({slot for slot, _ in myself.migrating} | {slot for slot, _ in myself.importing})
-
-
-def _bus_port(cluster_nodes_text: Any, hint: int | None, endpoint: Endpoint) -> int:
-    if isinstance(cluster_nodes_text, str):
-        myself = next((n for n in parse_cluster_nodes(cluster_nodes_text).value if n.is_myself), None)
-        if myself is not None and myself.cport:
-            return myself.cport
-    return hint or endpoint.port + BUS_PORT_OFFSET
+def _myself(cluster_nodes_text: Any) -> ClusterNode | None:
+    if not isinstance(cluster_nodes_text, str):
+        return None
+    return next((n for n in parse_cluster_nodes(cluster_nodes_text).value if n.is_myself), None)
 
 
 def _split(address: str) -> tuple[str, int]:

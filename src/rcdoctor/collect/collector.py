@@ -290,10 +290,11 @@ def _pipeline(
 
 
 def _jsonable(key: str, reply: Any) -> Any:
+    # Replies are kept as parsed (str, int, None, lists of them); Snapshot.to_json converts anything else.
     if key.startswith(CONFIG_PREFIX):
         pairs = _pairs(reply)
         return {k: v for k, v in pairs.items() if not any(w in k.lower() for w in SECRET_CONFIG_WORDS)}
-    return _plain(reply)
+    return reply
 
 
 def _pairs(reply: Any) -> dict[str, str]:
@@ -302,18 +303,6 @@ def _pairs(reply: Any) -> dict[str, str]:
     if isinstance(reply, list):
         return {str(reply[i]): str(reply[i + 1]) for i in range(0, len(reply) - 1, 2)}
     return {}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(_plain(k)): _plain(v) for k, v in value.items()}
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
 
 
 def _probe_error(probe: PortProbe) -> NodeError:
@@ -338,9 +327,14 @@ def _node_level_error(reply_errors: dict[str, str]) -> NodeError | None:
 
 
 def _myself(cluster_nodes_text: Any) -> ClusterNode | None:
+    """The node's own line only (the full view is parsed once, later, for discovery)."""
     if not isinstance(cluster_nodes_text, str):
         return None
-    return next((n for n in parse_cluster_nodes(cluster_nodes_text).value if n.is_myself), None)
+    for line in cluster_nodes_text.splitlines():
+        fields = line.split(maxsplit=3)
+        if len(fields) > 2 and "myself" in fields[2].split(","):
+            return next(iter(parse_cluster_nodes(line).value), None)
+    return None
 
 
 def _split(address: str) -> tuple[str, int]:

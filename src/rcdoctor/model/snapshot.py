@@ -214,7 +214,7 @@ class Snapshot:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=1, sort_keys=False)
+        return json.dumps(self.to_dict(), indent=1, sort_keys=False, default=_json_default)
 
     @classmethod
     def from_dict(cls, data: object) -> Snapshot:
@@ -242,6 +242,17 @@ class Snapshot:
             return cls.from_json(text)
         except SnapshotError as exc:
             raise SnapshotError(f"{path}: {exc}") from None
+
+
+def _json_default(value: object) -> object:
+    """Reply values json cannot write itself (bytes, tuples from other parsers, exotic types)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
 
 
 def _probe_to_dict(probe: PortProbe | None) -> dict[str, Any] | None:

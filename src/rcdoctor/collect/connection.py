@@ -7,7 +7,7 @@ collector stores it as data, other callers raise the matching `ConnectError` sub
 from __future__ import annotations
 
 import errno
-import inspect
+import importlib.util
 import os
 import socket
 import ssl
@@ -29,7 +29,7 @@ DEFAULT_TIMEOUT = 3.0
 # for it each time (a third of a 60-node collection's CPU). The keyword changed in redis-py 7.
 _NO_SETINFO: dict[str, Any] = (
     {"driver_info": None}
-    if "driver_info" in inspect.signature(Connection.__init__).parameters
+    if importlib.util.find_spec("redis.driver_info") is not None
     else {"lib_name": None, "lib_version": None}
 )
 PASSWORD_ENV = "REDISCLI_AUTH"  # the variable redis-cli reads: users already have it set

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target
-from rcdoctor.errors import EXIT_CANNOT_RUN, EXIT_CRITICAL, EXIT_OK, DoctorError
+from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, DoctorError
 from rcdoctor.model.snapshot import Snapshot
 
 
@@ -60,13 +60,12 @@ def run_status(t: Target | None, fmt: str, from_file: str | None) -> int:
 
     snapshot = Snapshot.load(from_file) if from_file else collect_with_progress(t)  # type: ignore[arg-type]
     report = build_status(snapshot)
+    if report.answered == 0 and fmt == "text":
+        first = next((n for n in snapshot.nodes if n.error), None)
+        reason = f" ({first.address}: {first.error.message})" if first and first.error else ""
+        raise DoctorError("no node answered" + reason)
     if fmt == "json":
         output.emit_json(report.to_dict())
     else:
         render_status(report, output.console())
-    if report.answered == 0 and fmt == "text":
-        first = next((n for n in snapshot.nodes if n.error), None)
-        raise DoctorError(
-            "no node answered" + (f" ({first.address}: {first.error.message})" if first and first.error else "")
-        )
-    return report.exit_code if report.answered else EXIT_CANNOT_RUN
+    return report.exit_code

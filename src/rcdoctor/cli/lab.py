@@ -63,6 +63,12 @@ def lab_options(func: Callable[..., Any]) -> Callable[..., Any]:
     default=None,
     help="Give every node this password (requirepass and masterauth in each node's private config file).",
 )
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="TLS on the data port, cluster bus and replication (Redis 7; "
+    "certificates made with openssl, CA at DIR/tls/ca.crt).",
+)
 @common.format_option
 def up(
     name: str,
@@ -77,6 +83,7 @@ def up(
     hosts: int | None,
     placement: str,
     password_file: str | None,
+    tls: bool,
     fmt: str,
 ) -> int:
     """Start P×(1+R) redis-server processes in cluster mode, create the cluster, wait for cluster_state:ok.
@@ -96,6 +103,7 @@ def up(
         hosts=hosts,
         placement=placement,
         password_file=password_file,
+        tls=tls,
     )
     handle = Lab.up(
         spec,

@@ -128,7 +128,7 @@ def classify(exc: BaseException) -> NodeError:
     if isinstance(exc, redis.BusyLoadingError) or lowered.startswith("loading"):
         return NodeError("loading", "the server is loading its dataset into memory")
     if isinstance(exc, ssl.SSLError) or "ssl" in lowered or "tls" in lowered:
-        return NodeError("tls", f"TLS handshake failed ({_short(text)}); is this port plain (use redis://)?")
+        return NodeError("tls", _tls_message(lowered, text))
     if isinstance(exc, socket.gaierror) or "name or service not known" in lowered:
         return NodeError("dns", "the host name does not resolve")
     if isinstance(exc, TimeoutError | socket.timeout | redis.TimeoutError) or "timed out" in lowered:
@@ -171,6 +171,15 @@ def raise_for(endpoint: Endpoint, exc: BaseException) -> ConnectError:
     if error.kind == "not-cluster":
         return NotClusterError(message)
     return ConnectError(message)
+
+
+def _tls_message(lowered: str, text: str) -> str:
+    if "certificate verify failed" in lowered:
+        reason = text.split("certificate verify failed:")[-1].split("(_ssl")[0].strip(" .")
+        return f"TLS certificate not trusted ({reason}): pass the cluster's CA with --cacert (or --insecure)"
+    if "wrong version number" in lowered or "record layer" in lowered or "unexpected eof" in lowered:
+        return "TLS handshake failed: this port does not speak TLS (use redis://)"
+    return f"TLS handshake failed ({_short(text)})"
 
 
 def _auth_message(lowered: str) -> str:

@@ -19,6 +19,7 @@ from rcdoctor.errors import LabError
 from rcdoctor.lab import process
 from rcdoctor.lab.binary import RedisBinary, find_redis_server
 from rcdoctor.lab.state import LabNode, LabState, default_root
+from rcdoctor.lab.tls import TlsFiles, make_certificates
 from rcdoctor.model.address import Secret
 from rcdoctor.model.slots import SLOT_COUNT
 
@@ -38,6 +39,7 @@ class LabSpec:
     hosts: int | None = None  # None: every node its own host
     placement: str = "spread"  # "spread": replicas off their primary's host/zone; "colocated": on it
     password_file: str | None = None
+    tls: bool = False  # TLS on the data port, cluster bus and replication (Redis 7 only)
 
     def validate(self) -> None:
         if not 1 <= self.primaries <= 200 or not 0 <= self.replicas <= 10:
@@ -87,6 +89,8 @@ class Lab:
         binary = binary or find_redis_server(redis_server)
         log(f"using {binary}")
         root.mkdir(parents=True, exist_ok=True)
+        if spec.tls:
+            make_certificates(root / "tls")
         state = LabState(
             name=name,
             root=str(root),
@@ -100,6 +104,7 @@ class Lab:
             next_ip_offset=spec.primaries * (1 + spec.replicas),
             nodes=_plan_nodes(spec, root),
             password_file=str(Path(spec.password_file).resolve()) if spec.password_file else None,
+            tls_dir=str(root / "tls") if spec.tls else None,
         )
         lab = cls(state)
         state.save()
@@ -131,7 +136,10 @@ class Lab:
 
     @property
     def options(self) -> ConnectOptions:
-        return ConnectOptions(password=self.password, timeout=1.0)
+        if self.state.tls_dir is None:
+            return ConnectOptions(password=self.password, timeout=1.0)
+        files = TlsFiles.in_dir(self.state.tls_dir)
+        return ConnectOptions(password=self.password, timeout=1.0, tls=True, ca_file=files.ca)
 
     @property
     def addresses(self) -> list[str]:
@@ -149,8 +157,7 @@ class Lab:
     # Processes
 
     def start(self, node: LabNode) -> None:
-        secret = self.password
-        process.start(self.state, node, self.version, secret.reveal() if secret else None)
+        process.start(self.state, node, self.version, self.options)
         self.save()
 
     def stop(self, node: LabNode, force: bool = False) -> None:
@@ -158,11 +165,10 @@ class Lab:
         self.save()
 
     def _start_all(self, nodes: Sequence[LabNode]) -> None:
-        secret = self.password
-        password = secret.reveal() if secret else None
+        options = self.options
         try:
             with ThreadPoolExecutor(max_workers=16) as pool:
-                list(pool.map(lambda n: process.start(self.state, n, self.version, password), nodes))
+                list(pool.map(lambda n: process.start(self.state, n, self.version, options), nodes))
         finally:
             self.save()
 
@@ -312,6 +318,7 @@ class Lab:
             "redis_server": self.state.binary,
             "version": self.state.version,
             "node_timeout_ms": self.state.node_timeout_ms,
+            "tls": self.options.ca_file if self.state.tls_dir else None,
             "nodes": [
                 {
                     "name": n.name,

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from rcdoctor.collect.connection import ConnectOptions, client
 from rcdoctor.errors import LabError
 from rcdoctor.lab.state import LabNode, LabState
+from rcdoctor.lab.tls import TlsFiles
 
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
@@ -26,7 +27,7 @@ STOP_TIMEOUT_S = 10.0
 def write_config(state: LabState, node: LabNode, version: tuple[int, ...], password: str | None) -> Path:
     lines = [
         f"bind {node.ip}",
-        f"port {node.port}",
+        *_port_lines(state, node),
         f"dir {node.dir}",
         "daemonize no",
         "logfile redis.log",
@@ -52,13 +53,31 @@ def write_config(state: LabState, node: LabNode, version: tuple[int, ...], passw
     return path
 
 
-def start(state: LabState, node: LabNode, version: tuple[int, ...], password: str | None) -> None:
+def _port_lines(state: LabState, node: LabNode) -> list[str]:
+    if state.tls_dir is None:
+        return [f"port {node.port}"]
+    files = TlsFiles.in_dir(state.tls_dir)
+    # TLS only, on the same port; the cluster bus and replication speak TLS too.
+    return [
+        "port 0",
+        f"tls-port {node.port}",
+        f"tls-cert-file {files.cert}",
+        f"tls-key-file {files.key}",
+        f"tls-ca-cert-file {files.ca}",
+        "tls-cluster yes",
+        "tls-replication yes",
+        "tls-auth-clients optional",
+    ]
+
+
+def start(state: LabState, node: LabNode, version: tuple[int, ...], options: ConnectOptions) -> None:
     """Start the node's redis-server and wait until it answers PING."""
     if is_running(node):
         raise LabError(f"{node.name} is already running (pid {node.pid})")
     Path(node.dir).mkdir(parents=True, exist_ok=True)
-    if _answers(node, password):
+    if _listening(node):
         raise LabError(f"{node.address} is already in use by another process; choose another --base-ip")
+    password = options.password.reveal() if options.password else None
     config = write_config(state, node, version, password)
     with open(Path(node.dir) / "stdout.log", "ab") as out:
         proc = subprocess.Popen(
@@ -76,8 +95,11 @@ def start(state: LabState, node: LabNode, version: tuple[int, ...], password: st
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             node.pid = None
-            raise LabError(f"{node.name} ({node.address}) exited at start: {last_log_line(node)}")
-        if _answers(node, password):
+            reason = last_log_line(node)
+            if state.tls_dir and "tls" in (Path(node.dir) / "stdout.log").read_text(errors="replace").lower():
+                reason = "this redis-server was built without TLS support (a TLS lab needs Redis 7 from Debian)"
+            raise LabError(f"{node.name} ({node.address}) exited at start: {reason}")
+        if _answers(node, options):
             return
         time.sleep(0.02)
     stop(node, force=True)
@@ -177,17 +199,18 @@ def _require_running(node: LabNode) -> None:
         raise LabError(f"{node.name} is not running")
 
 
-def _answers(node: LabNode, password: str | None) -> bool:
-    client = redis.Redis(
-        node.ip,
-        node.port,
-        password=password,
-        socket_timeout=0.5,
-        socket_connect_timeout=0.5,
-        retry=Retry(NoBackoff(), 0),
-    )
+def _listening(node: LabNode) -> bool:
     try:
-        return bool(client.ping())
+        socket.create_connection((node.ip, node.port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def _answers(node: LabNode, options: ConnectOptions) -> bool:
+    c = client(node.endpoint, options, timeout=0.5)
+    try:
+        return bool(c.ping())
     except redis.BusyLoadingError:
         return False
     except redis.AuthenticationError:
@@ -195,4 +218,4 @@ def _answers(node: LabNode, password: str | None) -> bool:
     except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError, OSError):
         return False
     finally:
-        client.close()
+        c.close()

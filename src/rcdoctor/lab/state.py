@@ -63,6 +63,7 @@ class LabState:
     next_ip_offset: int
     nodes: list[LabNode]
     password_file: str | None = None
+    tls_dir: str | None = None  # CA and node certificate when the lab speaks TLS (7.x only)
     faults: list[dict[str, Any]] = field(default_factory=list)  # applied faults, each with its undo
 
     def node(self, name: str) -> LabNode:

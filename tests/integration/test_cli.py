@@ -96,6 +96,7 @@ def test_bad_arguments() -> None:
     _one_line_error(rcdoctor("status", "127.0.0.1:1", "--password-file", "/nonexistent/pw"), 3, "password file")
     _one_line_error(rcdoctor("status", "127.0.0.1:1", "--timeout", "abc"), 3, "timeout")
     _one_line_error(rcdoctor("nosuchcommand"), 3, "No such command")
+    _one_line_error(rcdoctor("status", "no-such-node.rcdoctor.invalid:6379"), 3, "does not resolve")
 
 
 def test_garbage_bundle(tmp_path: Path) -> None:

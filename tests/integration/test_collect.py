@@ -86,3 +86,19 @@ def test_open_slot_key_counts_on_both_sides(redis7: RedisBinary, make_lab: LabFa
     target = snapshot.node(lab.node(result.details["target"]).address)
     assert source is not None and target is not None
     assert source.keys_in_slot() == {300: 2} and target.keys_in_slot() == {300: 2}
+
+
+def test_seed_by_name_and_unresolvable_names(redis7: RedisBinary, make_lab: LabFactory) -> None:
+    lab = make_lab(redis7, primaries=3, replicas=0, base_ip="127.0.0.1", port=7391, announce_hostnames=True)
+    snapshot = collect(["localhost:7391", "no-such-node.rcdoctor.invalid:6379"], lab.options)
+    by_name = snapshot.node("localhost:7391")
+    assert by_name is not None and by_name.answered
+    assert by_name.resolved is not None and "127.0.0.1" in by_name.resolved
+    bad = snapshot.node("no-such-node.rcdoctor.invalid:6379")
+    assert bad is not None and bad.error is not None and bad.error.kind == "dns"
+    # the host names the nodes announce are looked up, and the failures recorded as data
+    announced = {f"{n.name}.{lab.state.name}.lab.invalid" for n in lab.nodes}
+    assert set(snapshot.dns) == announced
+    assert all(answer["addresses"] is None and answer["error"] for answer in snapshot.dns.values())
+    assert {n.hostname for s in snapshot.answered for n in s.view.value} == announced
+    assert len(build_status(snapshot).rows) == 4  # 3 node ids (whatever address they were reached at) + the bad name

@@ -69,6 +69,11 @@ def lab_options(func: Callable[..., Any]) -> Callable[..., Any]:
     help="TLS on the data port, cluster bus and replication (Redis 7; "
     "certificates made with openssl, CA at DIR/tls/ca.crt).",
 )
+@click.option(
+    "--announce-hostnames",
+    is_flag=True,
+    help="Redis 7: nodes announce NAME.LAB.lab.invalid host names (which never resolve), like pods' DNS names.",
+)
 @common.format_option
 def up(
     name: str,
@@ -84,6 +89,7 @@ def up(
     placement: str,
     password_file: str | None,
     tls: bool,
+    announce_hostnames: bool,
     fmt: str,
 ) -> int:
     """Start P×(1+R) redis-server processes in cluster mode, create the cluster, wait for cluster_state:ok.
@@ -104,6 +110,7 @@ def up(
         placement=placement,
         password_file=password_file,
         tls=tls,
+        announce_hostnames=announce_hostnames,
     )
     handle = Lab.up(
         spec,

@@ -208,7 +208,10 @@ def _sample_node(
         resolved, dns_error = resolve(endpoint.host)
         if resolved is None:
             return NodeSample(
-                address, origin, error=NodeError("dns", f"{endpoint.host}: {dns_error}"), duration_ms=_ms(started)
+                address,
+                origin,
+                error=NodeError("dns", f"{endpoint.host} does not resolve ({dns_error})"),
+                duration_ms=_ms(started),
             )
 
     def budget() -> float:

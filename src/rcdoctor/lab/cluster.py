@@ -40,6 +40,8 @@ class LabSpec:
     placement: str = "spread"  # "spread": replicas off their primary's host/zone; "colocated": on it
     password_file: str | None = None
     tls: bool = False  # TLS on the data port, cluster bus and replication (Redis 7 only)
+    # Redis 7: each node announces `<name>.<lab>.lab.invalid` (never resolves), as pods announce DNS names
+    announce_hostnames: bool = False
 
     def validate(self) -> None:
         if not 1 <= self.primaries <= 200 or not 0 <= self.replicas <= 10:
@@ -105,6 +107,7 @@ class Lab:
             nodes=_plan_nodes(spec, root),
             password_file=str(Path(spec.password_file).resolve()) if spec.password_file else None,
             tls_dir=str(root / "tls") if spec.tls else None,
+            announce_hostnames=spec.announce_hostnames,
         )
         lab = cls(state)
         state.save()

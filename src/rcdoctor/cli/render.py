@@ -22,6 +22,8 @@ def render_status(report: StatusReport, console: Console) -> None:
     for row in report.rows:
         style = HEALTH_STYLE[row.health]
         addresses = [f"{row.answered_at}" if row.answered_at else ""]
+        if row.advertised_at and row.advertised_at != row.answered_at:
+            addresses.append(f"[red]advertises {row.advertised_at}[/red]")
         addresses += [f"[dim]listed at {a}[/dim]" for a, _ in row.listed_at if a != row.answered_at]
         slots = f"{format_ranges(row.slots)} ({count_slots(row.slots)})" if row.slots else "-"
         epoch = (

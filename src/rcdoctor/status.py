@@ -14,7 +14,7 @@ from typing import Any
 from rcdoctor.errors import EXIT_CANNOT_RUN, EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
 from rcdoctor.model.cluster_nodes import ClusterNode
 from rcdoctor.model.slots import SlotRange, count_slots, format_ranges
-from rcdoctor.model.snapshot import NodeSample, Snapshot
+from rcdoctor.model.snapshot import NodeError, NodeSample, Snapshot
 
 STATUS_FORMAT = "rcdoctor.status"
 STATUS_VERSION = 1
@@ -94,12 +94,14 @@ def build_status(snapshot: Snapshot) -> StatusReport:
         if sample.node_id:
             answers_at.setdefault(sample.node_id, set()).add(sample.address)
     ids = list(dict.fromkeys([*answers_at, *listings]))
+    errors = {s.address: s.error for s in snapshot.nodes if s.error is not None}
     rows = [
         _row(
             node_id,
             _own_sample(snapshot, node_id, listings.get(node_id, [])),
             listings.get(node_id, []),
             answers_at.get(node_id, set()),
+            errors,
         )
         for node_id in ids
     ]
@@ -121,7 +123,11 @@ def _own_sample(snapshot: Snapshot, node_id: str, listed: list[tuple[NodeSample,
 
 
 def _row(
-    node_id: str, own: NodeSample | None, listed: list[tuple[NodeSample, ClusterNode]], answers_at: set[str]
+    node_id: str,
+    own: NodeSample | None,
+    listed: list[tuple[NodeSample, ClusterNode]],
+    answers_at: set[str],
+    errors: dict[str, NodeError],
 ) -> StatusRow:
     others = [(s, e) for s, e in listed if not e.is_myself]
     mine = own.myself if own else None
@@ -145,8 +151,12 @@ def _row(
         if stale:
             problems.append(f"warning: answers at {own.address} but peers list it at {', '.join(stale)}")
     elif listed:
+        why = "; ".join(f"{a}: {errors[a]}" for a in sorted(listed_at) if a in errors)
         addresses = ", ".join(sorted(listed_at)) or "?"
-        problems.append(f"critical: listed by {len(others)} node(s) at {addresses} but did not answer there")
+        problems.append(
+            f"critical: listed by {len(others)} node(s) at {addresses} but did not answer there"
+            + (f" ({why})" if why else "")
+        )
     return StatusRow(
         node_id=node_id,
         answered_at=own.address if own else None,

@@ -90,3 +90,17 @@ def test_a_node_reached_at_a_second_address_is_not_stale() -> None:
     assert len(report.rows) == 6 and report.health == "ok", [r.problems for r in report.rows]
     first = next(r for r in report.rows if r.node_id == Snapshot.from_dict(data).nodes[0].node_id)
     assert first.answered_at == data["nodes"][0]["address"]  # the address its peers use is preferred
+
+
+def test_a_silent_node_is_one_row_that_says_why() -> None:
+    data = json.loads((DATA / "healthy-redis6.json").read_text())
+    silent = data["nodes"][2]
+    silent.update(error={"kind": "timeout", "message": "no answer within the timeout"}, replies={})
+    report = build_status(Snapshot.from_dict(data))
+    assert len(report.rows) == 6 and report.exit_code == 2
+    row = next(r for r in report.rows if r.answered_at is None)
+    assert row.node_id is not None and row.role is not None  # known from its peers' views
+    assert row.problems == (
+        f"critical: listed by 5 node(s) at {silent['address']} but did not answer there "
+        f"({silent['address']}: timeout: no answer within the timeout)",
+    )

@@ -98,8 +98,8 @@ def main() -> None:
         code = app.main(args=args, prog_name="rcdoctor", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
-        output.error("aborted")
+    except click.exceptions.Abort:  # Click's form of Ctrl-C
+        output.error("interrupted")
         code = 130
     except click.ClickException as exc:
         if debug:

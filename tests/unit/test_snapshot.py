@@ -100,3 +100,14 @@ def test_random_objects_never_crash_the_loader(data: dict[str, object]) -> None:
     data.setdefault("version", SNAPSHOT_VERSION)
     with contextlib.suppress(SnapshotError):
         Snapshot.from_json(json.dumps(data))
+
+
+def test_error_kinds_map_to_the_exception_tree() -> None:
+    from rcdoctor.collect.connection import error_for
+    from rcdoctor.errors import AuthError, ConnectError, DoctorError, NotClusterError, TLSError
+
+    assert isinstance(error_for("auth", "x"), AuthError)
+    assert isinstance(error_for("tls", "x"), TLSError)
+    assert isinstance(error_for("not-cluster", "x"), NotClusterError)
+    refused = error_for("refused", "x")
+    assert type(refused) is ConnectError and isinstance(refused, DoctorError) and refused.exit_code == 3

@@ -24,6 +24,16 @@ def collect_with_progress(t: Target) -> Snapshot:
         )
 
 
+def nothing_answered(snapshot: Snapshot, suffix: str = "") -> DoctorError:
+    """One error for a collection where no node answered, typed by the first node's failure."""
+    from rcdoctor.collect.connection import error_for
+
+    first = next((n for n in snapshot.nodes if n.error is not None), None)
+    if first is None or first.error is None:
+        return DoctorError(f"no node answered{suffix}")
+    return error_for(first.error.kind, f"no node answered ({first.address}: {first.error.message}){suffix}")
+
+
 def run_collect(t: Target, destination: str | None) -> int:
     snapshot = collect_with_progress(t)
     text = snapshot.to_json()
@@ -35,10 +45,7 @@ def run_collect(t: Target, destination: str | None) -> int:
     failed = snapshot.failed
     if not snapshot.answered:
         # One line, nothing on stdout; a file asked for is still written: it is the evidence.
-        first = failed[0]
-        reason = first.error.message if first.error else "no reply"
-        saved = f"; snapshot written to {destination}" if destination else ""
-        raise DoctorError(f"no node answered ({first.address}: {reason}){saved}")
+        raise nothing_answered(snapshot, f"; snapshot written to {destination}" if destination else "")
     if not destination:
         sys.stdout.write(text + "\n")
     summary = (
@@ -61,9 +68,7 @@ def run_status(t: Target | None, fmt: str, from_file: str | None) -> int:
     snapshot = Snapshot.load(from_file) if from_file else collect_with_progress(t)  # type: ignore[arg-type]
     report = build_status(snapshot)
     if report.answered == 0 and fmt == "text":
-        first = next((n for n in snapshot.nodes if n.error), None)
-        reason = f" ({first.address}: {first.error.message})" if first and first.error else ""
-        raise DoctorError("no node answered" + reason)
+        raise nothing_answered(snapshot)
     if fmt == "json":
         output.emit_json(report.to_dict())
     else:

@@ -160,17 +160,10 @@ def classify_with(exc: BaseException, options: ConnectOptions, connecting: bool)
     return error
 
 
-def raise_for(endpoint: Endpoint, exc: BaseException) -> ConnectError:
-    """The DoctorError to raise when a caller that needs this node cannot talk to it."""
-    error = classify(exc)
-    message = f"{endpoint}: {error.message}"
-    if error.kind == "auth":
-        return AuthError(message)
-    if error.kind == "tls":
-        return TLSError(message)
-    if error.kind == "not-cluster":
-        return NotClusterError(message)
-    return ConnectError(message)
+def error_for(kind: str, message: str) -> ConnectError:
+    """The typed DoctorError for a NodeError kind, when a caller cannot go on without that node."""
+    classes: dict[str, type[ConnectError]] = {"auth": AuthError, "tls": TLSError, "not-cluster": NotClusterError}
+    return classes.get(kind, ConnectError)(message)
 
 
 def _tls_message(lowered: str, text: str) -> str:

@@ -382,6 +382,15 @@ def _ip(text: str) -> ipaddress.IPv4Address:
         raise LabError(f"{text!r} is not an IPv4 address") from None
 
 
+def _spread(shard: int, rank: int, domains: int) -> int:
+    """Failure domain of member `rank` of a shard (0 = its primary): replicas cycle through the domains
+    other than their primary's, so none shares it while there are at least two."""
+    home = shard % domains
+    if rank == 0 or domains == 1:
+        return home
+    return (home + 1 + (rank - 1) % (domains - 1)) % domains
+
+
 def _plan_nodes(spec: LabSpec, root: Path) -> list[LabNode]:
     """Nodes n1..nP are primaries; then each primary's replicas. Labels follow `placement`."""
     base = _ip(spec.base_ip)
@@ -396,10 +405,9 @@ def _plan_nodes(spec: LabSpec, root: Path) -> list[LabNode]:
             raise LabError(f"{ip} is outside 127.0.0.0/8: choose a lower --base-ip")
         if spec.placement == "colocated":
             host_index, zone_index = shard % hosts, shard % spec.zones
-        elif spec.hosts is None:
-            host_index, zone_index = index, (shard + rank) % spec.zones
         else:
-            host_index, zone_index = (shard + rank) % hosts, (shard + rank) % spec.zones
+            host_index = index if spec.hosts is None else _spread(shard, rank, hosts)
+            zone_index = _spread(shard, rank, spec.zones)
         name = f"n{index + 1}"
         nodes.append(
             LabNode(

@@ -143,3 +143,23 @@ def test_password_lab(redis7: RedisBinary, make_lab: LabFactory, tmp_path: Path)
     for pid in (n.pid for n in lab.nodes):
         assert b"lab-secret-123" not in Path(f"/proc/{pid}/cmdline").read_bytes()
     assert all(cluster_state(lab, n) == "ok" for n in lab.nodes)
+
+
+def test_down_leaves_no_forked_child_behind(redis_binary: RedisBinary, tmp_path: Path) -> None:
+    """A node's BGSAVE / AOF-rewrite child outlives its SIGKILLed parent for a moment; down() waits for it."""
+    lab = Lab.up(
+        LabSpec(primaries=1, replicas=0, base_ip=next_base_ip()),
+        name="t",
+        directory=tmp_path / "lab",
+        binary=redis_binary,
+    )
+    try:
+        node = lab.nodes[0]
+        with lab.client(node) as c:
+            c.config_set("rdb-key-save-delay", "200")  # microseconds per key: keeps the child busy
+            c.mset({f"{{k}}{i}": "x" for i in range(3000)})
+            c.bgsave()
+        assert len(redis_processes_under(tmp_path)) == 2  # the node and its BGSAVE child
+    finally:
+        lab.down()
+    assert redis_processes_under(tmp_path) == []

@@ -6,6 +6,7 @@ directory, so a recycled pid is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -109,21 +110,63 @@ def start(state: LabState, node: LabNode, version: tuple[int, ...], options: Con
 
 
 def stop(node: LabNode, force: bool = False) -> None:
-    """SIGTERM (graceful: nodes.conf and AOF flushed) or SIGKILL; waits until the process is gone."""
+    """SIGTERM (graceful: nodes.conf and AOF flushed) or SIGKILL; waits until the process is gone, and
+    with it every process it forked (a BGSAVE or AOF rewrite child outlives a SIGKILLed parent briefly)."""
     if not is_running(node):
         node.pid = None
         node.paused = False
         return
     assert node.pid is not None
-    sig = signal.SIGKILL if force else signal.SIGTERM
-    os.kill(node.pid, sig)
-    if node.paused:
-        os.kill(node.pid, signal.SIGCONT)  # a stopped process only acts on SIGTERM once resumed
-    if not _wait_gone(node.pid, STOP_TIMEOUT_S) and not force:
-        os.kill(node.pid, signal.SIGKILL)
-        _wait_gone(node.pid, STOP_TIMEOUT_S)
+    pid = node.pid
+    if force:
+        _signal_group(pid, signal.SIGKILL)  # like a pod kill: the whole container, children included
+    else:
+        os.kill(pid, signal.SIGTERM)  # redis stops its own children on shutdown
+        if node.paused:
+            os.kill(pid, signal.SIGCONT)  # a stopped process only acts on SIGTERM once resumed
+        if not _wait_gone(pid, STOP_TIMEOUT_S):
+            _signal_group(pid, signal.SIGKILL)
+    _wait_gone(pid, STOP_TIMEOUT_S)
+    _wait_group_gone(pid, STOP_TIMEOUT_S)
     node.pid = None
     node.paused = False
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    """Signal the node's process group (each node is started as its own session and group leader)."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+            return
+    except ProcessLookupError:
+        return
+    os.kill(pid, sig)
+
+
+def _wait_group_gone(pgid: int, timeout: float) -> None:
+    """Until no live process is left in the group (zombies waiting for init to reap them do not count)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _group_members(pgid):
+            return
+        time.sleep(0.01)
+    for member in _group_members(pgid):  # last resort: nothing of a stopped node may stay behind
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, signal.SIGKILL)
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # fields: state, ppid, pgrp, …
+            members.append(int(entry.name))
+    return members
 
 
 def pause(node: LabNode) -> None:

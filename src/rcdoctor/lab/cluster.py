@@ -112,7 +112,7 @@ class Lab:
         lab = cls(state)
         state.save()
         try:
-            lab._start_all(state.nodes)
+            lab.start_all(state.nodes)
             log(f"started {len(state.nodes)} redis-server processes; creating the cluster")
             lab._create_cluster()
             lab.wait_cluster_ok()
@@ -159,15 +159,7 @@ class Lab:
 
     # Processes
 
-    def start(self, node: LabNode) -> None:
-        process.start(self.state, node, self.version, self.options)
-        self.save()
-
-    def stop(self, node: LabNode, force: bool = False) -> None:
-        process.stop(node, force=force)
-        self.save()
-
-    def _start_all(self, nodes: Sequence[LabNode]) -> None:
+    def start_all(self, nodes: Sequence[LabNode]) -> None:
         options = self.options
         try:
             with ThreadPoolExecutor(max_workers=16) as pool:
@@ -181,9 +173,6 @@ class Lab:
                 list(pool.map(lambda n: process.stop(n, force=force), nodes))
         finally:
             self.save()
-
-    def start_all(self, nodes: Sequence[LabNode]) -> None:
-        self._start_all(nodes)
 
     def down(self) -> None:
         """Stop exactly the processes this lab started (by pid) and remove its directory."""
@@ -225,7 +214,7 @@ class Lab:
             first_node = self.nodes[0]
             for node in self.nodes[1:]:
                 clients[node.name].execute_command("CLUSTER", "MEET", first_node.ip, first_node.port)
-            self._wait(
+            self.wait(
                 lambda: all(_known_nodes(clients[n.name]) == len(self.nodes) for n in self.nodes),
                 "every node to know every other node",
             )
@@ -233,7 +222,7 @@ class Lab:
                 if node.role == "replica":
                     primary = next(p for p in primaries if p.shard == node.shard)
                     replicate = functools.partial(_replicate, clients[node.name], primary.node_id)
-                    self._wait(replicate, f"{node.name} to replicate {primary.name}")
+                    self.wait(replicate, f"{node.name} to replicate {primary.name}")
         finally:
             for c in clients.values():
                 c.close()
@@ -259,9 +248,9 @@ class Lab:
                     )
             return len(maps) == 1
 
-        self._wait(ok, "cluster_state:ok on every node", timeout)
+        self.wait(ok, "cluster_state:ok on every node", timeout)
 
-    def _wait(self, predicate: Callable[[], bool], what: str, timeout: float | None = None) -> None:
+    def wait(self, predicate: Callable[[], bool], what: str, timeout: float | None = None) -> None:
         limit = timeout if timeout is not None else 30 + 0.5 * len(self.nodes) + self.state.node_timeout_ms / 250
         deadline = time.monotonic() + limit
         last_error: Exception | None = None
@@ -275,9 +264,6 @@ class Lab:
         raise LabError(
             f"timed out after {limit:.0f}s waiting for {what}" + (f" (last error: {last_error})" if last_error else "")
         )
-
-    def wait(self, predicate: Callable[[], bool], what: str, timeout: float | None = None) -> None:
-        self._wait(predicate, what, timeout)
 
     def live_roles(self) -> dict[str, str]:
         """name -> "primary"/"replica" as the running nodes say; creation role for those that don't answer."""

@@ -73,6 +73,7 @@ def test_killed_node_is_recorded_as_refused(redis_binary: RedisBinary, make_lab:
     assert dead is not None and dead.error is not None and dead.error.kind == "refused"
     assert dead.data_port is not None and not dead.data_port.ok
     assert dead.bus_port is not None and not dead.bus_port.ok
+    assert dead.data_port.kind == "refused" and dead.bus_port.kind == "refused"
     assert dead.origin == "view" and len(dead.announced_by) == 5
     assert len(snapshot.answered) == 5
     assert build_status(snapshot).exit_code == 2

@@ -22,6 +22,7 @@ from rcdoctor.collect.connection import ConnectOptions, classify, classify_with,
 from rcdoctor.collect.probe import is_ip, resolve, tcp_probe
 from rcdoctor.model.address import BUS_PORT_OFFSET, Endpoint, Seed, parse_seed
 from rcdoctor.model.cluster_nodes import ClusterNode, parse_cluster_nodes
+from rcdoctor.model.cluster_slots import pairs_to_dict
 from rcdoctor.model.snapshot import (
     CLUSTER_INFO,
     CLUSTER_LINKS,
@@ -35,7 +36,6 @@ from rcdoctor.model.snapshot import (
     INFO,
     NodeError,
     NodeSample,
-    PortProbe,
     Snapshot,
 )
 
@@ -224,7 +224,7 @@ def _sample_node(
     # Our own TCP connect first: it tells "port closed" from "port open, server silent" (a paused node).
     data_probe = tcp_probe(endpoint, budget())
     if not data_probe.ok:
-        error = _probe_error(data_probe)
+        error = NodeError(data_probe.kind or "unreachable", data_probe.error or "unreachable")
     conn = None
     connecting = True
     myself: ClusterNode | None = None
@@ -295,30 +295,9 @@ def _pipeline(
 def _jsonable(key: str, reply: Any) -> Any:
     # Replies are kept as parsed (str, int, None, lists of them); Snapshot.to_json converts anything else.
     if key.startswith(CONFIG_PREFIX):
-        pairs = _pairs(reply)
-        return {k: v for k, v in pairs.items() if not any(w in k.lower() for w in SECRET_CONFIG_WORDS)}
+        pairs = pairs_to_dict(reply)
+        return {k: str(v) for k, v in pairs.items() if not any(w in k.lower() for w in SECRET_CONFIG_WORDS)}
     return reply
-
-
-def _pairs(reply: Any) -> dict[str, str]:
-    if isinstance(reply, dict):
-        return {str(k): str(v) for k, v in reply.items()}
-    if isinstance(reply, list):
-        return {str(reply[i]): str(reply[i + 1]) for i in range(0, len(reply) - 1, 2)}
-    return {}
-
-
-def _probe_error(probe: PortProbe) -> NodeError:
-    text = probe.error or "unreachable"
-    if "refused" in text:
-        return NodeError("refused", "connection refused: nothing listens at this address")
-    if "timed out" in text:
-        return NodeError("timeout", "TCP connect timed out (host down or packets dropped)")
-    if "deadline" in text:
-        return NodeError("deadline", text)
-    if "resolve" in text:
-        return NodeError("dns", text)
-    return NodeError("unreachable", text)
 
 
 def _node_level_error(reply_errors: dict[str, str]) -> NodeError | None:

@@ -6,27 +6,27 @@ import ipaddress
 import socket
 import time
 
+from rcdoctor.collect.connection import classify
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.snapshot import PortProbe
 
 
 def tcp_probe(endpoint: Endpoint, timeout: float) -> PortProbe:
-    """Open and close a TCP connection; report latency or why it failed."""
+    """Open and close a TCP connection; report latency, or why it failed and what kind of failure it was."""
     if timeout <= 0:
-        return PortProbe(False, None, "not probed: the collection deadline ran out")
+        return PortProbe(False, None, "not probed: the collection deadline ran out", "deadline")
     started = time.perf_counter()
     try:
         with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout):
             pass
-    except TimeoutError:
-        return PortProbe(False, None, f"timed out after {timeout:.1f}s")
-    except ConnectionRefusedError:
-        return PortProbe(False, None, "connection refused")
-    except socket.gaierror:
-        return PortProbe(False, None, "host name does not resolve")
     except OSError as exc:
-        return PortProbe(False, None, exc.strerror or str(exc))
-    return PortProbe(True, round((time.perf_counter() - started) * 1000, 3), None)
+        error = classify(exc)
+        if error.kind == "timeout":  # no TCP answer at all: unlike a paused server, whose kernel accepts
+            return PortProbe(
+                False, None, f"TCP connect timed out after {timeout:.1f}s (host down or packets dropped)", "timeout"
+            )
+        return PortProbe(False, None, error.message, error.kind)
+    return PortProbe(True, round((time.perf_counter() - started) * 1000, 3))
 
 
 def is_ip(host: str) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import redis
 
 from rcdoctor.collect.connection import ConnectOptions, client
+from rcdoctor.collect.probe import tcp_probe
 from rcdoctor.errors import LabError
 from rcdoctor.lab.state import LabNode, LabState
 from rcdoctor.lab.tls import TlsFiles
@@ -78,7 +78,7 @@ def start(state: LabState, node: LabNode, version: tuple[int, ...], options: Con
     if is_running(node):
         raise LabError(f"{node.name} is already running (pid {node.pid})")
     Path(node.dir).mkdir(parents=True, exist_ok=True)
-    if _listening(node):
+    if tcp_probe(node.endpoint, 0.5).ok:
         raise LabError(f"{node.address} is already in use by another process; choose another --base-ip")
     password = options.password.reveal() if options.password else None
     config = write_config(state, node, version, password)
@@ -242,14 +242,6 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 def _require_running(node: LabNode) -> None:
     if not is_running(node):
         raise LabError(f"{node.name} is not running")
-
-
-def _listening(node: LabNode) -> bool:
-    try:
-        socket.create_connection((node.ip, node.port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
 
 
 def _answers(node: LabNode, options: ConnectOptions) -> bool:

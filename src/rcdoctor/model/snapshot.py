@@ -59,6 +59,7 @@ class PortProbe:
     ok: bool
     latency_ms: float | None = None
     error: str | None = None
+    kind: str | None = None  # one of ERROR_KINDS when not ok: "refused" and "timeout" mean different things
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,7 @@ def _json_default(value: object) -> object:
 def _probe_to_dict(probe: PortProbe | None) -> dict[str, Any] | None:
     if probe is None:
         return None
-    return {"ok": probe.ok, "latency_ms": probe.latency_ms, "error": probe.error}
+    return {"ok": probe.ok, "latency_ms": probe.latency_ms, "error": probe.error, "kind": probe.kind}
 
 
 def _node_to_dict(node: NodeSample) -> dict[str, Any]:
@@ -326,6 +327,7 @@ def _probe_from(reader: _Reader | None) -> PortProbe | None:
         ok=reader.get("ok", bool),
         latency_ms=reader.get("latency_ms", (int, float), optional=True),
         error=reader.get("error", str, optional=True),
+        kind=reader.get("kind", str, optional=True),
     )
 
 

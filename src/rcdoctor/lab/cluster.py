@@ -21,7 +21,8 @@ from rcdoctor.lab.binary import RedisBinary, find_redis_server
 from rcdoctor.lab.state import LabNode, LabState, default_root
 from rcdoctor.lab.tls import TlsFiles, make_certificates
 from rcdoctor.model.address import Secret
-from rcdoctor.model.slots import SLOT_COUNT
+from rcdoctor.model.cluster_slots import parse_cluster_slots
+from rcdoctor.model.slots import SLOT_COUNT, SlotRange
 
 DEFAULT_BASE_IP = "127.0.0.11"
 DEFAULT_PORT = 6379
@@ -241,11 +242,7 @@ class Lab:
                     repl = c.info("replication")
                     if repl.get("role") == "slave" and repl.get("master_link_status") != "up":
                         return False
-                    maps.add(
-                        tuple(
-                            sorted((int(s[0]), int(s[1]), str(s[2][2])) for s in c.execute_command("CLUSTER", "SLOTS"))
-                        )
-                    )
+                    maps.add(slot_map(c))
             return len(maps) == 1
 
         self.wait(ok, "cluster_state:ok on every node", timeout)
@@ -287,9 +284,9 @@ class Lab:
                 continue
             try:
                 with self.client(node, timeout=1.0) as c:
-                    for entry in c.execute_command("CLUSTER", "SLOTS"):
-                        if int(entry[0]) <= slot <= int(entry[1]):
-                            return self._by_id(str(entry[2][2]))
+                    owner = owner_in_view(c, slot)
+                if owner is not None:
+                    return self._by_id(owner)
             except (redis.RedisError, OSError):
                 continue
         raise LabError(f"no running node knows an owner for slot {slot}")
@@ -339,6 +336,17 @@ def split_slots(primaries: int) -> list[tuple[int, int]]:
         first = last + 1
         cursor += per
     return ranges
+
+
+def slot_map(c: redis.Redis) -> tuple[tuple[SlotRange, str | None], ...]:
+    """This node's CLUSTER SLOTS as (range, owner id) pairs, through the model's parser."""
+    entries = parse_cluster_slots(c.execute_command("CLUSTER", "SLOTS")).value
+    return tuple(sorted((e.range, e.primary.node_id) for e in entries))
+
+
+def owner_in_view(c: redis.Redis, slot: int) -> str | None:
+    """The id of the node owning `slot` in this node's view, or None when the slot is uncovered there."""
+    return next((owner for r, owner in slot_map(c) if r.start <= slot <= r.end), None)
 
 
 def add_slots(c: redis.Redis, first: int, last: int, version: tuple[int, ...]) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from rcdoctor.errors import FaultError
+from rcdoctor.lab.cluster import owner_in_view
 from rcdoctor.lab.faults.base import FaultOp, register, wait_until
 from rcdoctor.model.slots import SLOT_COUNT, key_hash_slot
 
@@ -144,7 +145,7 @@ def drop_slot_owner(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -
         done = True
         for node in ordered:
             with lab.client(node) as c:
-                if _owner_in_view(c, slot) is not None:
+                if owner_in_view(c, slot) is not None:
                     done = False
                     with contextlib.suppress(redis.ResponseError):  # already unassigned there
                         c.execute_command("CLUSTER", "DELSLOTS", slot)
@@ -174,7 +175,7 @@ def restore_slot_owner(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]
         for node in lab.nodes:
             if lab.is_running(node) and not node.paused:
                 with lab.client(node) as c:
-                    if _owner_in_view(c, slot) != owner.node_id:
+                    if owner_in_view(c, slot) != owner.node_id:
                         return False
         return True
 
@@ -239,10 +240,3 @@ def _on_foreign_slot(lab: Lab, node: LabNode, owner: LabNode, slot: int, command
                 pipe.execute()
         finally:
             c.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
-
-
-def _owner_in_view(c: redis.Redis, slot: int) -> str | None:
-    for entry in c.execute_command("CLUSTER", "SLOTS"):
-        if int(entry[0]) <= slot <= int(entry[1]):
-            return str(entry[2][2])
-    return None

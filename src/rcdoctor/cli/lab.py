@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from rcdoctor.cli import common, output
+
+if TYPE_CHECKING:
+    from rcdoctor.lab import Lab
+    from rcdoctor.lab.faults import FaultResult
 
 
 @click.group()
@@ -208,7 +212,7 @@ def fault(
         return 0
     elif kind == "heal":
         results = heal(handle)
-        _print_results([r.to_dict() for r in results], fmt, "healed" if results else "nothing to heal")
+        _print_results(results, fmt, "healed" if results else "nothing to heal")
         return 0
     else:
         params: dict[str, object] = {
@@ -216,27 +220,21 @@ def fault(
         }
         ops = [FaultOp(kind, targets or (), params)]
     results = [apply(handle, o) for o in ops]
-    _print_results([r.to_dict() for r in results], fmt, "applied")
+    _print_results(results, fmt, "applied")
     return 0
 
 
-def _print_results(results: list[dict[str, object]], fmt: str, verb: str) -> None:
+def _print_results(results: list[FaultResult], fmt: str, verb: str) -> None:
     if fmt == "json":
-        output.emit_json(results)
+        output.emit_json([r.to_dict() for r in results])
         return
     if not results:
         output.info(verb)
     for r in results:
-        op = r["op"]
-        assert isinstance(op, dict)
-        nodes = ", ".join(r["nodes"]) if isinstance(r["nodes"], list) and r["nodes"] else "-"
-        output.info(f"{verb} {op['f']} on {nodes}: {json.dumps(r['details'])}")
+        output.info(f"{verb} {r.op.f} on {', '.join(r.nodes) or '-'}: {json.dumps(dict(r.details))}")
 
 
-def _print_lab(lab: object, fmt: str, live: bool = False) -> None:
-    from rcdoctor.lab import Lab
-
-    assert isinstance(lab, Lab)
+def _print_lab(lab: Lab, fmt: str, live: bool = False) -> None:
     data = lab.describe()
     states: dict[str, str] = {}
     if live:

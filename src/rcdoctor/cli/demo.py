@@ -48,6 +48,7 @@ def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: in
                 client.mset_nonatomic({f"demo:key:{i}": f"value-{i}" for i in range(start, min(keys, start + 500))})
         finally:
             client.close()
+        con.print(f"wrote {keys} keys (demo:key:0 … demo:key:{max(keys - 1, 0)}), spread over the 3 primaries")
 
         step("Status (the runbook's step 1, CLUSTER INFO/NODES on every pod, in one command)")
         render_status(build_status(collect(lab.addresses, lab.options)), con)

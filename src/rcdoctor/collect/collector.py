@@ -8,6 +8,7 @@ done by then is recorded as a `deadline` error and the snapshot is returned anyw
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,7 @@ from rcdoctor.collect.probe import is_ip, resolve, tcp_probe
 from rcdoctor.model.address import BUS_PORT_OFFSET, Endpoint, Seed, parse_seed
 from rcdoctor.model.cluster_nodes import ClusterNode, parse_cluster_nodes
 from rcdoctor.model.cluster_slots import pairs_to_dict
+from rcdoctor.model.slots import key_hash_slot
 from rcdoctor.model.snapshot import (
     CLUSTER_INFO,
     CLUSTER_LINKS,
@@ -34,6 +36,7 @@ from rcdoctor.model.snapshot import (
     COUNTKEYSINSLOT_PREFIX,
     DBSIZE,
     INFO,
+    SAMPLED_SLOTS,
     NodeError,
     NodeSample,
     Snapshot,
@@ -71,6 +74,11 @@ COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (CLUSTER_LINKS, ("CLUSTER", "LINKS")),  # 7.0+
     *((CONFIG_PREFIX + p, ("CONFIG", "GET", p)) for p in CONFIG_PATTERNS),
 )
+
+# Keys sampled per node to find keys left in slots the node does not serve (one SCAN call: O(n) on the
+# server, well under a millisecond for 1,000 keys).
+KEY_SAMPLE = 1000
+SCAN_KEY = "SCAN"
 
 Progress = Callable[[int, int], None]  # (done, known)
 
@@ -239,10 +247,10 @@ def _sample_node(
             _pipeline(conn, COMMANDS, replies, reply_errors, budget)
             myself = _myself(replies.get(CLUSTER_NODES))
             if count_open_slot_keys and myself is not None:
-                open_slots = sorted({slot for slot, _ in myself.migrating} | {slot for slot, _ in myself.importing})
-                if open_slots:
+                to_count = _slots_to_count(conn, myself, replies, reply_errors, budget)
+                if to_count:
                     counts = tuple(
-                        (COUNTKEYSINSLOT_PREFIX + str(s), ("CLUSTER", "COUNTKEYSINSLOT", str(s))) for s in open_slots
+                        (COUNTKEYSINSLOT_PREFIX + str(s), ("CLUSTER", "COUNTKEYSINSLOT", str(s))) for s in to_count
                     )
                     _pipeline(conn, counts, replies, reply_errors, budget)
             error = _node_level_error(reply_errors)
@@ -267,6 +275,41 @@ def _sample_node(
         replies=MappingProxyType(replies),
         reply_errors=MappingProxyType(reply_errors),
     )
+
+
+def _slots_to_count(
+    conn: Any,
+    myself: ClusterNode,
+    replies: dict[str, Any],
+    reply_errors: dict[str, str],
+    budget: Callable[[], float],
+) -> list[int]:
+    """Slots whose keys are worth counting here: the open ones, and those of a sample of keys that
+    fall outside the slots this node serves (keys left on a node that does not own them).
+
+    One `SCAN 0 COUNT n` gives the sample; only the slots of its keys are kept, never key names
+    (snapshots are shared, key names can be personal data).
+    """
+    scanned: dict[str, Any] = {}
+    _pipeline(conn, ((SCAN_KEY, ("SCAN", "0", "COUNT", str(KEY_SAMPLE))),), scanned, reply_errors, budget)
+    sampled: Counter[int] = Counter()
+    reply = scanned.get(SCAN_KEY)
+    if isinstance(reply, list) and len(reply) == 2 and isinstance(reply[1], list):
+        sampled.update(key_hash_slot(k) for k in reply[1] if isinstance(k, str))
+        replies[SAMPLED_SLOTS] = {str(slot): n for slot, n in sorted(sampled.items())}
+    served = _served_slots(myself, replies.get(CLUSTER_NODES))
+    open_slots = {slot for slot, _ in myself.migrating} | {slot for slot, _ in myself.importing}
+    foreign = {slot for slot in sampled if slot not in served}
+    return sorted(open_slots | foreign)
+
+
+def _served_slots(myself: ClusterNode, view_text: Any) -> set[int]:
+    """The slots this node serves in its own view: its own, or its primary's when it is a replica."""
+    ranges = myself.slots
+    if myself.is_replica and myself.primary_id and isinstance(view_text, str):
+        primary = next((n for n in parse_cluster_nodes(view_text).value if n.id == myself.primary_id), None)
+        ranges = primary.slots if primary else ()
+    return {slot for r in ranges for slot in range(r.start, r.end + 1)}
 
 
 def _pipeline(

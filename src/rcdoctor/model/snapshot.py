@@ -36,6 +36,9 @@ INFO = "INFO"
 DBSIZE = "DBSIZE"
 CONFIG_PREFIX = "CONFIG GET "
 COUNTKEYSINSLOT_PREFIX = "CLUSTER COUNTKEYSINSLOT "
+# Not a reply: the slots of the keys one `SCAN 0 COUNT 1000` returned, {slot: keys in the sample}.
+# Key names are never stored.
+SAMPLED_SLOTS = "SCAN sampled slots"
 
 ERROR_KINDS = (
     "refused",  # TCP connection refused: nothing listens there
@@ -163,6 +166,12 @@ class NodeSample:
     @property
     def current_epoch(self) -> int | None:
         return as_int(self.cluster_info.get("cluster_current_epoch"))
+
+    def sampled_slots(self) -> dict[int, int]:
+        raw = self.replies.get(SAMPLED_SLOTS)
+        if not isinstance(raw, dict):
+            return {}
+        return {int(k): v for k, v in raw.items() if str(k).isdigit() and isinstance(v, int)}
 
     def keys_in_slot(self) -> dict[int, int]:
         """Key counts per slot, for the slots the collector counted on this node."""

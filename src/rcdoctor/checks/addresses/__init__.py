@@ -1,0 +1,1 @@
+"""Checks of the addresses family (one module per check)."""

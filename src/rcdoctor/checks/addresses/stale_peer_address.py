@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from rcdoctor.checks.base import Check, Issue
+from rcdoctor.checks.context import Context
+from rcdoctor.checks.words import plural
+
+
+def run(ctx: Context) -> Iterator[Issue]:
+    moved: dict[str, Counter[str]] = {}
+    for node_id, addresses in ctx.answers_at.items():
+        stale = Counter(
+            e.address for _, e in ctx.listings.get(node_id, ()) if e.endpoint is not None and e.address not in addresses
+        )
+        if stale:
+            moved[node_id] = stale
+    if not moved:
+        return
+    evidence = []
+    for node_id, stale in moved.items():
+        olds = []
+        for address, count in stale.most_common():
+            sample = ctx.snapshot.node(address)
+            there = (
+                f"from here: {sample.error}" if sample is not None and sample.error else "nothing answers there as it"
+            )
+            olds.append(f"{address} ({plural(count, 'peer')}; {there})")
+        evidence.append(f"{node_id[:8]} answers at {ctx.address(node_id)}; its peers dial {', '.join(olds)}")
+    everyone = len(moved) == len(ctx.answers_at) and len(moved) > 1
+    if everyone:
+        title = f"all {len(moved)} nodes came back at new addresses; their peers still dial the old ones"
+    else:
+        title = f"{plural(len(moved), 'node')} answer at a new address; peers still dial the old one"
+    yield Issue(title=title, nodes=ctx.refs(moved), evidence=tuple(evidence))
+
+
+CHECK = Check(
+    code="A003",
+    name="stale-peer-address",
+    family="addresses",
+    severity="critical",
+    summary="A node answers at a new address, but its peers still list (and dial) its old one.",
+    explanation=(
+        "Nodes are matched by id across views. A node that answers rcdoctor at one address while other nodes "
+        "list the same id at another address, where nothing answers as it, has moved: typically a Kubernetes "
+        "pod that restarted with a new IP and kept its nodes.conf. When one pod moves its peers usually learn "
+        "the new address from its gossip; when every pod moves at once nobody can reach anybody at the old "
+        "addresses, failure reports never reach a quorum, and every node ends in cluster_state:fail with "
+        "fail? flags everywhere, even though all data is intact."
+    ),
+    evidence="The address where each node id answered; the addresses its peers list for that id in CLUSTER NODES.",
+    why=(
+        "Gossip, failure detection and failover all go to the stale address. Clients (ioredis, Lettuce, "
+        "redis-py) get a slot map with dead addresses: ClusterAllFailedError / CLUSTERDOWN."
+    ),
+    fix=(
+        "Tell the cluster the new addresses: on one node that answers, run `CLUSTER MEET <new-ip> <port>` for "
+        "every moved node; the handshake matches the node id and the new address spreads by gossip. Check "
+        "with `CLUSTER NODES` on every node. For the future: start pods with a script that rewrites the old "
+        "IPs in nodes.conf (the Bitnami chart does this), or announce stable names (Redis 7 "
+        "`cluster-announce-hostname` + `cluster-preferred-endpoint-type hostname`)."
+    ),
+    heal="Planned: `rcdoctor heal` will CLUSTER MEET every moved node at its new address.",
+    run=run,
+    explains=(
+        "A004", "A006", "M001", "M002", "M009", "M008", "S002", "E004", "S005", "R001", "R002", "R004", "R005",
+    ),  # fmt: skip
+)

@@ -1,0 +1,1 @@
+"""Checks of the config family (one module per check)."""

@@ -1,0 +1,1 @@
+"""Checks of the epochs family (one module per check)."""

@@ -1,0 +1,1 @@
+"""Checks of the membership family (one module per check)."""

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rcdoctor.checks.base import Check, Issue
+from rcdoctor.checks.context import GHOST_FLAGS, Context
+from rcdoctor.checks.words import plural
+
+
+def run(ctx: Context) -> Iterator[Issue]:
+    for node_id in ctx.ids:
+        listed = [(s, e) for s, e in ctx.listings.get(node_id, ()) if not e.flags & GHOST_FLAGS]
+        down = [s for s, e in listed if e.link_state != "connected"]
+        if not down:
+            continue
+        yield Issue(
+            title=f"bus link to {ctx.name(node_id)} is down in {len(down)} of {plural(len(listed), 'view')}",
+            nodes=(ctx.ref(node_id),),
+            evidence=(f"link-state disconnected in the CLUSTER NODES of {', '.join(s.address for s in down[:8])}",),
+        )
+
+
+CHECK = Check(
+    code="M009",
+    name="bus-link-down",
+    family="membership",
+    severity="warning",
+    summary="Some nodes have no connected cluster-bus link to a node.",
+    explanation=(
+        "The last field of a CLUSTER NODES line is the state of the bus link to that peer. A link that stays "
+        "disconnected means the peer's bus port cannot be reached from that node: it is down, moved, or the "
+        "network between them drops packets."
+    ),
+    evidence="link-state in every answering node's CLUSTER NODES.",
+    why="Without the link no pings are exchanged: the peer is suspected, then failed.",
+    fix="Check the peer and the path from the reporting nodes to its bus port (`nc -vz <ip> 16379` from their pods).",
+    heal="Through its cause only.",
+    run=run,
+)

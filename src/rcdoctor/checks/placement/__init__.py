@@ -1,0 +1,1 @@
+"""Checks of the placement family (one module per check)."""

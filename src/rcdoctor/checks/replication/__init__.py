@@ -1,0 +1,1 @@
+"""Checks of the replication family (one module per check)."""

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rcdoctor.checks.base import Check, Issue
+from rcdoctor.checks.context import Context
+
+
+def run(ctx: Context) -> Iterator[Issue]:
+    for sample in ctx.viewers:
+        entry = sample.myself
+        replication = sample.info.get("replication", {})
+        if entry is None or not entry.is_replica or replication.get("master_link_status", "up") == "up":
+            continue
+        since = replication.get("master_link_down_since_seconds", "?")
+        # -1: the link never came up since this replica started
+        down_for = "since it started" if since == "-1" else f"for {since} s"
+        primary = entry.primary_id
+        yield Issue(
+            title=f"replica {sample.address} has lost its primary link (down {down_for})",
+            nodes=ctx.refs([i for i in (sample.node_id, primary) if i]),
+            evidence=(
+                f"INFO replication: master_link_status:{replication.get('master_link_status')}, "
+                f"master_host:{replication.get('master_host')}:{replication.get('master_port')}, "
+                f"master_link_down_since_seconds:{since}",
+                f"its primary {ctx.name(primary)}: "
+                + ("does not answer" if primary in ctx.unreachable else "answers rcdoctor")
+                if primary
+                else "its primary is unknown",
+            ),
+        )
+
+
+CHECK = Check(
+    code="R002",
+    name="replica-link-down",
+    family="replication",
+    severity="warning",
+    summary="A replica is not connected to its primary (master_link_status:down).",
+    explanation=(
+        "A replica streams its primary's writes over a replication link. When the link is down it serves "
+        "(and would be promoted with) data that gets older every second; after node-timeout x "
+        "cluster-replica-validity-factor it is no longer allowed to fail over."
+    ),
+    evidence="master_link_status and master_link_down_since_seconds in the replica's INFO replication.",
+    why="The shard may have no usable failover candidate, and reads from the replica are stale.",
+    fix=(
+        "Check the primary is up and reachable from the replica on the data port, `masterauth` matches the "
+        "primary's password, and the primary's log for sync errors (client-output-buffer-limit replica)."
+    ),
+    heal="No: the link recovers by itself once the cause is fixed.",
+    run=run,
+)

@@ -1,0 +1,1 @@
+"""Checks of the slots family (one module per check)."""

@@ -1,0 +1,29 @@
+"""Small wording helpers shared by the checks' titles and evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rcdoctor.model.cluster_nodes import ClusterNode
+from rcdoctor.model.slots import SlotRange, count_slots, format_ranges
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+def slots_text(ranges: Iterable[SlotRange], limit: int = 6) -> str:
+    ranges = tuple(ranges)
+    return f"{format_ranges(ranges, limit=limit)} ({plural(count_slots(ranges), 'slot')})"
+
+
+def role(entry: ClusterNode | None) -> str:
+    if entry is None:
+        return "node"
+    if entry.is_primary:
+        return "primary" if entry.slots else "primary without slots"
+    return "replica" if entry.is_replica else "node"
+
+
+def flags_text(entry: ClusterNode) -> str:
+    return ",".join(sorted(entry.flags - {"myself"})) or "-"

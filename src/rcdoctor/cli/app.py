@@ -62,6 +62,59 @@ def status(seeds: tuple[str, ...], fmt: str, from_file: str | None, **conn: obje
 status.params[0].required = False
 
 
+@app.command(epilog=common.SEEDS_HELP)
+@common.cluster_options
+@common.format_option
+@click.option("--from", "from_file", default=None, help="Diagnose a saved snapshot (SEEDS are then ignored).")
+@click.option(
+    "--select",
+    multiple=True,
+    help="Only these checks: codes, code prefixes, names or families (repeat or comma-separate).",
+)
+@click.option("--ignore", multiple=True, help="Leave out these checks (same forms as --select).")
+@click.option(
+    "--domains",
+    "domains_file",
+    default=None,
+    help="JSON object: address or IP -> failure domain (host, k8s node, zone).",
+)
+@click.option("--expand", is_flag=True, help="Text: show every symptom in full instead of folding it under its cause.")
+def diagnose(
+    seeds: tuple[str, ...],
+    fmt: str,
+    from_file: str | None,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    domains_file: str | None,
+    expand: bool,
+    **conn: object,
+) -> int:
+    """Find what is wrong and why: every node's view through the catalogue of checks, root causes first.
+
+    Each finding has a stable code (`rcdoctor explain CODE`), the nodes concerned (id and address), the
+    evidence (which node said what) and the fix. Symptoms a root cause explains are folded under it.
+    Exit 0 healthy (info findings at most), 1 warnings, 2 critical, 3 could not run.
+    """
+    from rcdoctor.cli.diagnose import run_diagnose
+
+    t = None if from_file else common.target(seeds, **conn)  # type: ignore[arg-type]
+    return run_diagnose(t, fmt, from_file, select, ignore, domains_file, expand)
+
+
+diagnose.params[0].required = False
+
+
+@app.command()
+@click.argument("code", required=False)
+@common.format_option
+def explain(code: str | None, fmt: str) -> int:
+    """What a check code means, the evidence it uses, why it matters, how to fix it by hand, and whether
+    `heal` can. Without CODE: the list of all checks."""
+    from rcdoctor.cli.diagnose import run_explain
+
+    return run_explain(code, fmt)
+
+
 @app.command()
 @common.redis_server_option
 @click.option("--base-ip", default="127.0.0.111", show_default=True, help="First loopback IP of the demo's nodes.")

@@ -132,6 +132,18 @@ def status(name: str, directory: str | None, fmt: str) -> int:
     return 0
 
 
+@lab.command("domains")
+@lab_options
+@click.option("--level", type=click.Choice(["host", "zone"]), default="host", show_default=True)
+def domains(name: str, directory: str | None, level: str) -> int:
+    """Print the lab's failure domains as JSON (address -> host or zone label), for `diagnose --domains`."""
+    from rcdoctor.cli import output
+    from rcdoctor.lab import Lab
+
+    output.emit_json(Lab.open(name, directory).domains(level))
+    return 0
+
+
 @lab.command("down")
 @lab_options
 def down(name: str, directory: str | None) -> int:

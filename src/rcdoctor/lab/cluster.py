@@ -297,6 +297,12 @@ class Lab:
                 return node
         raise LabError(f"node id {node_id} is not one of this lab's nodes")
 
+    def domains(self, level: str = "host") -> dict[str, str]:
+        """address -> failure-domain label, the input of `diagnose --domains`."""
+        if level not in ("host", "zone"):
+            raise LabError(f"unknown failure-domain level {level!r} (host or zone)")
+        return {n.address: (n.host if level == "host" else n.zone) for n in self.nodes}
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.state.name,

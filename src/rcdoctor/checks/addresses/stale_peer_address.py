@@ -65,6 +65,18 @@ CHECK = Check(
     heal="Planned: `rcdoctor heal` will CLUSTER MEET every moved node at its new address.",
     run=run,
     explains=(
-        "A004", "A006", "M001", "M002", "M009", "M008", "S002", "E004", "S005", "R001", "R002", "R004", "R005",
-    ),  # fmt: skip
+        "A004",
+        "A006",
+        "M001",
+        "M002",
+        "M009",
+        "M008",
+        "S002",
+        "E004",
+        "S005",
+        "R001",
+        "R002",
+        "R004",
+        "R005",
+    ),
 )

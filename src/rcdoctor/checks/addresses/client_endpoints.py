@@ -14,7 +14,7 @@ from rcdoctor.model.slots import SlotRange
 class _Handed:
     """One endpoint as clients receive it, and who hands it out."""
 
-    endpoint: Endpoint
+    endpoint: Endpoint | None  # None: the owner has no address at all (noaddr)
     ids: set[str] = field(default_factory=set)
     by: set[str] = field(default_factory=set)
     primary_of: set[SlotRange] = field(default_factory=set)
@@ -26,9 +26,11 @@ def run(ctx: Context) -> Iterator[Issue]:
     for sample in ctx.viewers:
         for entry in sample.slots.value:
             for index, owner in enumerate((entry.primary, *entry.replicas)):
-                if owner.endpoint is None:
-                    continue  # '?' endpoints are A005's
-                item = endpoints.setdefault(str(owner.endpoint), _Handed(owner.endpoint))
+                known = ctx.entry(owner.node_id) if owner.node_id else None
+                if owner.endpoint is None and (known is None or known.endpoint is not None):
+                    continue  # '?' for a node that has an address: a missing hostname, A005's
+                key = str(owner.endpoint) if owner.endpoint else f"(no address: {owner.node_id or '?'})"
+                item = endpoints.setdefault(key, _Handed(owner.endpoint))
                 if owner.node_id:
                     item.ids.add(owner.node_id)
                 item.by.add(sample.address)
@@ -59,7 +61,9 @@ def run(ctx: Context) -> Iterator[Issue]:
     )
 
 
-def _reachable(ctx: Context, endpoint: Endpoint, answered: set[str]) -> bool:
+def _reachable(ctx: Context, endpoint: Endpoint | None, answered: set[str]) -> bool:
+    if endpoint is None:
+        return False
     if str(endpoint) in answered:
         return True
     answer = ctx.snapshot.dns.get(endpoint.host)

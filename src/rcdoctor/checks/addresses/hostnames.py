@@ -13,7 +13,9 @@ def run(ctx: Context) -> Iterator[Issue]:
     for sample in ctx.viewers:
         for entry in sample.slots.value:
             for owner in (entry.primary, *entry.replicas):
-                if owner.endpoint is None and owner.node_id:
+                owner_entry = ctx.entry(owner.node_id) if owner.node_id else None
+                # no address at all (noaddr) is M003's; '?' for a node with an address is a missing hostname
+                if owner.node_id and owner.endpoint is None and owner_entry and owner_entry.endpoint is not None:
                     question.setdefault(owner.node_id, set()).add(sample.address)
     for node_id, handed_by in question.items():
         endpoint_type = {ctx.config(i, "cluster-preferred-endpoint-type") for i in ctx.answers_at} - {None}

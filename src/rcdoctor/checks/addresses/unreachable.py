@@ -4,7 +4,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import GHOST_FLAGS, Context
+from rcdoctor.checks.context import HANDSHAKE, Context
 from rcdoctor.checks.words import plural, role, slots_text
 
 
@@ -12,7 +12,7 @@ def run(ctx: Context) -> Iterator[Issue]:
     for node_id in ctx.ids:
         if node_id not in ctx.unreachable:
             continue
-        listed = [(s, e) for s, e in ctx.listings.get(node_id, ()) if not e.flags & GHOST_FLAGS]
+        listed = [(s, e) for s, e in ctx.listings.get(node_id, ()) if not e.flags & HANDSHAKE]
         if not listed:
             continue
         entry = ctx.entry(node_id)
@@ -20,7 +20,9 @@ def run(ctx: Context) -> Iterator[Issue]:
         kinds = []
         for address, count in Counter(e.address for _, e in listed).most_common():
             sample = ctx.snapshot.node(address)
-            if sample is None:
+            if address.endswith(":0") or address.startswith("?"):
+                seen = "no address at all (noaddr): rcdoctor cannot dial it"
+            elif sample is None:
                 seen = "not dialed (the collection's deadline or no usable address)"
             elif sample.error is not None:
                 seen = str(sample.error)

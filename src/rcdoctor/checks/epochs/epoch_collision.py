@@ -7,10 +7,12 @@ from rcdoctor.checks.context import Context
 
 
 def run(ctx: Context) -> Iterator[Issue]:
+    # Every primary that claims slots (its own line, else its peers'), not only the consensus owners:
+    # a collision matters most between claimants that do not agree.
     by_epoch: dict[int, list[str]] = {}
-    for node_id in ctx.slot_primaries:
+    for node_id in ctx.ids:
         entry = ctx.entry(node_id)
-        if entry is not None:
+        if entry is not None and entry.is_primary and entry.slots:
             by_epoch.setdefault(entry.config_epoch, []).append(node_id)
     for epoch, ids in sorted(by_epoch.items()):
         if len(ids) < 2:

@@ -2,29 +2,51 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rcdoctor.checks.base import Check, Issue, NodeRef
+from rcdoctor.checks.base import Check, Issue
 from rcdoctor.checks.context import GHOST_FLAGS, Context
+from rcdoctor.checks.words import plural, slots_text
+from rcdoctor.model.cluster_nodes import ClusterNode
+from rcdoctor.model.snapshot import NodeSample
 
 
 def run(ctx: Context) -> Iterator[Issue]:
+    seen: dict[tuple[str, str], list[tuple[NodeSample, ClusterNode]]] = {}
     for sample in ctx.viewers:
         for entry in sample.view.value:
             flags = entry.flags & GHOST_FLAGS
-            if not flags or entry.is_myself:
-                continue
-            kind = "handshake" if "handshake" in flags else "noaddr"
-            meaning = (
-                "a CLUSTER MEET (or a gossip about a new node) whose handshake never completed"
-                if kind == "handshake"
-                else "a node whose address is unknown (its address was lost, or it was forgotten elsewhere)"
-            )
+            if flags and not entry.is_myself:
+                kind = "handshake" if "handshake" in flags else "noaddr"
+                seen.setdefault((entry.id, kind), []).append((sample, entry))
+    for (node_id, kind), listed in seen.items():
+        viewers = [s for s, _ in listed]
+        refs = (*(ctx.sample_ref(s) for s in viewers), ctx.ref(node_id))
+        names = ", ".join(s.address for s in viewers[:6])
+        if kind == "handshake":
+            address = listed[0][1].address
             yield Issue(
-                title=f"{sample.address} lists a {kind} entry {entry.id[:8]} at {entry.address}",
-                nodes=(ctx.sample_ref(sample), NodeRef(entry.id, entry.address)),
+                title=f"{plural(len(viewers), 'node')} hold a handshake with {address} that never completed",
+                nodes=refs,
                 evidence=(
-                    f"{sample.address}: `{entry.id} {entry.address} {','.join(sorted(entry.flags))}`: {meaning}",
+                    f"{names}: entry {node_id[:8]} at {address} flagged handshake: a CLUSTER MEET (or gossip about "
+                    "a new address) that nothing at that address has answered",
                 ),
             )
+            continue
+        owned = ctx.owned_slots(node_id)
+        evidence = [f"{names}: {node_id[:8]} flagged noaddr, its address is empty"]
+        if owned:
+            evidence += [
+                f"it still owns {slots_text(owned)}: clients are given no address for them, while cluster_state "
+                "can stay ok",
+                "Redis runs no failure detection on noaddr nodes: no replica takes over by itself",
+            ]
+        yield Issue(
+            title=f"{plural(len(viewers), 'node')} list {node_id[:8]} with no address (noaddr)"
+            + (f", and it owns {plural(sum(len(r) for r in owned), 'slot')}" if owned else ""),
+            nodes=refs,
+            evidence=tuple(evidence),
+            severity="critical" if owned else "warning",
+        )
 
 
 CHECK = Check(
@@ -32,20 +54,24 @@ CHECK = Check(
     name="ghost-node",
     family="membership",
     severity="warning",
-    summary="A node lists a `handshake` or `noaddr` entry: a half-known node.",
+    summary="Nodes list a `handshake` entry or a member with no address (`noaddr`); critical if it owns slots.",
     explanation=(
         "A `handshake` entry is a node this one was asked to meet (CLUSTER MEET, or gossip about a new "
         "address) but has not completed a handshake with; it is dropped after node-timeout if nothing answers. "
-        "One that keeps coming back means something keeps introducing a dead address (a stale address in "
-        "gossip, an operator script). `noaddr` marks a node whose address is unknown."
+        "One that keeps coming back means something keeps introducing a dead address. `noaddr` marks a member "
+        "whose address was lost, e.g. when another node (one that lost its nodes.conf, with a new id) answered "
+        "at its address. Redis skips failure detection for noaddr nodes, so a noaddr primary that owns slots "
+        "is never failed over: its slots are unreachable while cluster_state can stay ok."
     ),
-    evidence="Flags of every entry in every answering node's CLUSTER NODES.",
-    why="Ghosts inflate cluster_known_nodes, confuse tools, and point at stale addresses still circulating.",
+    evidence="Flags of every entry in every answering node's CLUSTER NODES; the slots the entry owns.",
+    why="A noaddr primary with slots is a silent partial outage; ghosts inflate cluster_known_nodes.",
     fix=(
-        "Find who introduces the address (scripts running CLUSTER MEET, a node with a stale nodes.conf). A "
-        "noaddr node that is gone: `CLUSTER FORGET <id>` on every node within 60 s."
+        "A noaddr primary with slots: promote its replica with `CLUSTER FAILOVER FORCE` on the replica, or "
+        "`CLUSTER MEET <ip> <port>` the node at its real address if it still exists. Gone for good: "
+        "`CLUSTER FORGET <id>` on every node within 60 s, once its slots have a new owner. A repeating "
+        "handshake: find who introduces the address (scripts, a node with a stale nodes.conf)."
     ),
-    heal="Planned: forget noaddr ghosts on every node at once.",
+    heal="Planned: promote the replica of a noaddr primary, then forget the ghost on every node at once.",
     run=run,
-    explains=("M005", "M004"),
+    explains=("M005", "A006", "S002", "R004", "R002", "R005"),
 )

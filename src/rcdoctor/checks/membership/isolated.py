@@ -13,22 +13,27 @@ def run(ctx: Context) -> Iterator[Issue]:
     for sample in ctx.viewers:
         if sample.node_id is None or len(sample.view.value) != 1:
             continue
-        # Ids other nodes list at this very address: who this node used to be.
-        old_ids = sorted(
-            {
-                i
-                for i, items in ctx.listings.items()
-                if i != sample.node_id and any(e.address == sample.address for _, e in items)
-            }
-        )
         mine = sample.myself
+        claimed = {s for r in mine.slots for s in range(r.start, r.end + 1)} if mine is not None else set()
+        # Who it used to be: an id the others list at its address, or (once a PONG from the new id made
+        # them drop that address) a noaddr primary owning slots it now claims.
+        old_ids = sorted(
+            i
+            for i, items in ctx.listings.items()
+            if i != sample.node_id
+            and any(
+                e.address == sample.address
+                or ("noaddr" in e.flags and any(s in claimed for r in e.slots for s in range(r.start, r.end + 1)))
+                for _, e in items
+            )
+        )
         evidence = [f"{sample.address} answers as {sample.node_id[:8]} and knows only itself (cluster_known_nodes:1)"]
         if old_ids:
             for old in old_ids:
                 flags = sorted({f for _, e in ctx.listings[old] for f in e.flags & {"fail", "fail?"}})
                 evidence.append(
-                    f"{plural(len(ctx.listings[old]), 'peer')} list {sample.address} as {old[:8]}"
-                    + (f" ({', '.join(flags)})" if flags else "")
+                    f"{plural(len(ctx.listings[old]), 'peer')} list {old[:8]} at "
+                    f"{ctx.listings[old][0][1].address}" + (f" ({', '.join(flags)})" if flags else "")
                 )
         if mine is not None and mine.slots:
             evidence.append(
@@ -76,6 +81,7 @@ CHECK = Check(
     run=run,
     explains=(
         "A001",
+        "M003",
         "M001",
         "M002",
         "M004",

@@ -3,14 +3,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import GHOST_FLAGS, Context
+from rcdoctor.checks.context import HANDSHAKE, Context
 from rcdoctor.checks.words import plural
 
 
 def run(ctx: Context) -> Iterator[Issue]:
     for node_id in ctx.ids:
-        listed = [(s, e) for s, e in ctx.listings.get(node_id, ()) if not e.flags & GHOST_FLAGS]
-        down = [s for s, e in listed if e.link_state != "connected"]
+        listed = [(s, e) for s, e in ctx.listings.get(node_id, ()) if not e.flags & HANDSHAKE]
+        down = [s for s, e in listed if e.link_state != "connected" and "noaddr" not in e.flags]
         if not down:
             continue
         yield Issue(

@@ -3,12 +3,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import GHOST_FLAGS, Context
+from rcdoctor.checks.context import HANDSHAKE, Context
 
 
 def run(ctx: Context) -> Iterator[Issue]:
     viewers = {s.node_id: s for s in ctx.viewers if s.node_id}
-    knows = {vid: {e.id for e in s.view.value if not e.flags & GHOST_FLAGS} for vid, s in viewers.items()}
+    knows = {vid: {e.id for e in s.view.value if not e.flags & HANDSHAKE} for vid, s in viewers.items()}
     missing_by: dict[frozenset[str], list[str]] = {}
     for node_id in ctx.ids:
         knowers = [v for v in viewers if v != node_id and node_id in knows[v]]
@@ -47,5 +47,5 @@ CHECK = Check(
     ),
     heal="Planned: complete a half-done FORGET or MEET.",
     run=run,
-    explains=("M005",),
+    explains=("M005", "M009"),
 )

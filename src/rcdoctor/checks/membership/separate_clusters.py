@@ -70,5 +70,5 @@ CHECK = Check(
     ),
     heal="No: which cluster is the right one is a human decision.",
     run=run,
-    explains=("M004", "M005", "E002", "E004", "S005"),
+    explains=("M004", "M005", "E001", "E002", "E004", "S005", "M008"),
 )

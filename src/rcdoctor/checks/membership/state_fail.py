@@ -28,7 +28,7 @@ def run(ctx: Context) -> Iterator[Issue]:
         title=f"{who} report cluster_state:fail: they refuse commands (CLUSTERDOWN)",
         nodes=tuple(ctx.sample_ref(s) for s in failing),
         evidence=tuple(evidence),
-        subjects=frozenset(subjects),
+        subjects=frozenset(subjects) | {s.node_id for s in failing if s.node_id},
     )
 
 

@@ -22,6 +22,8 @@ def run(ctx: Context) -> Iterator[Issue]:
             title=f"primary {ctx.name(node_id)} has no working replica",
             nodes=ctx.refs([node_id, *replicas]),
             evidence=(f"{detail}; it owns {slots_text(owned)}", "if it fails, those slots stay down until it returns"),
+            # Explained only by what took its replicas down; a primary that never had one has no cause.
+            subjects=frozenset(replicas),
         )
 
 

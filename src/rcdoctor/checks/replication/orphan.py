@@ -26,7 +26,7 @@ def run(ctx: Context) -> Iterator[Issue]:
             title=f"replica {ctx.name(node_id)} {problem}",
             nodes=ctx.refs([i for i in (node_id, primary) if i and i in ctx.ids] or [node_id]),
             evidence=(f"{ctx.name(node_id)} is `slave {primary or '-'}` in its own view or most views",),
-            subjects=frozenset([primary]) if primary else frozenset(),
+            subjects=frozenset(i for i in (node_id, primary) if i),
             severity="critical" if primary and ctx.is_down(primary) else "warning",
         )
 

@@ -14,7 +14,13 @@ def run(ctx: Context) -> Iterator[Issue]:
             continue
         replicas = ctx.replicas_of.get(node_id, ())
         able = [r for r in replicas if not ctx.is_down(r) and "nofailover" not in _flags(ctx, r)]
-        if not replicas:
+        noaddr = any("noaddr" in e.flags for _, e in ctx.listings.get(node_id, ()))
+        if noaddr:
+            outlook = (
+                "its peers list it as noaddr: Redis runs no failure detection on it, so no replica takes over "
+                "by itself" + (f"; promote {ctx.names(able)} with `CLUSTER FAILOVER FORCE`" if able else "")
+            )
+        elif not replicas:
             outlook = "it has no replica: the slots stay down until it comes back"
         elif not able:
             outlook = f"none of its {len(replicas)} replica(s) can take over (down or nofailover)"

@@ -35,7 +35,7 @@ def run(ctx: Context) -> Iterator[Issue]:
             ),
             nodes=ctx.refs(viewer_ids),
             evidence=tuple(evidence),
-            subjects=frozenset(owners),
+            subjects=frozenset(owners) | frozenset(viewer_ids),
         )
 
 

@@ -112,7 +112,8 @@ def bad_settings(make_lab: LabFactory, binary: RedisBinary) -> Outcome:
     config_set(lab, p2, "appendonly", "no", "save", "")  # C003
     config_set(lab, replica_of(lab, p1), "cluster-replica-validity-factor", "0")  # C004
     config_set(lab, p3, "min-replicas-to-write", "2")  # C005: one replica only, writes refused
-    config_set(lab, replica_of(lab, p3), "cluster-announce-bus-port", "17999")  # C006
+    # C006; on 7.x the new port is announced at once, so peers dial it and A002 fires too
+    config_set(lab, replica_of(lab, p3), "cluster-announce-bus-port", "17999")
     return Outcome(snap(lab), lab=lab)
 
 

@@ -115,6 +115,13 @@ class Context:
         return result
 
     def address(self, node_id: str) -> str | None:
+        return self._addresses.get(node_id)
+
+    @cached_property
+    def _addresses(self) -> Mapping[str, str | None]:
+        return {i: self._address(i) for i in self.ids}
+
+    def _address(self, node_id: str) -> str | None:
         sample = self.own.get(node_id)
         if sample is not None:
             return sample.address
@@ -179,6 +186,13 @@ class Context:
 
     def is_down(self, node_id: str) -> bool:
         """Flagged fail by any view, or fail? by most, or not answering us at all."""
+        return node_id in self._down
+
+    @cached_property
+    def _down(self) -> frozenset[str]:
+        return frozenset(i for i in self.ids if self._judge_down(i))
+
+    def _judge_down(self, node_id: str) -> bool:
         listed = self.listings.get(node_id, ())
         failing = sum(1 for _, e in listed if e.failed or e.suspected)
         return (

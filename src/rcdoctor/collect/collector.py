@@ -161,6 +161,7 @@ def collect(
         # Threads still blocked on a hung node end at their own socket timeout; don't wait for them.
         executor.shutdown(wait=False, cancel_futures=True)
 
+    _probe_bus_ports_peers_use(samples, deadline)
     nodes = tuple(_with_announcers(samples[address], pending[address].announced_by) for address in sorted(pending))
     dns = _resolve_names(hostnames - {n.endpoint.host for n in nodes}, deadline)
     return Snapshot(
@@ -174,6 +175,29 @@ def collect(
         auth=options.password is not None,
         dns=MappingProxyType(dns),
     )
+
+
+def _probe_bus_ports_peers_use(samples: dict[str, NodeSample], deadline: float) -> None:
+    """Re-probe a node's bus where its peers dial it when that differs from the port it gave itself.
+
+    A node's own line can keep its real bus port while it announces another one to its peers (Redis 6.2
+    after `CONFIG SET cluster-announce-bus-port`); the peers' port is the one the cluster depends on.
+    """
+    listed: dict[str, set[int]] = {}
+    for sample in samples.values():
+        for found, bus_port, _ in _announced(sample):
+            if bus_port and found != sample.address:
+                listed.setdefault(found, set()).add(bus_port)
+    for address, ports in listed.items():
+        own = samples.get(address)
+        if own is None or not own.answered or own.bus_port_number in ports or len(ports) != 1:
+            continue
+        port = next(iter(ports))
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        probe = tcp_probe(Endpoint(own.endpoint.host, port), min(remaining, 1.0))
+        samples[address] = replace(own, bus_port=probe, bus_port_number=port)
 
 
 def _announced(sample: NodeSample) -> Iterable[tuple[str, int | None, str | None]]:

@@ -32,11 +32,15 @@ def run(ctx: Context) -> Iterator[Issue]:
         listening_bus = as_int(config.get("cluster-port")) or port + BUS_PORT_OFFSET
         announce_bus = as_int(config.get("cluster-announce-bus-port")) or 0
         if announce_bus and announce_bus != listening_bus:
-            probe = sample.bus_port
-            reach = "" if probe is None else f" (from here: {'open' if probe.ok else probe.kind or 'closed'})"
+            dialed = {e.cport for _, e in ctx.listings.get(node_id, ()) if e.cport}
+            if announce_bus in dialed:
+                effect = "its peers list (and dial) the announced port"
+            else:
+                # Redis 6.2 keeps announcing the old port after a runtime CONFIG SET, until a restart.
+                effect = f"not in effect yet (peers still dial {', '.join(map(str, sorted(dialed))) or '?'}): it "
+                effect += "will be after the next restart if it is in the config file"
             problems.append(
-                f"cluster-announce-bus-port {announce_bus}{reach}, but its bus listens on {listening_bus}: "
-                "peers dial the announced port"
+                f"cluster-announce-bus-port {announce_bus}, but its bus listens on {listening_bus}: {effect}"
             )
         if problems:
             yield Issue(

@@ -20,6 +20,31 @@ from rcdoctor.lab.faults.slots import tag_for_slot
 from rcdoctor.lab.state import LabNode
 from rcdoctor.model.snapshot import Snapshot
 
+# scenario -> (codes that must fire, codes that must be root causes); Redis 7-only checks marked below
+EXPECTED: dict[str, tuple[set[str], set[str]]] = {
+    "healthy": ({"C001", "C005"}, set()),
+    "primary_down_no_failover": (
+        {"A001", "M001", "M008", "M009", "S002", "R002", "R004", "R005"},
+        {"A001"},
+    ),
+    "two_primaries": ({"Q001", "R001"}, {"Q001", "R001"}),
+    "bad_settings": ({"C002", "C003", "C004", "C005", "C006", "C007"}, {"C002", "C003", "C004", "C005", "C006"}),
+    "slot_damage": ({"S001", "S003", "S004", "M008"}, {"S001", "S004"}),
+    "lost_nodes_conf": (
+        {"M006", "M003", "A001", "A006", "M004", "M005", "E003", "E004", "S002", "S005"},
+        {"M006"},
+    ),
+    "new_address_all": ({"A003", "A004", "A006", "M002", "M008", "E004"}, {"A003"}),
+    "new_address_one": ({"A004", "A006"}, {"A004"}),
+    "ghost_and_forgotten": ({"M003", "M004"}, {"M003", "M004"}),
+    "two_clusters": ({"M007", "E001", "E002"}, {"M007"}),
+    "lagging_replica": ({"R003", "A001"}, {"A001"}),
+    "colocated": ({"Q002", "Q003"}, {"Q002", "Q003"}),
+}
+REDIS7_ONLY = {"hostnames": ({"A005", "A006"}, {"A005"})}
+# Also expected on Redis 7 only: 6.2 keeps announcing the old bus port after a runtime CONFIG SET.
+REDIS7_ALSO = {"bad_settings": {"A002"}}
+
 # make_lab(binary, **LabSpec fields) -> a running lab that is brought down by the caller
 LabFactory = Callable[..., Lab]
 
@@ -113,7 +138,16 @@ def bad_settings(make_lab: LabFactory, binary: RedisBinary) -> Outcome:
     config_set(lab, replica_of(lab, p1), "cluster-replica-validity-factor", "0")  # C004
     config_set(lab, p3, "min-replicas-to-write", "2")  # C005: one replica only, writes refused
     # C006; on 7.x the new port is announced at once, so peers dial it and A002 fires too
-    config_set(lab, replica_of(lab, p3), "cluster-announce-bus-port", "17999")
+    announcer = replica_of(lab, p3)
+    config_set(lab, announcer, "cluster-announce-bus-port", "17999")
+    if lab.version >= (7, 0):
+
+        def announced() -> bool:
+            with lab.client(announcer, timeout=1) as c:
+                mine = [ln for ln in str(c.execute_command("CLUSTER", "NODES")).splitlines() if "myself" in ln]
+            return bool(mine) and "@17999" in mine[0]
+
+        until(announced, 10, "the node's own line shows the announced bus port")
     return Outcome(snap(lab), lab=lab)
 
 

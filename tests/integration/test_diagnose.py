@@ -9,35 +9,11 @@ from collections.abc import Callable
 import pytest
 from tests import scenarios
 from tests.conftest import LabFactory, rcdoctor
+from tests.scenarios import EXPECTED, REDIS7_ALSO, REDIS7_ONLY
 
 from rcdoctor.analyze import Report, analyze
 from rcdoctor.checks import default_registry
 from rcdoctor.lab import RedisBinary
-
-# scenario -> (codes that must fire, codes that must be root causes); Redis 7-only checks marked below
-EXPECTED: dict[str, tuple[set[str], set[str]]] = {
-    "healthy": ({"C001", "C005"}, set()),
-    "primary_down_no_failover": (
-        {"A001", "M001", "M008", "M009", "S002", "R002", "R004", "R005"},
-        {"A001"},
-    ),
-    "two_primaries": ({"Q001", "R001"}, {"Q001", "R001"}),
-    "bad_settings": ({"C002", "C003", "C004", "C005", "C006", "C007"}, {"C002", "C003", "C004", "C005", "C006"}),
-    "slot_damage": ({"S001", "S003", "S004", "M008"}, {"S001", "S004"}),
-    "lost_nodes_conf": (
-        {"M006", "M003", "A001", "A006", "M004", "M005", "E003", "E004", "S002", "S005"},
-        {"M006"},
-    ),
-    "new_address_all": ({"A003", "A004", "A006", "M002", "M008", "E004"}, {"A003"}),
-    "new_address_one": ({"A004", "A006"}, {"A004"}),
-    "ghost_and_forgotten": ({"M003", "M004"}, {"M003", "M004"}),
-    "two_clusters": ({"M007", "E001", "E002"}, {"M007"}),
-    "lagging_replica": ({"R003", "A001"}, {"A001"}),
-    "colocated": ({"Q002", "Q003"}, {"Q002", "Q003"}),
-}
-REDIS7_ONLY = {"hostnames": ({"A005", "A006"}, {"A005"})}
-# Also expected on Redis 7 only: 6.2 keeps announcing the old bus port after a runtime CONFIG SET.
-REDIS7_ALSO = {"bad_settings": {"A002"}}
 
 
 def run(name: str, make_lab: LabFactory, binary: RedisBinary) -> tuple[Report, scenarios.Outcome]:

@@ -175,3 +175,32 @@ def test_domains_put_primaries_together() -> None:
     q003 = next(f for f in report.findings if f.code == "Q003")
     assert {n.id for n in q003.nodes} == set(primaries)
     assert q003.severity == "critical"
+
+
+# Scenarios recorded from the lab (tests/data/record_snapshots.py --scenarios-only)
+
+RECORDED = sorted(p.name.removeprefix("scenario-").removesuffix(".json") for p in DATA.glob("scenario-*-redis*.json"))
+RECORDED = [r for r in RECORDED if not r.endswith(".domains")]
+
+
+def test_scenarios_are_recorded_for_both_versions() -> None:
+    from tests.data.record_snapshots import RECORDED_SCENARIOS
+
+    assert sorted(RECORDED) == sorted(f"{n}-{v}" for n in RECORDED_SCENARIOS for v in VERSIONS)
+
+
+@pytest.mark.parametrize("recorded", RECORDED)
+def test_recorded_scenario(recorded: str) -> None:
+    """The same expectations as the live integration test, on the snapshot recorded from that scenario."""
+    from tests.scenarios import EXPECTED, REDIS7_ALSO
+
+    name, _, version = recorded.rpartition("-")
+    domains_file = DATA / f"scenario-{recorded}.domains.json"
+    domains = json.loads(domains_file.read_text()) if domains_file.exists() else {}
+    report = analyze(load(f"scenario-{recorded}"), default_registry(), settings=Settings(domains=domains))
+    must_fire, must_be_root = EXPECTED[name]
+    if version == "redis7":
+        must_fire = must_fire | REDIS7_ALSO.get(name, set())
+    assert must_fire <= codes(report), must_fire - codes(report)
+    assert must_be_root <= codes(report, root=True), must_be_root - codes(report, root=True)
+    assert not any(f.crashed for f in report.findings)

@@ -17,7 +17,10 @@ STATE_CHANGE = re.compile(r"(\d+ \w+ \d{4} [\d:.]+) .*Cluster state changed: (\w
 def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: int) -> int:
     from redis.cluster import ClusterNode, RedisCluster
 
+    from rcdoctor.analyze import analyze
+    from rcdoctor.checks import default_registry
     from rcdoctor.cli.render import render_status
+    from rcdoctor.cli.render_diagnose import render_report
     from rcdoctor.collect import collect
     from rcdoctor.lab import Lab, LabSpec
     from rcdoctor.lab.faults import FaultOp, apply
@@ -92,18 +95,23 @@ def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: in
                 con.print(f"  {label}: [red]{type(exc).__name__}: {text}[/red]")
 
         step("Status now: each node answers at its new address, peers list it at the old one")
-        report = build_status(collect(lab.addresses, lab.options))
+        snapshot = collect(lab.addresses, lab.options)
+        report = build_status(snapshot)
         render_status(report, con)
+        step("Diagnose: one root cause, with its evidence and fix; the symptoms it explains folded under it")
+        diagnosis = analyze(snapshot, default_registry())
+        render_report(diagnosis, con)
         held = sum(r.keys or 0 for r in report.rows if r.role == "primary")
         con.print(
             f"\nThe data is intact on disk and in memory: the primaries hold {held} keys "
             f"(written: {keys}). Nothing is lost yet; the cluster only lost track of its own members."
         )
         con.print(
-            "Next in rcdoctor: diagnose names this root cause, heal re-introduces the nodes at their new "
-            "addresses (CLUSTER MEET, no reset, no key moved) and verify proves it."
+            "Next in rcdoctor: heal re-introduces the nodes at their new addresses (CLUSTER MEET, no reset, "
+            "no key moved) and verify proves it."
         )
-        return EXIT_OK if all_failed and held == keys else EXIT_CRITICAL
+        found = [f.code for f in diagnosis.root_causes if f.severity != "info"]
+        return EXIT_OK if all_failed and held == keys and found == ["A003"] else EXIT_CRITICAL
     finally:
         step("Stop the lab")
         if lab is not None:

@@ -178,7 +178,7 @@ def collect(
 
 
 def _probe_bus_ports_peers_use(samples: dict[str, NodeSample], deadline: float) -> None:
-    """Re-probe a node's bus where its peers dial it when that differs from the port it gave itself.
+    """Probe a node's bus where its peers dial it when that differs from the port it gave itself.
 
     A node's own line can keep its real bus port while it announces another one to its peers (Redis 6.2
     after `CONFIG SET cluster-announce-bus-port`); the peers' port is the one the cluster depends on.
@@ -190,14 +190,16 @@ def _probe_bus_ports_peers_use(samples: dict[str, NodeSample], deadline: float) 
                 listed.setdefault(found, set()).add(bus_port)
     for address, ports in listed.items():
         own = samples.get(address)
-        if own is None or not own.answered or own.bus_port_number in ports or len(ports) != 1:
+        probed = own.bus_port if own is not None else None
+        if own is None or probed is None or not probed.ok or own.bus_port_number in ports or len(ports) != 1:
             continue
         port = next(iter(ports))
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
         probe = tcp_probe(Endpoint(own.endpoint.host, port), min(remaining, 1.0))
-        samples[address] = replace(own, bus_port=probe, bus_port_number=port)
+        if not probe.ok:  # its own port answers, the one its peers dial does not: that is what matters
+            samples[address] = replace(own, bus_port=probe, bus_port_number=port)
 
 
 def _announced(sample: NodeSample) -> Iterable[tuple[str, int | None, str | None]]:

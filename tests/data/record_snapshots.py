@@ -98,7 +98,7 @@ def record_scenarios(binary_path: str, tag: str, first_block: int) -> None:
                     lab.down()
             (HERE / f"scenario-{name}-{tag}.json").write_text(outcome.snapshot.to_json() + "\n")
             if outcome.settings.domains:
-                (HERE / f"scenario-{name}-{tag}.domains.json").write_text(
+                (HERE / f"scenario-{name}-{tag}.domains").write_text(
                     json.dumps(dict(outcome.settings.domains)) + "\n"
                 )
             print(f"recorded {name} on {tag}")

@@ -180,7 +180,6 @@ def test_domains_put_primaries_together() -> None:
 # Scenarios recorded from the lab (tests/data/record_snapshots.py --scenarios-only)
 
 RECORDED = sorted(p.name.removeprefix("scenario-").removesuffix(".json") for p in DATA.glob("scenario-*-redis*.json"))
-RECORDED = [r for r in RECORDED if not r.endswith(".domains")]
 
 
 def test_scenarios_are_recorded_for_both_versions() -> None:
@@ -195,7 +194,7 @@ def test_recorded_scenario(recorded: str) -> None:
     from tests.scenarios import EXPECTED, REDIS7_ALSO
 
     name, _, version = recorded.rpartition("-")
-    domains_file = DATA / f"scenario-{recorded}.domains.json"
+    domains_file = DATA / f"scenario-{recorded}.domains"
     domains = json.loads(domains_file.read_text()) if domains_file.exists() else {}
     report = analyze(load(f"scenario-{recorded}"), default_registry(), settings=Settings(domains=domains))
     must_fire, must_be_root = EXPECTED[name]

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from rcdoctor.checks.base import Check, Issue
 from rcdoctor.checks.context import Context
 from rcdoctor.checks.words import plural
+from rcdoctor.model.address import parse_hostport
 
 
 def run(ctx: Context) -> Iterator[Issue]:
@@ -33,7 +34,34 @@ def run(ctx: Context) -> Iterator[Issue]:
         title = f"all {len(moved)} nodes came back at new addresses; their peers still dial the old ones"
     else:
         title = f"{plural(len(moved), 'node')} answer at a new address; peers still dial the old one"
-    yield Issue(title=title, nodes=ctx.refs(moved), evidence=tuple(evidence))
+    yield Issue(title=title, nodes=ctx.refs(moved), evidence=tuple(evidence), fix=_commands(ctx, list(moved)))
+
+
+def _commands(ctx: Context, moved: list[str]) -> str:
+    """The MEETs for this cluster: from a node that did not move (else the first moved one) to each new address."""
+    steady = [i for i in ctx.answers_at if i not in moved]
+    sender = steady[0] if steady else moved[0]
+    origin = parse_hostport(ctx.address(sender) or "")
+    meets = []
+    for node_id in moved:
+        if node_id == sender:
+            continue
+        target = parse_hostport(ctx.address(node_id) or "")
+        meets.append(f"`redis-cli -h {origin.host} -p {origin.port} CLUSTER MEET {target.host} {target.port}`")
+    if sender in moved and len(moved) > 1:
+        # A node learns its own new address only from a MEET it receives (checked in the lab: the sender
+        # of the other MEETs keeps its old IP in its own line otherwise).
+        back = parse_hostport(ctx.address(moved[1]) or "")
+        meets.append(f"`redis-cli -h {back.host} -p {back.port} CLUSTER MEET {origin.host} {origin.port}`")
+    shown = "; ".join(meets[:6]) + (f"; … ({len(meets)} in all)" if len(meets) > 6 else "")
+    return (
+        f"Tell the cluster the new addresses, from one node that answers: {shown}. The handshake matches each "
+        "node id and the new addresses spread by gossip; then check `CLUSTER NODES` on every node, and on any "
+        "replica whose INFO replication still shows master_link_status:down run `CLUSTER REPLICATE "
+        "<primary-id>` (Redis 6.2 replicas keep dialing the old address). For the "
+        "future: rewrite old IPs in nodes.conf at pod start (as the Bitnami chart does), or announce stable "
+        "names (Redis 7 `cluster-announce-hostname` + `cluster-preferred-endpoint-type hostname`)."
+    )
 
 
 CHECK = Check(

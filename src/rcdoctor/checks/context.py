@@ -260,6 +260,25 @@ class Context:
         return parse_hostport(addresses[0]).host if addresses else None
 
 
+def components(ids: Iterable[str], links: Iterable[tuple[str, str]]) -> list[set[str]]:
+    """Connected groups of `ids` under undirected `links` (pairs naming other ids are ignored), largest first."""
+    parent = {i: i for i in ids}
+
+    def find(i: str) -> str:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in links:
+        if a in parent and b in parent:
+            parent[find(a)] = find(b)
+    found: dict[str, set[str]] = {}
+    for i in parent:
+        found.setdefault(find(i), set()).add(i)
+    return sorted(found.values(), key=lambda g: (-len(g), min(g)))
+
+
 def slot_array(ownership: Ownership) -> list[str | None]:
     owners: list[str | None] = [None] * SLOT_COUNT
     for slot_range, owner in ownership:

@@ -23,7 +23,3 @@ def role(entry: ClusterNode | None) -> str:
     if entry.is_primary:
         return "primary" if entry.slots else "primary without slots"
     return "replica" if entry.is_replica else "node"
-
-
-def flags_text(entry: ClusterNode) -> str:
-    return ",".join(sorted(entry.flags - {"myself"})) or "-"

@@ -20,8 +20,8 @@ import redis
 
 from rcdoctor import __version__
 from rcdoctor.collect.connection import ConnectOptions, classify, classify_with, open_connection
-from rcdoctor.collect.probe import is_ip, resolve, tcp_probe
-from rcdoctor.model.address import BUS_PORT_OFFSET, Endpoint, Seed, parse_seed
+from rcdoctor.collect.probe import resolve, tcp_probe
+from rcdoctor.model.address import BUS_PORT_OFFSET, Endpoint, Seed, is_ip, parse_seed
 from rcdoctor.model.cluster_nodes import ClusterNode, parse_cluster_nodes
 from rcdoctor.model.cluster_slots import pairs_to_dict
 from rcdoctor.model.slots import key_hash_slot

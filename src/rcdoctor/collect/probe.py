@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import time
 
 from rcdoctor.collect.connection import classify
-from rcdoctor.model.address import Endpoint
+from rcdoctor.model.address import Endpoint, is_ip
 from rcdoctor.model.snapshot import PortProbe
 
 
@@ -27,14 +26,6 @@ def tcp_probe(endpoint: Endpoint, timeout: float) -> PortProbe:
             )
         return PortProbe(False, None, error.message, error.kind)
     return PortProbe(True, round((time.perf_counter() - started) * 1000, 3))
-
-
-def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def resolve(host: str) -> tuple[tuple[str, ...] | None, str | None]:

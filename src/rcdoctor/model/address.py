@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -58,6 +59,15 @@ class Seed:
     tls: bool = False
     username: str | None = None
     password: Secret | None = None
+
+
+def is_ip(host: str) -> bool:
+    """An IPv4/IPv6 literal, as opposed to a host name."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_hostport(text: str, default_port: int = DEFAULT_PORT) -> Endpoint:

@@ -1,18 +1,10 @@
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
 from rcdoctor.checks.context import Context
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+from rcdoctor.model.address import is_ip
 
 
 def run(ctx: Context) -> Iterator[Issue]:
@@ -29,7 +21,7 @@ def run(ctx: Context) -> Iterator[Issue]:
                 if (
                     owner.node_id == node_id
                     and endpoint is not None
-                    and _is_ip(endpoint.host)
+                    and is_ip(endpoint.host)
                     and str(endpoint) not in answers
                 ):
                     places = wrong.setdefault(str(endpoint), [])

@@ -3,34 +3,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
+from rcdoctor.checks.context import Context, components
 from rcdoctor.checks.words import plural
 
 
 def groups(ctx: Context) -> list[set[str]]:
     """Answering nodes linked when each lists the other without a failure flag: who sees whom."""
-    ids = [s.node_id for s in ctx.viewers if s.node_id]
     sees = {
         s.node_id: {e.id for e in s.view.value if not (e.failed or e.suspected) and not e.is_myself}
         for s in ctx.viewers
         if s.node_id
     }
-    parent = {i: i for i in ids}
-
-    def find(i: str) -> str:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a in ids:
-        for b in sees[a]:
-            if b in sees and a in sees[b]:
-                parent[find(a)] = find(b)
-    found: dict[str, set[str]] = {}
-    for i in ids:
-        found.setdefault(find(i), set()).add(i)
-    return sorted(found.values(), key=lambda g: (-len(g), min(g)))
+    return components(sees, ((a, b) for a, seen in sees.items() for b in seen if a in sees.get(b, ())))
 
 
 def run(ctx: Context) -> Iterator[Issue]:

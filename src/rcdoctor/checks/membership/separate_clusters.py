@@ -3,30 +3,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
+from rcdoctor.checks.context import Context, components
 from rcdoctor.checks.words import plural
 from rcdoctor.model.slots import count_slots
 
 
 def groups(ctx: Context) -> list[set[str]]:
-    """Answering nodes split by who knows whom (either direction): connected components."""
+    """Answering nodes split by who knows whom (either direction)."""
     ids = [s.node_id for s in ctx.viewers if s.node_id]
-    parent = {i: i for i in ids}
-
-    def find(i: str) -> str:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for sample in ctx.viewers:
-        for entry in sample.view.value:
-            if sample.node_id and entry.id in parent:
-                parent[find(entry.id)] = find(sample.node_id)
-    found: dict[str, set[str]] = {}
-    for i in ids:
-        found.setdefault(find(i), set()).add(i)
-    return sorted(found.values(), key=lambda g: (-len(g), min(g)))
+    return components(ids, ((s.node_id, e.id) for s in ctx.viewers if s.node_id for e in s.view.value))
 
 
 def run(ctx: Context) -> Iterator[Issue]:

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from rcdoctor.checks.context import Context
 from rcdoctor.errors import EXIT_CANNOT_RUN, EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
 from rcdoctor.model.cluster_nodes import ClusterNode
 from rcdoctor.model.slots import SlotRange, count_slots, format_ranges
@@ -95,10 +96,12 @@ def build_status(snapshot: Snapshot) -> StatusReport:
             answers_at.setdefault(sample.node_id, set()).add(sample.address)
     ids = list(dict.fromkeys([*answers_at, *listings]))
     errors = {s.address: s.error for s in snapshot.nodes if s.error is not None}
+    ctx = Context(snapshot)  # which sample is a node's own, and its consensus line: shared with diagnose
     rows = [
         _row(
             node_id,
-            _own_sample(snapshot, node_id, listings.get(node_id, [])),
+            ctx.own.get(node_id),
+            ctx.entry(node_id),
             listings.get(node_id, []),
             answers_at.get(node_id, set()),
             errors,
@@ -115,23 +118,16 @@ def build_status(snapshot: Snapshot) -> StatusReport:
     )
 
 
-def _own_sample(snapshot: Snapshot, node_id: str, listed: list[tuple[NodeSample, ClusterNode]]) -> NodeSample | None:
-    """The sample where `node_id` answered; of several, the one at the address its peers use."""
-    own = [s for s in snapshot.answered if s.node_id == node_id]
-    peer_addresses = {e.address for _, e in listed if not e.is_myself}
-    return next((s for s in own if s.address in peer_addresses), own[0] if own else None)
-
-
 def _row(
     node_id: str,
     own: NodeSample | None,
+    entry: ClusterNode | None,  # its own line, else the line most of its peers have
     listed: list[tuple[NodeSample, ClusterNode]],
     answers_at: set[str],
     errors: dict[str, NodeError],
 ) -> StatusRow:
     others = [(s, e) for s, e in listed if not e.is_myself]
     mine = own.myself if own else None
-    entry = mine or _most_common_entry([e for _, e in listed])
     flags = Counter(f for _, e in others for f in e.flags - ROLE_FLAGS)
     listed_at = Counter(e.address for _, e in others)
     connected = sum(1 for _, e in others if e.link_state == "connected")
@@ -191,14 +187,6 @@ def _problems(own: NodeSample | None, flags: Counter[str], listed: int, connecte
     if listed and connected < listed:
         problems.append(f"warning: bus link disconnected in {listed - connected} of {listed} view(s)")
     return problems
-
-
-def _most_common_entry(entries: list[ClusterNode]) -> ClusterNode | None:
-    if not entries:
-        return None
-    counts = Counter((e.address, e.primary_id, e.slots, e.is_primary) for e in entries)
-    best = counts.most_common(1)[0][0]
-    return next(e for e in entries if (e.address, e.primary_id, e.slots, e.is_primary) == best)
 
 
 def _unknown_row(sample: NodeSample) -> StatusRow:

@@ -41,6 +41,7 @@ class Context:
     def __init__(self, snapshot: Snapshot, settings: Settings | None = None) -> None:
         self.snapshot = snapshot
         self.settings = settings or Settings()
+        self._entries: dict[str, ClusterNode | None] = {}
 
     # Who answered, and as whom
 
@@ -97,22 +98,19 @@ class Context:
 
     def entry(self, node_id: str) -> ClusterNode | None:
         """The node as the cluster knows it: its own line, else the line most of its peers have."""
-        return self._entries.get(node_id)
+        if node_id not in self._entries:
+            self._entries[node_id] = self._consensus_entry(node_id)
+        return self._entries[node_id]
 
-    @cached_property
-    def _entries(self) -> Mapping[str, ClusterNode]:
-        result: dict[str, ClusterNode] = {}
-        for node_id in self.ids:
-            sample = self.own.get(node_id)
-            mine = sample.myself if sample else None
-            if mine is not None:
-                result[node_id] = mine
-                continue
-            entries = [e for _, e in self.listings.get(node_id, ())]
-            if entries:
-                key = Counter((e.address, e.primary_id, e.slots, e.is_primary) for e in entries).most_common(1)[0][0]
-                result[node_id] = next(e for e in entries if (e.address, e.primary_id, e.slots, e.is_primary) == key)
-        return result
+    def _consensus_entry(self, node_id: str) -> ClusterNode | None:
+        sample = self.own.get(node_id)
+        if sample is not None and sample.myself is not None:
+            return sample.myself
+        entries = [e for _, e in self.listings.get(node_id, ())]
+        if not entries:
+            return None
+        key = Counter((e.address, e.primary_id, e.slots, e.is_primary) for e in entries).most_common(1)[0][0]
+        return next(e for e in entries if (e.address, e.primary_id, e.slots, e.is_primary) == key)
 
     def address(self, node_id: str) -> str | None:
         return self._addresses.get(node_id)

@@ -15,9 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -26,7 +24,7 @@ from tests import scenarios  # noqa: E402
 
 from rcdoctor.analyze import analyze  # noqa: E402
 from rcdoctor.checks import default_registry  # noqa: E402
-from rcdoctor.lab import Lab, LabSpec, RedisBinary, find_redis_server  # noqa: E402
+from rcdoctor.lab import Lab, find_redis_server  # noqa: E402
 
 SCENARIOS = (
     ("healthy", "healthy 3+1"),
@@ -41,18 +39,6 @@ SCENARIOS = (
     ("colocated", "replicas on their primary's host (with --domains)"),
     ("hostnames", "hostnames handed to clients, one resolving elsewhere"),
 )
-
-
-def lab_factory(directory: Path, block: int, labs: list[Lab]) -> Callable[..., Lab]:
-    """Labs for one scenario, each on its own loopback block, remembered in `labs` to be brought down."""
-
-    def make_lab(binary: RedisBinary, **spec: Any) -> Lab:
-        spec.setdefault("base_ip", f"127.{block + len(labs)}.0.11")
-        lab = Lab.up(LabSpec(**spec), name=f"cmp{len(labs)}", directory=directory / str(len(labs)), binary=binary)
-        labs.append(lab)
-        return lab
-
-    return make_lab
 
 
 def redis_cli_check(cli: str, seed: str) -> tuple[str, int | None]:
@@ -84,7 +70,7 @@ def main() -> int:
         for index, (name, title) in enumerate(SCENARIOS):
             labs: list[Lab] = []
 
-            make_lab = lab_factory(Path(tmp) / name, 150 + 3 * index, labs)
+            make_lab = scenarios.lab_factory(Path(tmp) / name, 150 + 3 * index, labs)
 
             try:
                 outcome = getattr(scenarios, name)(make_lab, binary)

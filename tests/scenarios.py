@@ -10,11 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import MappingProxyType
+from typing import Any
+
+from tests.integration.helpers import cluster_nodes, wait_for
 
 from rcdoctor.checks import Settings
 from rcdoctor.collect import collect
-from rcdoctor.lab import Lab, RedisBinary
+from rcdoctor.lab import Lab, LabSpec, RedisBinary
 from rcdoctor.lab.faults import FaultOp, apply
 from rcdoctor.lab.faults.slots import tag_for_slot
 from rcdoctor.lab.state import LabNode
@@ -60,16 +64,18 @@ def snap(lab: Lab, seeds: list[str] | None = None, timeout: float = 2.0) -> Snap
     return collect(seeds or lab.addresses, replace(lab.options, timeout=timeout))
 
 
-def until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception:  # a node restarting or refusing mid-check: try again
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"scenario did not reach its state within {timeout:.0f}s: {what}")
+def lab_factory(directory: Path, first_block: int, labs: list[Lab]) -> LabFactory:
+    """Labs for scripts that run scenarios outside pytest: each on its own loopback block, appended to
+    `labs` so the caller brings them down."""
+
+    def make_lab(binary: RedisBinary, **spec: Any) -> Lab:
+        spec.setdefault("base_ip", f"127.{first_block + len(labs)}.0.11")
+        name = f"s{len(labs)}"
+        lab = Lab.up(LabSpec(**spec), name=name, directory=directory / name, binary=binary)
+        labs.append(lab)
+        return lab
+
+    return make_lab
 
 
 def primaries(lab: Lab) -> list[LabNode]:
@@ -95,9 +101,7 @@ def write_slot_keys(lab: Lab, slot: int, count: int) -> None:
 
 
 def _flagged(lab: Lab, observer: LabNode, node_id: str, flag: str) -> bool:
-    with lab.client(observer, timeout=1) as c:
-        lines = str(c.execute_command("CLUSTER", "NODES")).splitlines()
-    return any(line.startswith(node_id) and flag in line.split()[2].split(",") for line in lines)
+    return any(fields[0] == node_id and flag in fields[2].split(",") for fields in cluster_nodes(lab, observer))
 
 
 # The scenarios
@@ -118,7 +122,7 @@ def primary_down_no_failover(make_lab: LabFactory, binary: RedisBinary) -> Outco
     apply(lab, FaultOp("kill", (victim.name,)))
     observer = primaries(lab)[1]
     assert victim.node_id
-    until(lambda: _flagged(lab, observer, victim.node_id or "", "fail"), 30, f"{victim.name} flagged fail")
+    wait_for(lambda: _flagged(lab, observer, victim.node_id or "", "fail"), 30, f"{victim.name} flagged fail")
     return Outcome(snap(lab, [observer.address]), lab=lab)
 
 
@@ -147,7 +151,7 @@ def bad_settings(make_lab: LabFactory, binary: RedisBinary) -> Outcome:
                 mine = [ln for ln in str(c.execute_command("CLUSTER", "NODES")).splitlines() if "myself" in ln]
             return bool(mine) and "@17999" in mine[0]
 
-        until(announced, 10, "the node's own line shows the announced bus port")
+        wait_for(announced, 10, "the node's own line shows the announced bus port")
     return Outcome(snap(lab), lab=lab)
 
 
@@ -172,13 +176,13 @@ def lost_nodes_conf(make_lab: LabFactory, binary: RedisBinary) -> Outcome:
     write_slot_keys(lab, 100, 5)  # slot 100 is n1's
     old_id = victim.node_id or ""
     apply(lab, FaultOp("lose-nodes-conf", (victim.name,)))
-    until(lambda: _flagged(lab, lab.nodes[1], old_id, "noaddr"), 20, "the peers mark the old id noaddr")
+    wait_for(lambda: _flagged(lab, lab.nodes[1], old_id, "noaddr"), 20, "the peers mark the old id noaddr")
 
     def isolated_fail() -> bool:
         with lab.client(victim, timeout=1) as c:
             return "cluster_state:fail" in str(c.execute_command("CLUSTER", "INFO"))
 
-    until(isolated_fail, 20, f"{victim.name} reports cluster_state:fail")
+    wait_for(isolated_fail, 20, f"{victim.name} reports cluster_state:fail")
     return Outcome(snap(lab), lab=lab)
 
 
@@ -190,7 +194,7 @@ def new_address_all(make_lab: LabFactory, binary: RedisBinary) -> Outcome:
     def all_fail() -> bool:
         return all(s.cluster_state == "fail" for s in snap(lab, timeout=1).answered)
 
-    until(all_fail, 30, "cluster_state:fail on every node")
+    wait_for(all_fail, 30, "cluster_state:fail on every node")
     return Outcome(snap(lab), lab=lab)
 
 
@@ -208,7 +212,7 @@ def new_address_one(make_lab: LabFactory, binary: RedisBinary) -> Outcome:
                     return False
         return True
 
-    until(peers_learned, 30, "peers learn the moved node's new address")
+    wait_for(peers_learned, 30, "peers learn the moved node's new address")
     return Outcome(snap(lab), lab=lab)
 
 
@@ -228,7 +232,7 @@ def hostnames(make_lab: LabFactory, binary: RedisBinary) -> Outcome:
         with lab.client(lab.nodes[1], timeout=1) as c:
             return ",localhost" in str(c.execute_command("CLUSTER", "NODES"))
 
-    until(gossiped, 15, "the hostname reaches the peers")
+    wait_for(gossiped, 15, "the hostname reaches the peers")
     return Outcome(snap(lab), lab=lab)
 
 

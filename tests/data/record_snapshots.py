@@ -78,19 +78,13 @@ def record_scenarios(binary_path: str, tag: str, first_block: int) -> None:
 
     from tests import scenarios
 
-    from rcdoctor.lab import RedisBinary, find_redis_server
+    from rcdoctor.lab import find_redis_server
 
     binary = find_redis_server(binary_path)
     with tempfile.TemporaryDirectory() as tmp:
         for index, name in enumerate(RECORDED_SCENARIOS):
             labs: list[Lab] = []
-
-            def make_lab(b: RedisBinary, _i: int = index, _labs: list[Lab] = labs, **spec: object) -> Lab:
-                spec.setdefault("base_ip", f"127.{first_block + 2 * _i + len(_labs)}.0.11")
-                lab = Lab.up(LabSpec(**spec), name=f"rec{len(_labs)}", directory=f"{tmp}/{_i}-{len(_labs)}", binary=b)  # type: ignore[arg-type]
-                _labs.append(lab)
-                return lab
-
+            make_lab = scenarios.lab_factory(Path(tmp) / name, first_block + 2 * index, labs)
             try:
                 outcome = getattr(scenarios, name)(make_lab, binary)
             finally:
@@ -98,9 +92,7 @@ def record_scenarios(binary_path: str, tag: str, first_block: int) -> None:
                     lab.down()
             (HERE / f"scenario-{name}-{tag}.json").write_text(outcome.snapshot.to_json() + "\n")
             if outcome.settings.domains:
-                (HERE / f"scenario-{name}-{tag}.domains").write_text(
-                    json.dumps(dict(outcome.settings.domains)) + "\n"
-                )
+                (HERE / f"scenario-{name}-{tag}.domains").write_text(json.dumps(dict(outcome.settings.domains)) + "\n")
             print(f"recorded {name} on {tag}")
 
 

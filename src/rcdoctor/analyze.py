@@ -142,7 +142,6 @@ def _link(findings: list[Finding], registry: Registry) -> list[Finding]:
 
 
 def _order(findings: list[Finding]) -> tuple[Finding, ...]:
-    by_id = {f.id: f for f in findings}
     kids: dict[str | None, list[Finding]] = {}
     for f in findings:
         kids.setdefault(f.explained_by, []).append(f)
@@ -159,7 +158,7 @@ def _order(findings: list[Finding]) -> tuple[Finding, ...]:
 
     for root in sorted(kids.get(None, []), key=key):
         walk(root)
-    assert len(ordered) == len(by_id)
+    assert len(ordered) == len(findings)  # the explains links form a forest: every finding placed once
     return tuple(ordered)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -136,6 +138,86 @@ def demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: int) -
     from rcdoctor.cli.demo import run_demo
 
     return run_demo(redis_server, base_ip, keys, node_timeout)
+
+
+def _engine_args(values: dict[str, object]) -> object:
+    from rcdoctor.cli.migrate import EngineArgs
+
+    names = ("apply", "parallel", "batch_slots", "max_keys_per_sec", "migrate_timeout", "overwrite_target_keys",
+             "journal_path", "resume")
+    return EngineArgs(**{n: values.pop(n) for n in names})  # type: ignore[arg-type]
+
+
+def _with_engine(func: Callable[..., Any]) -> Callable[..., Any]:
+    from rcdoctor.cli.migrate import engine_options
+
+    return engine_options(func)
+
+
+@app.command(epilog=common.SEEDS_HELP)
+@common.cluster_options
+@common.format_option
+@click.option("--weight", "weights", multiple=True, help="NODE=W (id, id prefix or host:port); 0 empties a primary.")
+@click.option("--use-empty-primaries", is_flag=True, help="Give slots to primaries that have none (new nodes).")
+@click.option("--by", type=click.Choice(["slots", "keys", "memory"]), default="slots", show_default=True,
+              help="What to balance: slot counts, keys, or estimated bytes.")
+@click.option("--threshold", type=click.FloatRange(0, 100), default=2.0, show_default=True,
+              help="Do nothing unless a primary is off its share by more than this percent.")
+@_with_engine
+def rebalance(
+    seeds: tuple[str, ...],
+    fmt: str,
+    weights: tuple[str, ...],
+    use_empty_primaries: bool,
+    by: str,
+    threshold: float,
+    **rest: object,
+) -> int:
+    """Even out slots (or keys, or memory) across the primaries, moving several slots at once.
+
+    Prints the plan (transfers, load before/after) and changes nothing unless --apply. Refuses a cluster
+    with nodes down, disagreeing slot maps or open slots (--resume closes slots an interrupted run left).
+    Exit 0 done or nothing to do, 2 some slots failed or were left open, 3 could not run.
+    """
+    from rcdoctor.cli.migrate import parse_weights, run_move
+    from rcdoctor.migrate import plan, session
+
+    args = _engine_args(rest)
+    t = common.target(seeds, **rest)  # type: ignore[arg-type]
+
+    def planner(top: Any) -> Any:
+        counts = session.slot_key_counts(top, t.options) if by != "slots" else None
+        return plan.rebalance(top, parse_weights(weights, top), use_empty_primaries, by, threshold, counts)
+
+    return run_move("rebalance", t, fmt, args, planner)  # type: ignore[arg-type]
+
+
+@app.command(epilog=common.SEEDS_HELP)
+@common.cluster_options
+@common.format_option
+@click.option("--from", "sources", required=True, help="Source primaries (ids, prefixes or host:port, comma-separated) or 'all'.")
+@click.option("--to", "target", required=True, help="The primary that receives the slots.")
+@click.option("--slots", "count", type=click.IntRange(1, 16384), required=True, help="How many slots to move.")
+@_with_engine
+def reshard(seeds: tuple[str, ...], fmt: str, sources: str, target: str, count: int, **rest: object) -> int:
+    """Move N slots to one primary, taken from the given sources in proportion to what they hold.
+
+    Prints the plan and changes nothing unless --apply. Exit 0 done, 2 some slots failed, 3 could not run.
+    """
+    from rcdoctor.cli.migrate import run_move
+    from rcdoctor.migrate import plan
+
+    args = _engine_args(rest)
+    t = common.target(seeds, **rest)  # type: ignore[arg-type]
+
+    def planner(top: Any) -> Any:
+        to = plan.node_named(top, target, "--to", lambda n: n.primary).node_id
+        ids = None if sources.strip() == "all" else [
+            plan.node_named(top, s.strip(), "--from", lambda n: n.primary).node_id for s in sources.split(",") if s.strip()
+        ]
+        return plan.reshard(top, ids, to, count)
+
+    return run_move("reshard", t, fmt, args, planner)  # type: ignore[arg-type]
 
 
 app.add_command(lab)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target
+from rcdoctor.collect.connection import nothing_answered
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, DoctorError
 from rcdoctor.model.snapshot import Snapshot
 
@@ -22,16 +23,6 @@ def collect_with_progress(t: Target) -> Snapshot:
         return collect(
             t.seeds, t.options, progress=lambda done, known: status.update(f"collecting… {done}/{known} nodes")
         )
-
-
-def nothing_answered(snapshot: Snapshot, suffix: str = "") -> DoctorError:
-    """One error for a collection where no node answered, typed by the first node's failure."""
-    from rcdoctor.collect.connection import error_for
-
-    first = next((n for n in snapshot.nodes if n.error is not None), None)
-    if first is None or first.error is None:
-        return DoctorError(f"no node answered{suffix}")
-    return error_for(first.error.kind, f"no node answered ({first.address}: {first.error.message}){suffix}")
 
 
 def run_collect(t: Target, destination: str | None) -> int:

@@ -22,7 +22,7 @@ from redis.retry import Retry
 
 from rcdoctor.errors import AuthError, ConnectError, NotClusterError, TLSError, UsageError
 from rcdoctor.model.address import Endpoint, Secret, Seed
-from rcdoctor.model.snapshot import NodeError
+from rcdoctor.model.snapshot import NodeError, Snapshot
 
 DEFAULT_TIMEOUT = 3.0
 # No CLIENT SETINFO: it costs two round trips per connection and redis-py reads its own package metadata
@@ -164,6 +164,14 @@ def error_for(kind: str, message: str) -> ConnectError:
     """The typed DoctorError for a NodeError kind, when a caller cannot go on without that node."""
     classes: dict[str, type[ConnectError]] = {"auth": AuthError, "tls": TLSError, "not-cluster": NotClusterError}
     return classes.get(kind, ConnectError)(message)
+
+
+def nothing_answered(snapshot: Snapshot, suffix: str = "") -> ConnectError:
+    """One error for a collection where no node answered, typed by the first node's failure."""
+    first = next((n for n in snapshot.nodes if n.error is not None), None)
+    if first is None or first.error is None:
+        return ConnectError(f"no node answered{suffix}")
+    return error_for(first.error.kind, f"no node answered ({first.address}: {first.error.message}){suffix}")
 
 
 def _tls_message(lowered: str, text: str) -> str:

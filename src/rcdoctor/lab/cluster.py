@@ -43,6 +43,7 @@ class LabSpec:
     tls: bool = False  # TLS on the data port, cluster bus and replication (Redis 7 only)
     # Redis 7: each node announces `<name>.<lab>.lab.invalid` (never resolves), as pods announce DNS names
     announce_hostnames: bool = False
+    form: bool = True  # False: start the nodes empty and leave forming the cluster to `rcdoctor create`
 
     def validate(self) -> None:
         if not 1 <= self.primaries <= 200 or not 0 <= self.replicas <= 10:
@@ -114,9 +115,12 @@ class Lab:
         state.save()
         try:
             lab.start_all(state.nodes)
-            log(f"started {len(state.nodes)} redis-server processes; creating the cluster")
-            lab._create_cluster()
-            lab.wait_cluster_ok()
+            if spec.form:
+                log(f"started {len(state.nodes)} redis-server processes; creating the cluster")
+                lab._create_cluster()
+                lab.wait_cluster_ok()
+            else:
+                lab._read_ids(state.nodes)
         except BaseException:
             lab.down()  # never leave processes behind a failed start
             raise
@@ -200,6 +204,34 @@ class Lab:
         self.state.next_ip_offset += 1
         return str(ip)
 
+    def add_nodes(self, count: int, host_prefix: str = "host-new") -> list[LabNode]:
+        """Start `count` empty cluster-enabled nodes at fresh addresses; they join nothing (add-node's input)."""
+        nodes = []
+        for index in range(count):
+            ip = self.allocate_ip()
+            name = f"n{len(self.nodes) + 1}"
+            node = LabNode(
+                name=name,
+                ip=ip,
+                port=self.state.port,
+                dir=str(Path(self.state.root) / name),
+                host=f"{host_prefix}-{index + 1}",
+                zone=f"zone-{index % 3 + 1}",
+                role="empty",
+                shard=-1,
+            )
+            self.state.nodes.append(node)
+            nodes.append(node)
+        self.start_all(nodes)
+        self._read_ids(nodes)
+        return nodes
+
+    def _read_ids(self, nodes: Sequence[LabNode]) -> None:
+        for node in nodes:
+            with self.client(node, timeout=5.0) as c:
+                node.node_id = str(c.execute_command("CLUSTER", "MYID"))
+        self.save()
+
     # Cluster operations with real commands
 
     def _create_cluster(self) -> None:
@@ -246,6 +278,16 @@ class Lab:
             return len(maps) == 1
 
         self.wait(ok, "cluster_state:ok on every node", timeout)
+
+    def wait_membership(self, timeout: float | None = None) -> None:
+        """Until every running node knows every node of the lab (after a MEET, before moving slots)."""
+        running = [n for n in self.nodes if not n.paused and self.is_running(n)]
+
+        def known(node: LabNode) -> bool:
+            with self.client(node, timeout=1.0) as c:
+                return _known_nodes(c) == len(self.nodes)
+
+        self.wait(lambda: all(known(n) for n in running), "every node to know every other node", timeout)
 
     def wait(self, predicate: Callable[[], bool], what: str, timeout: float | None = None) -> None:
         limit = timeout if timeout is not None else 30 + 0.5 * len(self.nodes) + self.state.node_timeout_ms / 250

@@ -1,0 +1,307 @@
+"""rebalance and reshard: read the cluster, plan, print the plan, and with --apply run it with progress."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rcdoctor.cli import output
+from rcdoctor.cli.common import Target
+from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, UsageError
+from rcdoctor.migrate.engine import Outcome, Progress, Settings
+from rcdoctor.migrate.journal import Journal, in_flight, latest, new_path
+from rcdoctor.migrate.plan import MovePlan
+from rcdoctor.migrate.resume import Closing
+from rcdoctor.migrate.topology import Topology, describe_slots
+
+FORMAT = "rcdoctor.migrate"
+VERSION = 1
+
+
+def engine_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    decorators = [
+        click.option("--apply", is_flag=True, help="Do it. Without --apply the plan is printed and nothing changes."),
+        click.option(
+            "--parallel",
+            type=click.IntRange(1, 64),
+            default=4,
+            show_default=True,
+            help="Transfers at once (each node takes part in one at a time).",
+        ),
+        click.option(
+            "--batch-slots",
+            type=click.IntRange(1, 4096),
+            default=128,
+            show_default=True,
+            help="Slots opened together per transfer: fewer leave fewer open if interrupted.",
+        ),
+        click.option("--max-keys-per-sec", type=click.FloatRange(1), default=None, help="Throttle the key moves."),
+        click.option(
+            "--migrate-timeout",
+            type=click.IntRange(100, 3_600_000),
+            default=10_000,
+            show_default=True,
+            help="MIGRATE's own timeout (ms) between source and target.",
+        ),
+        click.option(
+            "--overwrite-target-keys",
+            is_flag=True,
+            help="RISK: when a key exists on both nodes with different values, keep the source's copy "
+            "(the target's is lost). Without it such slots are left open and reported.",
+        ),
+        click.option("--journal", "journal_path", default=None, help="Journal file (default: a new file under ~/.local/state/rcdoctor/journals)."),
+        click.option("--resume", is_flag=True, help="First close slots an interrupted run left open, in the direction the keys say."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+@dataclass(frozen=True)
+class EngineArgs:
+    apply: bool
+    parallel: int
+    batch_slots: int
+    max_keys_per_sec: float | None
+    migrate_timeout: int
+    overwrite_target_keys: bool
+    journal_path: str | None
+    resume: bool
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            parallel=self.parallel,
+            batch_slots=self.batch_slots,
+            max_keys_per_sec=self.max_keys_per_sec,
+            migrate_timeout_ms=self.migrate_timeout,
+            overwrite_target_keys=self.overwrite_target_keys,
+        )
+
+
+def run_move(
+    command: str,
+    t: Target,
+    fmt: str,
+    args: EngineArgs,
+    planner: Callable[[Topology], MovePlan],
+) -> int:
+    """The shared flow of rebalance/reshard/remove-node's drain: read, (resume), plan, print, apply."""
+    from rcdoctor.migrate import session
+
+    _, top = session.read(t.seeds, t.options)
+    journal_path = Path(args.journal_path) if args.journal_path else new_path(command)
+    report: dict[str, Any] = {"format": FORMAT, "format_version": VERSION, "command": command, "applied": args.apply}
+    exit_code = EXIT_OK
+    closings: list[Closing] = []
+    if args.resume:
+        session.require_safe(top, allow_open=True)
+        previous = Path(args.journal_path) if args.journal_path else latest(command)
+        flights = in_flight(previous) if previous and previous.exists() else []
+        journal = Journal(journal_path) if args.apply else None
+        with _progress(fmt, args.apply) as progress:
+            resumed = session.resume(top, t.options, args.settings, journal or _NullJournal(), flights, args.apply, progress)
+        closings = resumed.closings
+        report["resume"] = {
+            "journal": str(previous) if previous else None,
+            "closings": [c.__dict__ for c in closings],
+            "outcome": _outcome_dict(resumed.outcome) if resumed.outcome else None,
+        }
+        if resumed.outcome and not resumed.outcome.ok or any(c.action == "stuck" for c in closings):
+            exit_code = EXIT_CRITICAL
+        if args.apply:
+            _, top = session.read(t.seeds, t.options)  # re-read: the slots just closed changed owners
+    if exit_code == EXIT_OK and (not args.resume or args.apply or not closings):
+        session.require_safe(top)
+    plan = planner(top) if exit_code == EXIT_OK and (not closings or args.apply) else MovePlan((), note="resume first")
+    report["plan"] = _plan_dict(top, plan, session.estimate_keys(top, plan))
+    outcome: Outcome | None = None
+    if args.apply and plan.transfers:
+        journal = Journal(journal_path)
+        try:
+            if fmt == "text":
+                _print_plan(top, plan, session.estimate_keys(top, plan), closings, applying=True)
+            with _progress(fmt, True, plan.slot_count) as progress:
+                outcome = session.execute(top, plan.transfers, t.options, args.settings, journal, progress)
+        finally:
+            journal.close()
+        report["outcome"] = _outcome_dict(outcome)
+        report["journal"] = str(journal_path)
+        if not outcome.ok:
+            exit_code = EXIT_CRITICAL
+    if fmt == "json":
+        output.emit_json(report)
+        return exit_code
+    if outcome is None:
+        _print_plan(top, plan, session.estimate_keys(top, plan), closings, applying=False)
+        if not args.apply and (plan.transfers or closings):
+            output.console().print("[bold]dry run[/]: nothing changed. Add --apply to do it.")
+    else:
+        _print_outcome(outcome, journal_path, command)
+    return exit_code
+
+
+class _NullJournal(Journal):
+    """A dry-run resume decides but writes nothing."""
+
+    def __init__(self) -> None:  # noqa: D107 - no file
+        pass
+
+    def write(self, event: str, **fields: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@contextmanager
+def _progress(fmt: str, active: bool, total: int = 0) -> Iterator[Progress | None]:
+    if not active or fmt != "text" or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    counts = {"keys": 0}
+    bar = Bar(
+        TextColumn("moving slots"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} slots"),
+        TextColumn("{task.fields[keys]} keys"),
+        TextColumn("{task.fields[rate]} keys/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=output.console(stderr=True),
+        transient=True,
+    )
+    import time
+
+    started = time.monotonic()
+    with bar:
+        task = bar.add_task("move", total=total or None, keys=0, rate=0)
+
+        def update(slots: int, keys: int) -> None:
+            counts["keys"] += keys
+            rate = int(counts["keys"] / max(0.001, time.monotonic() - started))
+            bar.update(task, advance=slots, keys=f"{counts['keys']:,}", rate=f"{rate:,}")
+
+        yield update
+
+
+def _plan_dict(top: Topology, plan: MovePlan, keys: int) -> dict[str, Any]:
+    return {
+        "by": plan.by,
+        "note": plan.note,
+        "slots": plan.slot_count,
+        "keys_estimate": keys,
+        "transfers": [
+            {
+                "source": {"id": t.source, "address": top.nodes[t.source].address},
+                "target": {"id": t.target, "address": top.nodes[t.target].address},
+                "slots": len(t.slots),
+                "ranges": describe_slots(t.slots),
+            }
+            for t in plan.transfers
+        ],
+        "load_before": {i: round(v, 1) for i, v in plan.before.items()},
+        "load_after": {i: round(v, 1) for i, v in plan.after.items()},
+    }
+
+
+def _outcome_dict(outcome: Outcome | None) -> dict[str, Any] | None:
+    if outcome is None:
+        return None
+    return {
+        "ok": outcome.ok,
+        "slots_moved": outcome.slots_moved,
+        "keys_moved": outcome.keys_moved,
+        "seconds": round(outcome.seconds, 3),
+        "keys_per_second": round(outcome.keys_moved / outcome.seconds) if outcome.seconds else 0,
+        "open_slots": sorted(outcome.open_slots),
+        "failures": [f.__dict__ for f in outcome.failures[:100]],
+        "failures_total": len(outcome.failures),
+        "unreachable": outcome.broken_nodes,
+        "busykey_identical_replaced": outcome.replaced_identical,
+        "busykey_overwritten": outcome.overwritten,
+        "interrupted": outcome.interrupted,
+    }
+
+
+def _print_plan(top: Topology, plan: MovePlan, keys: int, closings: list[Closing], applying: bool) -> None:
+    from rich.table import Table
+
+    console = output.console()
+    if closings:
+        console.print(f"[bold]open slots from an earlier run[/] ({len(closings)}):")
+        for c in closings[:20]:
+            console.print(f"  slot {c.slot}: {c.action} — {c.reason}")
+        if len(closings) > 20:
+            console.print(f"  … {len(closings) - 20} more")
+    if not plan.transfers:
+        console.print(f"nothing to move: {plan.note}")
+        return
+    table = Table(title=f"plan: {plan.note}, about {keys:,} keys", title_justify="left")
+    for column in ("from", "to", "slots", "ranges"):
+        table.add_column(column)
+    for t in plan.transfers:
+        ranges = describe_slots(t.slots)
+        table.add_row(top.nodes[t.source].short, top.nodes[t.target].short, str(len(t.slots)), ranges[:60] + ("…" if len(ranges) > 60 else ""))
+    console.print(table)
+    loads = Table(title=f"load by {plan.by}", title_justify="left")
+    for column in ("primary", "before", "after"):
+        loads.add_column(column, justify="right" if column != "primary" else "left")
+    for node_id in sorted(plan.before, key=lambda i: top.nodes[i].address):
+        loads.add_row(top.nodes[node_id].short, f"{plan.before[node_id]:,.0f}", f"{plan.after.get(node_id, 0):,.0f}")
+    console.print(loads)
+    del applying
+
+
+def _print_outcome(outcome: Outcome, journal: Path, command: str) -> None:
+    console = output.console()
+    rate = outcome.keys_moved / outcome.seconds if outcome.seconds else 0
+    console.print(
+        f"moved {outcome.slots_moved} slots and {outcome.keys_moved:,} keys in {outcome.seconds:.1f}s "
+        f"({rate:,.0f} keys/s); journal: {journal}"
+    )
+    if outcome.replaced_identical:
+        console.print(f"{outcome.replaced_identical} key(s) already on the target with the same value were replaced")
+    if outcome.overwritten:
+        console.print(f"[yellow]{outcome.overwritten} key(s) on the target were overwritten (--overwrite-target-keys)[/]")
+    for node_id, why in outcome.broken_nodes.items():
+        console.print(f"[red]gave up on {node_id[:8]}[/]: {why}")
+    for failure in outcome.failures[:10]:
+        console.print(f"[red]slot {failure.slot}[/] {failure.source[:8]} → {failure.target[:8]}: {failure.reason}")
+    if len(outcome.failures) > 10:
+        console.print(f"… {len(outcome.failures) - 10} more failed slots (see --format json or the journal)")
+    if outcome.open_slots:
+        console.print(
+            f"[red]{len(outcome.open_slots)} slot(s) left open[/] ({describe_slots(sorted(outcome.open_slots))}): "
+            f"clients still reach every key through ASK; close them with `rcdoctor {command} … --resume --apply`"
+        )
+    if outcome.interrupted:
+        console.print("[yellow]interrupted[/]: the batches in flight were finished; rerun to go on")
+
+
+def parse_weights(values: tuple[str, ...], top: Topology) -> dict[str, float]:
+    from rcdoctor.migrate.plan import node_named
+
+    weights: dict[str, float] = {}
+    for value in values:
+        for part in value.split(","):
+            name, sep, number = part.strip().rpartition("=")
+            if not sep or not name:
+                raise UsageError(f"--weight {part!r}: expected NODE=WEIGHT (node id, id prefix or host:port)")
+            try:
+                weight = float(number)
+            except ValueError:
+                raise UsageError(f"--weight {part!r}: {number!r} is not a number") from None
+            if weight < 0:
+                raise UsageError(f"--weight {part!r}: weights cannot be negative")
+            weights[node_named(top, name, "--weight node", lambda n: n.primary).node_id] = weight
+    return weights

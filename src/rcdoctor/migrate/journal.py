@@ -1,0 +1,100 @@
+"""An append-only journal of slot moves (JSON lines), written before and after each step.
+
+A killed run leaves its last lines in the file: which slots were open (`open` without `closed`), between
+which nodes. `rebalance --resume` and `heal` read it together with the live cluster to close them. No
+secret is ever written here: node ids, addresses, slots and counts only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rcdoctor.errors import UsageError
+
+FORMAT = "rcdoctor.journal"
+
+
+def default_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "rcdoctor" / "journals"
+
+
+def new_path(command: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return default_dir() / f"{command}-{stamp}.jsonl"
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8")
+
+    def write(self, event: str, **fields: Any) -> None:
+        line = json.dumps({"t": round(time.time(), 3), "event": event, **fields}, separators=(",", ":"))
+        with self._lock:
+            self._file.write(line + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())  # a kill -9 right after must still find this line
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """Slots a journal opened between two nodes and never recorded as closed."""
+
+    source: str
+    target: str
+    slots: tuple[int, ...]
+
+
+def read(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read journal {path}: {exc.strerror or exc}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):  # the last line of a killed run may be cut short
+                return
+            raise UsageError(f"{path}:{number}: not a journal line") from None
+        if not isinstance(entry, dict) or "event" not in entry:
+            raise UsageError(f"{path}:{number}: not a journal line")
+        yield entry
+
+
+def in_flight(path: Path) -> list[InFlight]:
+    opened: dict[int, tuple[str, str]] = {}
+    for entry in read(path):
+        slots = [int(s) for s in entry.get("slots", [])]
+        if entry["event"] == "open":
+            for slot in slots:
+                opened[slot] = (str(entry["source"]), str(entry["target"]))
+        elif entry["event"] in ("closed", "cancelled"):
+            for slot in slots:
+                opened.pop(slot, None)
+    grouped: dict[tuple[str, str], list[int]] = {}
+    for slot, pair in sorted(opened.items()):
+        grouped.setdefault(pair, []).append(slot)
+    return [InFlight(s, t, tuple(v)) for (s, t), v in grouped.items()]
+
+
+def latest(command: str) -> Path | None:
+    found = sorted(default_dir().glob(f"{command}-*.jsonl"))
+    return found[-1] if found else None

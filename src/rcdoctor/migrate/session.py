@@ -1,0 +1,125 @@
+"""Reading a cluster for a move, refusing unsafe ones, and running plans or resumptions (I/O glue)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import redis
+
+from rcdoctor.collect import collect
+from rcdoctor.collect.connection import ConnectOptions, nothing_answered
+from rcdoctor.errors import DoctorError
+from rcdoctor.migrate import resume as resuming
+from rcdoctor.migrate.engine import Engine, Outcome, Progress, Settings
+from rcdoctor.migrate.journal import InFlight, Journal
+from rcdoctor.migrate.link import Link
+from rcdoctor.migrate.plan import MovePlan, Transfer
+from rcdoctor.migrate.topology import Topology, describe_slots, topology
+from rcdoctor.model.address import Seed
+from rcdoctor.model.snapshot import Snapshot
+
+
+class UnsafeClusterError(DoctorError):
+    """The cluster is not in a state where moving slots is safe (nodes down, maps differ, slots open)."""
+
+
+@dataclass
+class Resumed:
+    closings: list[resuming.Closing] = field(default_factory=list)
+    outcome: Outcome | None = None
+
+
+def read(seeds: Sequence[Seed], options: ConnectOptions) -> tuple[Snapshot, Topology]:
+    snapshot = collect(seeds, options, count_open_slot_keys=False)
+    if not snapshot.answered:
+        raise nothing_answered(snapshot)
+    return snapshot, topology(snapshot)
+
+
+def require_safe(top: Topology, allow_open: bool = False) -> None:
+    problems = list(top.problems)
+    if top.open_slots and not allow_open:
+        problems.append(
+            f"slots {describe_slots([o.slot for o in top.open_slots])} are open from an earlier move "
+            "(run the same command with --resume to close them first)"
+        )
+    if problems:
+        raise UnsafeClusterError(
+            "refusing to move slots: " + "; ".join(problems[:4]) + (" …" if len(problems) > 4 else "")
+            + " (see `rcdoctor diagnose`)"
+        )
+
+
+def slot_key_counts(top: Topology, options: ConnectOptions) -> dict[int, int]:
+    """Keys in every slot, asked of its owner (COUNTKEYSINSLOT is O(1) per slot)."""
+
+    def count(node_id: str) -> dict[int, int]:
+        node = top.nodes[node_id]
+        link = Link(node.endpoint, options, timeout=max(options.timeout, 10.0))
+        try:
+            replies = link.run([("CLUSTER", "COUNTKEYSINSLOT", s) for s in node.slots])
+        finally:
+            link.close()
+        return {s: r for s, r in zip(node.slots, replies, strict=True) if isinstance(r, int)}
+
+    result: dict[int, int] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            for counts in pool.map(count, [n.node_id for n in top.primaries if n.slots]):
+                result.update(counts)
+    except (redis.RedisError, OSError) as exc:
+        raise UnsafeClusterError(f"could not count the keys of every slot: {exc}") from None
+    return result
+
+
+def estimate_keys(top: Topology, plan: MovePlan) -> int:
+    """Keys a plan moves, from each source's key count and share of slots moved (exact enough to print)."""
+    total = 0.0
+    for t in plan.transfers:
+        node = top.nodes[t.source]
+        if node.keys and node.slots:
+            total += node.keys * len(t.slots) / len(node.slots)
+    return int(total)
+
+
+def execute(
+    top: Topology,
+    transfers: Sequence[Transfer],
+    options: ConnectOptions,
+    settings: Settings,
+    journal: Journal,
+    progress: Progress | None = None,
+) -> Outcome:
+    return Engine(top, options, journal, settings, progress).run(transfers)
+
+
+def resume(
+    top: Topology,
+    options: ConnectOptions,
+    settings: Settings,
+    journal: Journal,
+    flights: Sequence[InFlight] = (),
+    apply: bool = False,
+    progress: Progress | None = None,
+) -> Resumed:
+    """Decide how to close every open slot; with `apply`, close them (forward moves through the engine)."""
+    known = [f for f in flights if f.source in top.nodes and f.target in top.nodes]
+    slots = resuming.slots_to_close(top, known)
+    if not slots:
+        return Resumed()
+    closings = resuming.decide(top, resuming.count_keys(top, slots, options), known)
+    result = Resumed(closings)
+    if not apply:
+        return result
+    engine = Engine(top, options, journal, settings, progress)
+    forward: dict[tuple[str, str], list[int]] = {}
+    for c in closings:
+        if c.action == "forward" and c.source and c.target:
+            forward.setdefault((c.source, c.target), []).append(c.slot)
+    cancels = [c.slot for c in closings if c.action == "cancel"]
+    outcome = engine.run([Transfer(s, t, tuple(v)) for (s, t), v in forward.items()], resume=True)
+    outcome.failures.extend(engine.cancel(cancels))
+    result.outcome = outcome
+    return result

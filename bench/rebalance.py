@@ -20,72 +20,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import redis
-from redis.cluster import ClusterNode, RedisCluster
 
 from _tools import find_redis_cli
 from rcdoctor.lab import Lab, LabSpec
 from rcdoctor.lab.data import DataSet, fill, missing_or_wrong
+from rcdoctor.lab.traffic import ClientLoad
 
 RESULTS = Path(__file__).parent / "results" / "rebalance.json"
-
-
-@dataclass
-class ClientLoad:
-    """A cluster client writing `load:N` keys and reading back earlier ones until stopped."""
-
-    seed: tuple[str, int]
-    written: dict[str, str] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    operations: int = 0
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        client = RedisCluster(startup_nodes=[ClusterNode(*self.seed)], decode_responses=True)
-        rng = random.Random(7)
-        n = 0
-        try:
-            while not self.stop.is_set():
-                n += 1
-                key, value = f"load:{n}", f"v{n}"
-                try:
-                    client.set(key, value)
-                    self.written[key] = value
-                    probe = f"load:{rng.randint(1, n)}"
-                    got = client.get(probe)
-                    if probe in self.written and got != self.written[probe]:
-                        self.errors.append(f"read {probe}: {got!r} != {self.written[probe]!r}")
-                    self.operations += 2
-                except redis.RedisError as exc:
-                    self.errors.append(f"{type(exc).__name__}: {exc}")
-        finally:
-            client.close()
-
-    def lost(self) -> int:
-        client = RedisCluster(startup_nodes=[ClusterNode(*self.seed)], decode_responses=True)
-        try:
-            keys = list(self.written)
-            lost = 0
-            for start in range(0, len(keys), 500):
-                part = keys[start : start + 500]
-                pipe = client.pipeline()
-                for key in part:
-                    pipe.get(key)
-                lost += sum(1 for key, got in zip(part, pipe.execute(), strict=True) if got != self.written[key])
-            return lost
-        finally:
-            client.close()
 
 
 def fresh(tag: str, args: argparse.Namespace, root: Path, base_ip: str) -> tuple[Lab, list[str]]:
@@ -102,7 +51,26 @@ def fresh(tag: str, args: argparse.Namespace, root: Path, base_ip: str) -> tuple
             c.execute_command("CLUSTER", "MEET", first.ip, first.port)
     lab.wait_membership()
     lab.wait_cluster_ok()
+    # One slot to each new primary (same for every tool, untimed) before the client starts, so it knows them:
+    # redis-py <= 8.1 fails on an ASK to a primary missing from its CLUSTER SLOTS (redis/redis-py#4015).
+    for node in new:
+        exe = shutil.which("rcdoctor") or str(Path(sys.executable).parent / "rcdoctor")
+        subprocess.run([exe, "reshard", lab.nodes[0].address, "--from", "all", "--to", str(node.node_id), "--slots", "1",
+                        "--apply", "--journal", str(root / f"{tag}-seed.jsonl")], check=True, capture_output=True)
+    lab.wait_cluster_ok()
     return lab, [n.address for n in new]
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """user+system CPU of a process so far, from /proc (Linux)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def group(node: Any) -> str:
+    return {"primary": "old primaries", "empty": "new primaries"}.get(node.role, "replicas")
 
 
 def command(tool: str, seed: str, args: argparse.Namespace) -> list[str]:
@@ -118,12 +86,21 @@ def run(tool: str, args: argparse.Namespace, root: Path, base_ip: str) -> dict[s
     try:
         seed = lab.nodes[0]
         load = ClientLoad((seed.ip, seed.port))
-        thread = threading.Thread(target=load.run, daemon=True)
-        thread.start()
+        thread = load.start()
         time.sleep(0.5)
+        cpu_before = {n.name: cpu_seconds(n.pid) for n in lab.nodes}
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         proc = subprocess.run(command(tool, seed.address, args), capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = {
+            "tool": round(children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime, 2),
+            **{
+                role: round(sum(cpu_seconds(n.pid) - cpu_before[n.name] for n in lab.nodes if group(n) == role), 2)
+                for role in ("old primaries", "new primaries", "replicas")
+            },
+        }
         load.stop.set()
         thread.join()
         if proc.returncode != 0:
@@ -145,6 +122,7 @@ def run(tool: str, args: argparse.Namespace, root: Path, base_ip: str) -> dict[s
             "client_errors": len(load.errors),
             "client_error_samples": load.errors[:5],
             "client_writes_lost": load.lost(),
+            "cpu_seconds": cpu,
         }
     finally:
         lab.down()

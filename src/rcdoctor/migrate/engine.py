@@ -154,11 +154,21 @@ class Engine:
         `resume`: the slots may be half-moved already (states set, some keys on the target)."""
         self._resume = resume
         started = time.monotonic()
-        units = [
-            (t.source, t.target, tuple(t.slots[i : i + self.settings.batch_slots]))
-            for t in transfers
-            for i in range(0, len(t.slots), self.settings.batch_slots)
-        ]
+        # A target with no slots is in no client's CLUSTER SLOTS, and some clients cannot follow an ASK to a
+        # node they do not know (redis-py <= 8.1, redis/redis-py#4015). One pilot slot per such target is moved
+        # and closed first: the node then appears in CLUSTER SLOTS and clients that refresh learn it before
+        # the bulk of the ASK redirections.
+        slotless = {n.node_id for n in self.top.primaries if not n.slots}
+        pilots: list[tuple[str, str, tuple[int, ...]]] = []
+        units: list[tuple[str, str, tuple[int, ...]]] = []
+        for t in transfers:
+            slots = t.slots
+            if t.target in slotless and slots:
+                slotless.discard(t.target)
+                pilots.append((t.source, t.target, slots[:1]))
+                slots = slots[1:]
+            step = self.settings.batch_slots
+            units += [(t.source, t.target, tuple(slots[i : i + step])) for i in range(0, len(slots), step)]
         self.journal.write("plan", transfers=[{"source": t.source, "target": t.target, "slots": len(t.slots)} for t in transfers])
         busy: set[str] = set()
         done = threading.Condition()
@@ -176,6 +186,10 @@ class Engine:
 
         with ThreadPoolExecutor(max_workers=max(1, self.settings.parallel), thread_name_prefix="rcdoctor-move") as pool:
             try:
+                self._schedule(pool, pilots, busy, done, futures, work)
+                with done:
+                    while busy:
+                        done.wait(timeout=0.5)
                 self._schedule(pool, pending, busy, done, futures, work)
             except KeyboardInterrupt:
                 # Ctrl-C: the batches in flight finish and close; nothing new starts
@@ -395,7 +409,7 @@ class Engine:
                     continue
                 message = str(reply)
                 attempts[slot] = attempts.get(slot, 0) + 1
-                if message.startswith("BUSYKEY") and attempts[slot] <= 4 * self.settings.attempts:
+                if "BUSYKEY" in message and attempts[slot] <= 4 * self.settings.attempts:
                     self._busy(src, dst, source, target, slot, group, replace, failed)
                 elif attempts[slot] >= self.settings.attempts:
                     failed[slot] = f"MIGRATE failed {attempts[slot]} times: {message}"

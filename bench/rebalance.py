@@ -55,8 +55,24 @@ def fresh(tag: str, args: argparse.Namespace, root: Path, base_ip: str) -> tuple
     # redis-py <= 8.1 fails on an ASK to a primary missing from its CLUSTER SLOTS (redis/redis-py#4015).
     for node in new:
         exe = shutil.which("rcdoctor") or str(Path(sys.executable).parent / "rcdoctor")
-        subprocess.run([exe, "reshard", lab.nodes[0].address, "--from", "all", "--to", str(node.node_id), "--slots", "1",
-                        "--apply", "--journal", str(root / f"{tag}-seed.jsonl")], check=True, capture_output=True)
+        subprocess.run(
+            [
+                exe,
+                "reshard",
+                lab.nodes[0].address,
+                "--from",
+                "all",
+                "--to",
+                str(node.node_id),
+                "--slots",
+                "1",
+                "--apply",
+                "--journal",
+                str(root / f"{tag}-seed.jsonl"),
+            ],
+            check=True,
+            capture_output=True,
+        )
     lab.wait_cluster_ok()
     return lab, [n.address for n in new]
 
@@ -95,7 +111,9 @@ def run(tool: str, args: argparse.Namespace, root: Path, base_ip: str) -> dict[s
         wall = time.perf_counter() - started
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = {
-            "tool": round(children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime, 2),
+            "tool": round(
+                children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime, 2
+            ),
             **{
                 role: round(sum(cpu_seconds(n.pid) - cpu_before[n.name] for n in lab.nodes if group(n) == role), 2)
                 for role in ("old primaries", "new primaries", "replicas")
@@ -133,7 +151,9 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--tools", default="rcdoctor,redis-cli,redis-cli-p1000")
-    parser.add_argument("--redis-server", default="/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+    parser.add_argument(
+        "--redis-server", default="/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
     parser.add_argument("--redis-cli", default="/usr/bin/redis-cli" if Path("/usr/bin/redis-cli").exists() else None)
     parser.add_argument("--rcdoctor-args", default="", help="Extra arguments for rcdoctor rebalance.")
     parser.add_argument("--base-ip", default="127.0.0.150")

@@ -28,8 +28,18 @@ def _seed_slot(lab: Lab, addresses: list[str], tmp_path: Path) -> None:
     redis-py <= 8.1 cannot follow an ASK to a primary it has never seen (redis/redis-py#4015)."""
     for address in addresses:
         node = lab.node(address)
-        run = rcdoctor("reshard", lab.nodes[0].address, "--from", "all", "--to", str(node.node_id), "--slots", "1",
-                       "--apply", env=_env(tmp_path))
+        run = rcdoctor(
+            "reshard",
+            lab.nodes[0].address,
+            "--from",
+            "all",
+            "--to",
+            str(node.node_id),
+            "--slots",
+            "1",
+            "--apply",
+            env=_env(tmp_path),
+        )
         assert run.returncode == 0, run.stderr + run.stdout
 
 
@@ -115,14 +125,24 @@ def test_rebalance_onto_new_primaries_keeps_every_key_and_client(
     assert json.loads(again.stdout)["plan"]["slots"] == 0
 
 
-def test_reshard_moves_exactly_n_slots_to_the_target(make_lab: LabFactory, redis_binary: RedisBinary, tmp_path: Path) -> None:
+def test_reshard_moves_exactly_n_slots_to_the_target(
+    make_lab: LabFactory, redis_binary: RedisBinary, tmp_path: Path
+) -> None:
     lab = make_lab(redis_binary, primaries=3, replicas=0)
     data = DataSet(5_000)
     fill(lab.nodes[0].endpoint, lab.options, data)
     target = lab.nodes[2]
     before = _slots_per_primary(lab)
     run = rcdoctor(
-        "reshard", lab.nodes[0].address, "--from", "all", "--to", str(target.node_id), "--slots", "1000", "--apply",
+        "reshard",
+        lab.nodes[0].address,
+        "--from",
+        "all",
+        "--to",
+        str(target.node_id),
+        "--slots",
+        "1000",
+        "--apply",
         env=_env(tmp_path),
     )
     assert run.returncode == 0, run.stderr + run.stdout
@@ -142,11 +162,29 @@ def test_killed_run_leaves_only_its_batches_open_and_resume_finishes(
     seed = lab.nodes[0].address
     journal = tmp_path / "rebalance.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rcdoctor", "rebalance", seed, "--use-empty-primaries", "--apply",
-         "--batch-slots", "32", "--parallel", "2", "--max-keys-per-sec", "400", "--journal", str(journal)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **_env(tmp_path)},
+        [
+            sys.executable,
+            "-m",
+            "rcdoctor",
+            "rebalance",
+            seed,
+            "--use-empty-primaries",
+            "--apply",
+            "--batch-slots",
+            "32",
+            "--parallel",
+            "2",
+            "--max-keys-per-sec",
+            "400",
+            "--journal",
+            str(journal),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **_env(tmp_path)},
     )
     try:
+
         def in_flight() -> bool:  # three batches done and the next one opened: kill it mid-batch
             lines = journal.read_text().splitlines() if journal.exists() else []
             return sum('"closed"' in line for line in lines) >= 3 and '"open"' in lines[-1]
@@ -166,15 +204,34 @@ def test_killed_run_leaves_only_its_batches_open_and_resume_finishes(
     refused = rcdoctor("rebalance", seed, "--use-empty-primaries", "--apply", env=_env(tmp_path))
     assert refused.returncode == 3 and "--resume" in refused.stderr
 
-    dry = rcdoctor("rebalance", seed, "--use-empty-primaries", "--resume", "--journal", str(journal),
-                   "--format", "json", env=_env(tmp_path))
+    dry = rcdoctor(
+        "rebalance",
+        seed,
+        "--use-empty-primaries",
+        "--resume",
+        "--journal",
+        str(journal),
+        "--format",
+        "json",
+        env=_env(tmp_path),
+    )
     assert dry.returncode == 0, dry.stderr
     closings = json.loads(dry.stdout)["resume"]["closings"]
     assert {c["slot"] for c in closings} >= left and {c["action"] for c in closings} <= {"forward", "cancel"}
     assert _open_slots(lab) == left  # the dry run changed nothing
 
-    done = rcdoctor("rebalance", seed, "--use-empty-primaries", "--resume", "--apply", "--journal", str(journal),
-                    "--format", "json", env=_env(tmp_path))
+    done = rcdoctor(
+        "rebalance",
+        seed,
+        "--use-empty-primaries",
+        "--resume",
+        "--apply",
+        "--journal",
+        str(journal),
+        "--format",
+        "json",
+        env=_env(tmp_path),
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     assert _open_slots(lab) == set()
     lab.wait_cluster_ok()
@@ -218,9 +275,22 @@ def test_busykey_identical_is_replaced_and_different_stays_open(
     with lab.client(source) as s:
         assert s.get(data.key(mine[1])) == data.value(mine[1]).decode()  # nothing lost
 
-    resumed = rcdoctor("reshard", source.address, "--from", str(source.node_id), "--to", str(target.node_id),
-                       "--slots", "1", "--resume", "--apply", "--overwrite-target-keys", "--format", "json",
-                       env=_env(tmp_path))
+    resumed = rcdoctor(
+        "reshard",
+        source.address,
+        "--from",
+        str(source.node_id),
+        "--to",
+        str(target.node_id),
+        "--slots",
+        "1",
+        "--resume",
+        "--apply",
+        "--overwrite-target-keys",
+        "--format",
+        "json",
+        env=_env(tmp_path),
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert json.loads(resumed.stdout)["resume"]["outcome"]["busykey_overwritten"] == 1
     lab.wait_cluster_ok()

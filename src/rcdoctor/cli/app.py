@@ -143,8 +143,16 @@ def demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: int) -
 def _engine_args(values: dict[str, object]) -> object:
     from rcdoctor.cli.migrate import EngineArgs
 
-    names = ("apply", "parallel", "batch_slots", "max_keys_per_sec", "migrate_timeout", "overwrite_target_keys",
-             "journal_path", "resume")
+    names = (
+        "apply",
+        "parallel",
+        "batch_slots",
+        "max_keys_per_sec",
+        "migrate_timeout",
+        "overwrite_target_keys",
+        "journal_path",
+        "resume",
+    )
     return EngineArgs(**{n: values.pop(n) for n in names})  # type: ignore[arg-type]
 
 
@@ -159,10 +167,20 @@ def _with_engine(func: Callable[..., Any]) -> Callable[..., Any]:
 @common.format_option
 @click.option("--weight", "weights", multiple=True, help="NODE=W (id, id prefix or host:port); 0 empties a primary.")
 @click.option("--use-empty-primaries", is_flag=True, help="Give slots to primaries that have none (new nodes).")
-@click.option("--by", type=click.Choice(["slots", "keys", "memory"]), default="slots", show_default=True,
-              help="What to balance: slot counts, keys, or estimated bytes.")
-@click.option("--threshold", type=click.FloatRange(0, 100), default=2.0, show_default=True,
-              help="Do nothing unless a primary is off its share by more than this percent.")
+@click.option(
+    "--by",
+    type=click.Choice(["slots", "keys", "memory"]),
+    default="slots",
+    show_default=True,
+    help="What to balance: slot counts, keys, or estimated bytes.",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 100),
+    default=2.0,
+    show_default=True,
+    help="Do nothing unless a primary is off its share by more than this percent.",
+)
 @_with_engine
 def rebalance(
     seeds: tuple[str, ...],
@@ -195,7 +213,9 @@ def rebalance(
 @app.command(epilog=common.SEEDS_HELP)
 @common.cluster_options
 @common.format_option
-@click.option("--from", "sources", required=True, help="Source primaries (ids, prefixes or host:port, comma-separated) or 'all'.")
+@click.option(
+    "--from", "sources", required=True, help="Source primaries (ids, prefixes or host:port, comma-separated) or 'all'."
+)
 @click.option("--to", "target", required=True, help="The primary that receives the slots.")
 @click.option("--slots", "count", type=click.IntRange(1, 16384), required=True, help="How many slots to move.")
 @_with_engine
@@ -212,9 +232,15 @@ def reshard(seeds: tuple[str, ...], fmt: str, sources: str, target: str, count: 
 
     def planner(top: Any) -> Any:
         to = plan.node_named(top, target, "--to", lambda n: n.primary).node_id
-        ids = None if sources.strip() == "all" else [
-            plan.node_named(top, s.strip(), "--from", lambda n: n.primary).node_id for s in sources.split(",") if s.strip()
-        ]
+        ids = (
+            None
+            if sources.strip() == "all"
+            else [
+                plan.node_named(top, s.strip(), "--from", lambda n: n.primary).node_id
+                for s in sources.split(",")
+                if s.strip()
+            ]
+        )
         return plan.reshard(top, ids, to, count)
 
     return run_move("reshard", t, fmt, args, planner)  # type: ignore[arg-type]

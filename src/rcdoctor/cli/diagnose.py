@@ -40,7 +40,8 @@ def run_diagnose(
 ) -> int:
     from rcdoctor.analyze import analyze
     from rcdoctor.checks import Settings, default_registry
-    from rcdoctor.cli.commands import collect_with_progress, nothing_answered
+    from rcdoctor.cli.commands import collect_with_progress
+    from rcdoctor.collect.connection import nothing_answered
     from rcdoctor.cli.render_diagnose import render_report
 
     registry = default_registry()

@@ -55,8 +55,17 @@ def engine_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="RISK: when a key exists on both nodes with different values, keep the source's copy "
             "(the target's is lost). Without it such slots are left open and reported.",
         ),
-        click.option("--journal", "journal_path", default=None, help="Journal file (default: a new file under ~/.local/state/rcdoctor/journals)."),
-        click.option("--resume", is_flag=True, help="First close slots an interrupted run left open, in the direction the keys say."),
+        click.option(
+            "--journal",
+            "journal_path",
+            default=None,
+            help="Journal file (default: a new file under ~/.local/state/rcdoctor/journals).",
+        ),
+        click.option(
+            "--resume",
+            is_flag=True,
+            help="First close slots an interrupted run left open, in the direction the keys say.",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -106,14 +115,16 @@ def run_move(
         flights = in_flight(previous) if previous and previous.exists() else []
         journal = Journal(journal_path) if args.apply else None
         with _progress(fmt, args.apply) as progress:
-            resumed = session.resume(top, t.options, args.settings, journal or _NullJournal(), flights, args.apply, progress)
+            resumed = session.resume(
+                top, t.options, args.settings, journal or _NullJournal(), flights, args.apply, progress
+            )
         closings = resumed.closings
         report["resume"] = {
             "journal": str(previous) if previous else None,
             "closings": [c.__dict__ for c in closings],
             "outcome": _outcome_dict(resumed.outcome) if resumed.outcome else None,
         }
-        if resumed.outcome and not resumed.outcome.ok or any(c.action == "stuck" for c in closings):
+        if (resumed.outcome and not resumed.outcome.ok) or any(c.action == "stuck" for c in closings):
             exit_code = EXIT_CRITICAL
         if args.apply:
             _, top = session.read(t.seeds, t.options)  # re-read: the slots just closed changed owners
@@ -150,7 +161,7 @@ def run_move(
 class _NullJournal(Journal):
     """A dry-run resume decides but writes nothing."""
 
-    def __init__(self) -> None:  # noqa: D107 - no file
+    def __init__(self) -> None:
         pass
 
     def write(self, event: str, **fields: Any) -> None:
@@ -165,7 +176,8 @@ def _progress(fmt: str, active: bool, total: int = 0) -> Iterator[Progress | Non
     if not active or fmt != "text" or not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
 
     counts = {"keys": 0}
     bar = Bar(
@@ -251,7 +263,12 @@ def _print_plan(top: Topology, plan: MovePlan, keys: int, closings: list[Closing
         table.add_column(column)
     for t in plan.transfers:
         ranges = describe_slots(t.slots)
-        table.add_row(top.nodes[t.source].short, top.nodes[t.target].short, str(len(t.slots)), ranges[:60] + ("…" if len(ranges) > 60 else ""))
+        table.add_row(
+            top.nodes[t.source].short,
+            top.nodes[t.target].short,
+            str(len(t.slots)),
+            ranges[:60] + ("…" if len(ranges) > 60 else ""),
+        )
     console.print(table)
     loads = Table(title=f"load by {plan.by}", title_justify="left")
     for column in ("primary", "before", "after"):
@@ -272,7 +289,9 @@ def _print_outcome(outcome: Outcome, journal: Path, command: str) -> None:
     if outcome.replaced_identical:
         console.print(f"{outcome.replaced_identical} key(s) already on the target with the same value were replaced")
     if outcome.overwritten:
-        console.print(f"[yellow]{outcome.overwritten} key(s) on the target were overwritten (--overwrite-target-keys)[/]")
+        console.print(
+            f"[yellow]{outcome.overwritten} key(s) on the target were overwritten (--overwrite-target-keys)[/]"
+        )
     for node_id, why in outcome.broken_nodes.items():
         console.print(f"[red]gave up on {node_id[:8]}[/]: {why}")
     for failure in outcome.failures[:10]:

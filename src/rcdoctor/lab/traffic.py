@@ -48,7 +48,9 @@ class ClientLoad:
                 except AttributeError as exc:
                     # redis-py <= 8.1 follows an ASK to a primary that had no slots when it read CLUSTER SLOTS
                     # into None (redis/redis-py#4015): a client bug, counted as an error all the same
-                    self.errors.append(f"{type(exc).__name__}: {exc} (redis-py#4015: ASK to a node unknown to the client)")
+                    self.errors.append(
+                        f"{type(exc).__name__}: {exc} (redis-py#4015: ASK to a node unknown to the client)"
+                    )
         finally:
             client.close()
 

@@ -169,7 +169,9 @@ class Engine:
                 slots = slots[1:]
             step = self.settings.batch_slots
             units += [(t.source, t.target, tuple(slots[i : i + step])) for i in range(0, len(slots), step)]
-        self.journal.write("plan", transfers=[{"source": t.source, "target": t.target, "slots": len(t.slots)} for t in transfers])
+        self.journal.write(
+            "plan", transfers=[{"source": t.source, "target": t.target, "slots": len(t.slots)} for t in transfers]
+        )
         busy: set[str] = set()
         done = threading.Condition()
         pending = list(units)
@@ -198,8 +200,13 @@ class Engine:
             for future in futures:
                 future.result()
         self.outcome.seconds = time.monotonic() - started
-        self.journal.write("end", slots_moved=self.outcome.slots_moved, keys_moved=self.outcome.keys_moved,
-                           open_slots=self.outcome.open_slots, failures=len(self.outcome.failures))
+        self.journal.write(
+            "end",
+            slots_moved=self.outcome.slots_moved,
+            keys_moved=self.outcome.keys_moved,
+            open_slots=self.outcome.open_slots,
+            failures=len(self.outcome.failures),
+        )
         return self.outcome
 
     def _schedule(
@@ -262,7 +269,9 @@ class Engine:
         if node.node_id not in links:
             try:
                 # MIGRATE rounds are bounded by the budget, but a big key can take a while to cross.
-                links[node.node_id] = Link(node.endpoint, self.options, timeout=max(30.0, self.settings.migrate_timeout_ms / 500))
+                links[node.node_id] = Link(
+                    node.endpoint, self.options, timeout=max(30.0, self.settings.migrate_timeout_ms / 500)
+                )
             except (redis.RedisError, OSError) as exc:
                 raise NodeGone(node, exc) from None
         return links[node.node_id]
@@ -333,7 +342,9 @@ class Engine:
             self._tell_others(closable, sid, tid, links)
         self.journal.write("closed", source=sid, target=tid, slots=closable, keys=moved)
         if failed:
-            self.journal.write("failed", source=sid, target=tid, slots=sorted(failed), reasons=sorted(set(failed.values()))[:5])
+            self.journal.write(
+                "failed", source=sid, target=tid, slots=sorted(failed), reasons=sorted(set(failed.values()))[:5]
+            )
         with self._lock:
             self.outcome.slots_moved += len(closable)
             self.outcome.keys_moved += moved
@@ -459,7 +470,9 @@ class Engine:
                 replace.add(key)
                 with self._lock:
                     self.outcome.overwritten += 1
-                self.journal.write("overwrite", slot=slot, key=text(key)[:200], source=source.node_id, target=target.node_id)
+                self.journal.write(
+                    "overwrite", slot=slot, key=text(key)[:200], source=source.node_id, target=target.node_id
+                )
             else:
                 conflicts.append(text(key))
         if conflicts:
@@ -485,7 +498,11 @@ class Engine:
             try:
                 link = self._link(links, node)
                 replies = self._call(link, node, [("CLUSTER", "SETSLOT", s, "STABLE") for s in node_slots])
-                failures += [SlotFailure(s, node_id, node_id, f"STABLE: {r}") for s, r in zip(node_slots, replies, strict=True) if isinstance(r, ResponseError)]
+                failures += [
+                    SlotFailure(s, node_id, node_id, f"STABLE: {r}")
+                    for s, r in zip(node_slots, replies, strict=True)
+                    if isinstance(r, ResponseError)
+                ]
             except NodeGone as gone:
                 failures += [SlotFailure(s, node_id, node_id, str(gone)) for s in node_slots]
             finally:

@@ -203,7 +203,11 @@ def _finish(transfers: list[Transfer], by: str, load: Mapping[str, float], costs
         after[t.source] = after.get(t.source, 0.0) - moved
         after[t.target] = after.get(t.target, 0.0) + moved
     unit = "slots" if by == "slots" else by
-    note = f"{sum(len(t.slots) for t in transfers)} slots in {len(transfers)} transfers" if transfers else "nothing to move"
+    note = (
+        f"{sum(len(t.slots) for t in transfers)} slots in {len(transfers)} transfers"
+        if transfers
+        else "nothing to move"
+    )
     return MovePlan(tuple(transfers), by, before=dict(load), after=after, note=f"{note} (balanced by {unit})")
 
 

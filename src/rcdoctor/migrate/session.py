@@ -47,7 +47,9 @@ def require_safe(top: Topology, allow_open: bool = False) -> None:
         )
     if problems:
         raise UnsafeClusterError(
-            "refusing to move slots: " + "; ".join(problems[:4]) + (" …" if len(problems) > 4 else "")
+            "refusing to move slots: "
+            + "; ".join(problems[:4])
+            + (" …" if len(problems) > 4 else "")
             + " (see `rcdoctor diagnose`)"
         )
 

@@ -304,3 +304,62 @@ def test_refuses_a_cluster_with_a_node_down(make_lab: LabFactory, redis7: RedisB
     run = rcdoctor("rebalance", lab.nodes[0].address, "--apply", env=_env(tmp_path))
     assert run.returncode == 3
     assert run.stderr.count("\n") == 1 and "refusing to move slots" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_add_node_as_primary_and_replica_then_refuses_a_member(
+    make_lab: LabFactory, redis_binary: RedisBinary, tmp_path: Path
+) -> None:
+    lab = make_lab(redis_binary, primaries=3, replicas=0)
+    primary, replica = lab.add_nodes(2)
+    seed = lab.nodes[0].address
+    dry = rcdoctor("add-node", primary.address, "--to", seed, env=_env(tmp_path))
+    assert dry.returncode == 0 and "dry run" in dry.stdout
+    assert len(cluster_nodes(lab, lab.nodes[0])) == 3
+    done = rcdoctor("add-node", primary.address, "--to", seed, "--apply", env=_env(tmp_path))
+    assert done.returncode == 0, done.stderr + done.stdout
+    as_replica = rcdoctor(
+        "add-node", replica.address, "--to", seed, "--replica-of", str(primary.node_id), "--apply", env=_env(tmp_path)
+    )
+    assert as_replica.returncode == 0, as_replica.stderr + as_replica.stdout
+    lab.wait_membership()
+    wait_for(
+        lambda: any(f[0] == replica.node_id and f[3] == primary.node_id for f in cluster_nodes(lab, lab.nodes[1])),
+        30,
+        "the new replica seen by another member",
+    )
+    member = rcdoctor("add-node", lab.nodes[1].address, "--to", seed, env=_env(tmp_path))
+    assert member.returncode == 3 and member.stderr.count("\n") == 1 and "already" in member.stderr
+
+
+def test_remove_node_drains_repoints_and_forgets(
+    make_lab: LabFactory, redis_binary: RedisBinary, tmp_path: Path
+) -> None:
+    lab = make_lab(redis_binary, primaries=4, replicas=1)
+    data = DataSet(10_000)
+    fill(lab.nodes[0].endpoint, lab.options, data)
+    gone, its_replica = lab.nodes[0], lab.nodes[4]
+    seed = lab.nodes[1].address
+    dry = rcdoctor("remove-node", str(gone.node_id), "--from", seed, env=_env(tmp_path))
+    assert dry.returncode == 0 and "FORGET" in dry.stdout and "dry run" in dry.stdout
+    run = rcdoctor("remove-node", str(gone.node_id), "--from", seed, "--apply", env=_env(tmp_path))
+    assert run.returncode == 0, run.stderr + run.stdout
+    rest = [n for n in lab.nodes if n is not gone]
+    for node in rest:
+        assert all(f[0] != gone.node_id for f in cluster_nodes(lab, node)), f"{node.name} still lists it"
+    assert len(cluster_nodes(lab, gone)) == 1  # reset: it knows only itself
+    mine = next(f for f in cluster_nodes(lab, its_replica) if "myself" in f[2])
+    assert "slave" in mine[2] and mine[3] != gone.node_id
+    wait_for(lambda: all(_state_ok(lab, n) for n in rest), 30, "cluster_state:ok without the removed node")
+    assert missing_or_wrong(seed_endpoint(lab, seed), lab.options, data) == []
+    time.sleep(1.5)  # gossip from the reset node must not bring it back
+    assert all(f[0] != gone.node_id for f in cluster_nodes(lab, lab.nodes[1]))
+
+
+def _state_ok(lab: Lab, node: object) -> bool:
+    from tests.integration.helpers import cluster_state
+
+    return cluster_state(lab, node) == "ok"  # type: ignore[arg-type]
+
+
+def seed_endpoint(lab: Lab, address: str) -> object:
+    return lab.node(address).endpoint

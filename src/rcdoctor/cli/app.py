@@ -246,6 +246,54 @@ def reshard(seeds: tuple[str, ...], fmt: str, sources: str, target: str, count: 
     return run_move("reshard", t, fmt, args, planner)  # type: ignore[arg-type]
 
 
+@app.command("add-node", epilog=common.SEEDS_HELP)
+@click.argument("new")
+@click.option("--to", "to", required=True, help="Any member of the cluster (host:port or URL).")
+@click.option("--replica-of", default=None, help="Join as a replica of this primary (id, prefix or host:port).")
+@click.option("--primary", is_flag=True, help="Join as an empty primary (the default).")
+@click.option("--apply", is_flag=True, help="Do it. Without --apply the steps are printed and nothing changes.")
+@common.cluster_options
+def add_node(
+    new: str, to: str, replica_of: str | None, primary: bool, apply: bool, seeds: tuple[str, ...], **conn: object
+) -> int:
+    """Add an empty node NEW to the cluster of --to, as an empty primary or a replica.
+
+    NEW must be empty: cluster-enabled, no keys, no slots, knowing no other node (nothing is deleted for
+    you). rcdoctor waits until every member lists it before making it a replica.
+    """
+    from rcdoctor.cli.membership import run_add
+
+    if primary and replica_of:
+        raise click.UsageError("--primary and --replica-of exclude each other")
+    t = common.target((to, *seeds), **conn)  # type: ignore[arg-type]
+    return run_add(t, new, replica_of, apply)
+
+
+add_node.params[[p.name for p in add_node.params].index("seeds")].required = False
+
+
+@app.command("remove-node", epilog=common.SEEDS_HELP)
+@click.argument("node")
+@click.option("--from", "from_", required=True, help="Any member of the cluster (host:port or URL).")
+@common.cluster_options
+@_with_engine
+def remove_node(node: str, from_: str, seeds: tuple[str, ...], **rest: object) -> int:
+    """Remove NODE (id, id prefix or host:port) from the cluster of --from.
+
+    Drains its slots first (same engine and options as rebalance), re-points its replicas to the primary
+    with the fewest, makes every other node FORGET it within one second (inside the 60 s blacklist), then
+    resets it so it stops gossiping. A node that does not answer is only forgotten, and only if it owns
+    no slots. Prints the steps; changes nothing unless --apply.
+    """
+    from rcdoctor.cli.membership import run_remove
+
+    args = _engine_args(rest)
+    t = common.target((from_, *seeds), **rest)  # type: ignore[arg-type]
+    return run_remove(t, node, args)  # type: ignore[arg-type]
+
+
+remove_node.params[[p.name for p in remove_node.params].index("seeds")].required = False
+
 app.add_command(lab)
 
 

@@ -1,0 +1,88 @@
+"""add-node and remove-node: steps printed first, run with --apply."""
+
+from __future__ import annotations
+
+from rcdoctor.cli import output
+from rcdoctor.cli.common import Target
+from rcdoctor.cli.migrate import EngineArgs, run_move
+from rcdoctor.errors import EXIT_OK, UsageError
+from rcdoctor.migrate import membership, session
+from rcdoctor.migrate.plan import drain, node_named
+from rcdoctor.migrate.topology import Node, Topology
+from rcdoctor.model.address import parse_hostport
+
+
+def _show(steps: list[membership.Step], apply: bool) -> None:
+    console = output.console()
+    console.print("[bold]steps[/]:" if steps else "no steps")
+    for number, step in enumerate(steps, 1):
+        console.print(f"  {number}. {step.describe()}")
+    if not apply:
+        console.print("[bold]dry run[/]: nothing changed. Add --apply to do it.")
+
+
+def run_add(t: Target, new: str, replica_of: str | None, apply: bool) -> int:
+    _, top = session.read(t.seeds, t.options)
+    session.require_safe(top, allow_open=True)
+    endpoint = parse_hostport(new)
+    node_id = membership.empty_node_id(endpoint, t.options)
+    if node_id in top.nodes:
+        raise UsageError(f"{new} ({node_id[:8]}) is already a member of this cluster")
+    primary = node_named(top, replica_of, "--replica-of", lambda n: n.primary) if replica_of else None
+    seed = next(n for n in top.nodes.values())
+    steps = membership.add_steps(top, endpoint, seed, primary)
+    _show(steps, apply)
+    if not apply:
+        return EXIT_OK
+    console = output.console()
+    membership.run_steps(steps[:1], t.options, console.print)
+    membership.wait_known(top, node_id, t.options)
+    console.print(f"every member now lists {node_id[:8]} ({new})")
+    membership.run_steps(steps[1:], t.options, console.print)
+    if primary is None:
+        console.print("it owns no slots yet: `rcdoctor rebalance … --use-empty-primaries` gives it its share")
+    return EXIT_OK
+
+
+def _find(top: Topology, which: str, listed: dict[str, tuple[str, bool]]) -> tuple[Node, bool]:
+    """The node to remove, and whether it answered; a silent node is known from its peers' views."""
+    node = top.find(which)
+    if node is not None:
+        return node, True
+    for node_id, (address, is_primary) in listed.items():
+        if which in (node_id, address) or (len(which) >= 6 and node_id.startswith(which)):
+            host, port = parse_hostport(address).host, parse_hostport(address).port
+            from rcdoctor.model.address import Endpoint
+
+            slots = tuple(s for s, o in enumerate(top.owners) if o == node_id)
+            return Node(node_id, Endpoint(host, port), is_primary, None, slots, None, None, None), False
+    raise UsageError(f"{which!r} is not a node of this cluster (give an id, a unique id prefix or host:port)")
+
+
+def run_remove(t: Target, which: str, args: EngineArgs) -> int:
+    from rcdoctor.checks.context import Context
+
+    snapshot, top = session.read(t.seeds, t.options)
+    ctx = Context(snapshot)
+    listed = {i: (ctx.address(i) or "?:0", ctx.is_primary(i)) for i in ctx.ids}
+    node, reachable = _find(top, which, listed)
+    if node.primary and node.slots:
+        if not reachable:
+            raise UsageError(
+                f"{node.short} owns {len(node.slots)} slots and does not answer: its keys cannot be moved; "
+                "fail over to a replica or heal it first"
+            )
+        code = run_move("remove-node", t, "text", args, lambda top: drain(top, node.node_id))
+        if code != EXIT_OK:
+            return code
+        if args.apply:
+            _, top = session.read(t.seeds, t.options)
+            node = top.nodes[node.node_id]
+            if node.slots:
+                raise UsageError(f"{node.short} still owns {len(node.slots)} slots after the drain; not removing it")
+    steps = membership.remove_steps(top, node, reachable)
+    _show(steps, args.apply)
+    if args.apply:
+        membership.run_steps(steps, t.options, output.console().print)
+        output.console().print(f"removed {node.short}: every answering member forgot it")
+    return EXIT_OK

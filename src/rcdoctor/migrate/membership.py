@@ -1,0 +1,136 @@
+"""Adding a node to a cluster and removing one, as steps that print before they run.
+
+add-node: the new node must be empty (no keys, no slots, knows no one); it MEETs a member, rcdoctor waits
+until every member lists it, then (for a replica) it REPLICATEs its primary.
+remove-node: its slots are drained first by the migration engine, its replicas re-pointed to the primary
+with the fewest replicas, then every other node FORGETs it within one second (inside the 60 s blacklist
+window, so gossip cannot bring it back) and the node itself is reset (CLUSTER RESET SOFT) so it stops
+gossiping the old cluster. A node that does not answer is only forgotten.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import redis
+
+from rcdoctor.collect.connection import ConnectOptions, classify, client, error_for
+from rcdoctor.errors import DoctorError, UsageError
+from rcdoctor.migrate.topology import Node, Topology
+from rcdoctor.model.address import Endpoint
+
+
+@dataclass(frozen=True)
+class Step:
+    node: str  # address the command goes to
+    command: tuple[str, ...]
+    why: str
+
+    def describe(self) -> str:
+        return f"{self.node}: {' '.join(self.command)}  — {self.why}"
+
+
+def empty_node_id(endpoint: Endpoint, options: ConnectOptions) -> str:
+    """The id of a node fit to join: cluster-enabled, no keys, no slots, knowing no other node."""
+    try:
+        with client(endpoint, options) as c:
+            info = str(c.execute_command("CLUSTER", "INFO"))
+            lines = [x for x in str(c.execute_command("CLUSTER", "NODES")).splitlines() if x.strip()]
+            keys = int(c.dbsize())
+            node_id = str(c.execute_command("CLUSTER", "MYID"))
+    except (redis.RedisError, OSError) as exc:
+        error = classify(exc)
+        raise error_for(error.kind, f"{endpoint}: {error.message}") from None
+    if keys:
+        raise UsageError(f"{endpoint} holds {keys} keys: only an empty node can join (nothing is deleted for you)")
+    if len(lines) > 1 or "cluster_slots_assigned:0" not in info:
+        raise UsageError(
+            f"{endpoint} already knows {len(lines) - 1} other node(s) or owns slots: it is part of a cluster "
+            "(CLUSTER RESET SOFT on it first if that is a leftover)"
+        )
+    return node_id
+
+
+def add_steps(top: Topology, new: Endpoint, seed: Node, replica_of: Node | None) -> list[Step]:
+    steps = [Step(str(new), ("CLUSTER", "MEET", seed.endpoint.host, str(seed.endpoint.port)), "join the cluster")]
+    if replica_of is not None:
+        steps.append(Step(str(new), ("CLUSTER", "REPLICATE", replica_of.node_id), f"replicate {replica_of.short}"))
+    del top
+    return steps
+
+
+def remove_steps(top: Topology, node: Node, reachable: bool) -> list[Step]:
+    """Re-point replicas, FORGET everywhere, reset the node (the drain is planned separately)."""
+    steps: list[Step] = []
+    others = [p for p in top.primaries if p.node_id != node.node_id]
+    replicas = top.replicas_of(node.node_id)  # a drained primary may have just turned replica itself
+    load = {p.node_id: len(top.replicas_of(p.node_id)) for p in others if p.slots}
+    for replica in replicas:
+        if not load:
+            raise UsageError(f"{replica.short} replicates {node.short} and no other primary with slots can take it")
+        new_primary = min(load, key=lambda i: (load[i], i))
+        load[new_primary] += 1
+        steps.append(Step(replica.address, ("CLUSTER", "REPLICATE", new_primary), f"re-point off {node.node_id[:8]}"))
+    for other in top.nodes.values():
+        if other.node_id != node.node_id:
+            steps.append(Step(other.address, ("CLUSTER", "FORGET", node.node_id), "forget the removed node"))
+    if reachable:
+        steps.append(Step(node.address, ("CLUSTER", "RESET", "SOFT"), "stop it gossiping the old cluster"))
+    return steps
+
+
+def run_steps(steps: list[Step], options: ConnectOptions, log: Callable[[str], None]) -> None:
+    """Run the steps; FORGETs go out in parallel so all land inside the blacklist window."""
+    forgets = [s for s in steps if s.command[:2] == ("CLUSTER", "FORGET")]
+    before = [s for s in steps if s not in forgets and s.command[:2] != ("CLUSTER", "RESET")]
+    after = [s for s in steps if s.command[:2] == ("CLUSTER", "RESET")]
+    for step in before:
+        _one(step, options)
+        log(f"ok  {step.describe()}")
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        for step, error in zip(forgets, pool.map(lambda s: _try(s, options), forgets), strict=True):
+            log(f"{'ok ' if error is None else 'failed'}  {step.describe()}{'' if error is None else ': ' + error}")
+    for step in after:
+        _one(step, options)
+        log(f"ok  {step.describe()}")
+
+
+def _one(step: Step, options: ConnectOptions) -> None:
+    error = _try(step, options)
+    if error is not None:
+        raise DoctorError(f"{step.describe()}: {error}")
+
+
+def _try(step: Step, options: ConnectOptions) -> str | None:
+    host, _, port = step.node.rpartition(":")
+    try:
+        with client(Endpoint(host, int(port)), options, timeout=max(options.timeout, 5.0)) as c:
+            c.execute_command(*step.command)
+        return None
+    except (redis.RedisError, OSError) as exc:
+        return classify(exc).message
+
+
+def wait_known(top: Topology, node_id: str, options: ConnectOptions, timeout: float = 30.0) -> None:
+    """Until every member lists `node_id` in CLUSTER NODES (a handshake line does not count)."""
+    deadline = time.monotonic() + timeout
+    pending = list(top.nodes.values())
+    while pending and time.monotonic() < deadline:
+        still = []
+        for member in pending:
+            try:
+                with client(member.endpoint, options) as c:
+                    text = str(c.execute_command("CLUSTER", "NODES"))
+                if not any(line.startswith(node_id) and "handshake" not in line for line in text.splitlines()):
+                    still.append(member)
+            except (redis.RedisError, OSError):
+                still.append(member)
+        pending = still
+        if pending:
+            time.sleep(0.1)
+    if pending:
+        names = ", ".join(n.address for n in pending[:5])
+        raise DoctorError(f"after {timeout:.0f}s these members still do not list the new node: {names}")

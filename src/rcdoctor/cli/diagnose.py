@@ -41,8 +41,8 @@ def run_diagnose(
     from rcdoctor.analyze import analyze
     from rcdoctor.checks import Settings, default_registry
     from rcdoctor.cli.commands import collect_with_progress
-    from rcdoctor.collect.connection import nothing_answered
     from rcdoctor.cli.render_diagnose import render_report
+    from rcdoctor.collect.connection import nothing_answered
 
     registry = default_registry()
     chosen, dropped = _selectors(select), _selectors(ignore)

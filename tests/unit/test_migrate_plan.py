@@ -30,7 +30,7 @@ def _top(sizes: list[int]) -> Topology:
     start = 0
     for index, size in enumerate(sizes):
         node_id = f"{index:040x}"
-        size = SLOT_COUNT - start if index == len(sizes) - 1 else size
+        size = SLOT_COUNT - start if index == len(sizes) - 1 else min(size, SLOT_COUNT - start)
         owners += [node_id] * size
         nodes[node_id] = Node(
             node_id,

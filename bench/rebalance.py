@@ -44,20 +44,13 @@ def fresh(tag: str, args: argparse.Namespace, root: Path, base_ip: str) -> tuple
     started = time.perf_counter()
     fill(lab.nodes[0].endpoint, lab.options, data)
     print(f"  {tag}: {args.keys:,} keys written in {time.perf_counter() - started:.1f}s", flush=True)
-    new = lab.add_nodes(2)
-    first = lab.nodes[0]
-    for node in new:
-        with lab.client(node) as c:
-            c.execute_command("CLUSTER", "MEET", first.ip, first.port)
-    lab.wait_membership()
-    lab.wait_cluster_ok()
+    new = lab.add_nodes(2, join=True)
     # One slot to each new primary (same for every tool, untimed) before the client starts, so it knows them:
     # redis-py <= 8.1 fails on an ASK to a primary missing from its CLUSTER SLOTS (redis/redis-py#4015).
     for node in new:
-        exe = shutil.which("rcdoctor") or str(Path(sys.executable).parent / "rcdoctor")
         subprocess.run(
             [
-                exe,
+                rcdoctor_exe(),
                 "reshard",
                 lab.nodes[0].address,
                 "--from",
@@ -89,10 +82,13 @@ def group(node: Any) -> str:
     return {"primary": "old primaries", "empty": "new primaries"}.get(node.role, "replicas")
 
 
+def rcdoctor_exe() -> str:
+    return shutil.which("rcdoctor") or str(Path(sys.executable).parent / "rcdoctor")
+
+
 def command(tool: str, seed: str, args: argparse.Namespace) -> list[str]:
     if tool == "rcdoctor":
-        exe = shutil.which("rcdoctor") or str(Path(sys.executable).parent / "rcdoctor")
-        return [exe, "rebalance", seed, "--use-empty-primaries", "--apply", *args.rcdoctor_args.split()]
+        return [rcdoctor_exe(), "rebalance", seed, "--use-empty-primaries", "--apply", *args.rcdoctor_args.split()]
     cli = [find_redis_cli(args.redis_cli), "--cluster", "rebalance", seed, "--cluster-use-empty-masters"]
     return cli + (["--cluster-pipeline", "1000"] if tool == "redis-cli-p1000" else [])
 

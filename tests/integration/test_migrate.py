@@ -23,36 +23,23 @@ from rcdoctor.lab.traffic import ClientLoad
 pytestmark = pytest.mark.integration
 
 
+def _reshard_to(lab: Lab, node_id: str, slots: int, tmp_path: Path) -> None:
+    run = rcdoctor(
+        "reshard", lab.nodes[0].address, "--from", "all", "--to", node_id, "--slots", str(slots), "--apply",
+        env=_env(tmp_path),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr + run.stdout
+
+
 def _seed_slot(lab: Lab, addresses: list[str], tmp_path: Path) -> None:
     """One slot to each new primary before a client starts, so the client's CLUSTER SLOTS lists them:
     redis-py <= 8.1 cannot follow an ASK to a primary it has never seen (redis/redis-py#4015)."""
     for address in addresses:
-        node = lab.node(address)
-        run = rcdoctor(
-            "reshard",
-            lab.nodes[0].address,
-            "--from",
-            "all",
-            "--to",
-            str(node.node_id),
-            "--slots",
-            "1",
-            "--apply",
-            env=_env(tmp_path),
-        )
-        assert run.returncode == 0, run.stderr + run.stdout
+        _reshard_to(lab, str(lab.node(address).node_id), 1, tmp_path)
 
 
 def _grow(lab: Lab, count: int) -> list[str]:
-    """Start `count` empty nodes and MEET them into the cluster (what add-node does, done by hand here)."""
-    new = lab.add_nodes(count)
-    first = lab.nodes[0]
-    for node in new:
-        with lab.client(node) as c:
-            c.execute_command("CLUSTER", "MEET", first.ip, first.port)
-    lab.wait_membership()
-    lab.wait_cluster_ok()
-    return [n.address for n in new]
+    return [n.address for n in lab.add_nodes(count, join=True)]
 
 
 def _slots_per_primary(lab: Lab) -> dict[str, int]:
@@ -133,19 +120,7 @@ def test_reshard_moves_exactly_n_slots_to_the_target(
     fill(lab.nodes[0].endpoint, lab.options, data)
     target = lab.nodes[2]
     before = _slots_per_primary(lab)
-    run = rcdoctor(
-        "reshard",
-        lab.nodes[0].address,
-        "--from",
-        "all",
-        "--to",
-        str(target.node_id),
-        "--slots",
-        "1000",
-        "--apply",
-        env=_env(tmp_path),
-    )
-    assert run.returncode == 0, run.stderr + run.stdout
+    _reshard_to(lab, str(target.node_id), 1000, tmp_path)
     lab.wait_cluster_ok()
     after = _slots_per_primary(lab)
     assert after[target.address] == before[target.address] + 1000

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -156,12 +155,6 @@ def _engine_args(values: dict[str, object]) -> object:
     return EngineArgs(**{n: values.pop(n) for n in names})  # type: ignore[arg-type]
 
 
-def _with_engine(func: Callable[..., Any]) -> Callable[..., Any]:
-    from rcdoctor.cli.migrate import engine_options
-
-    return engine_options(func)
-
-
 @app.command(epilog=common.SEEDS_HELP)
 @common.cluster_options
 @common.format_option
@@ -181,7 +174,7 @@ def _with_engine(func: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="Do nothing unless a primary is off its share by more than this percent.",
 )
-@_with_engine
+@common.engine_options
 def rebalance(
     seeds: tuple[str, ...],
     fmt: str,
@@ -218,7 +211,7 @@ def rebalance(
 )
 @click.option("--to", "target", required=True, help="The primary that receives the slots.")
 @click.option("--slots", "count", type=click.IntRange(1, 16384), required=True, help="How many slots to move.")
-@_with_engine
+@common.engine_options
 def reshard(seeds: tuple[str, ...], fmt: str, sources: str, target: str, count: int, **rest: object) -> int:
     """Move N slots to one primary, taken from the given sources in proportion to what they hold.
 
@@ -276,7 +269,7 @@ add_node.params[[p.name for p in add_node.params].index("seeds")].required = Fal
 @click.argument("node")
 @click.option("--from", "from_", required=True, help="Any member of the cluster (host:port or URL).")
 @common.cluster_options
-@_with_engine
+@common.engine_options
 def remove_node(node: str, from_: str, seeds: tuple[str, ...], **rest: object) -> int:
     """Remove NODE (id, id prefix or host:port) from the cluster of --from.
 

@@ -18,9 +18,17 @@ DEFAULT_TIMEOUT = 3.0  # same as collect.connection's; kept here so --help does 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def stack(func: F, *decorators: Callable[[F], F]) -> F:
+    """Apply decorators as if written above `func` in this order."""
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
 def cluster_options(func: F) -> F:
     """Seeds plus how to reach the nodes (credentials, TLS, timeout)."""
-    decorators = [
+    return stack(
+        func,
         click.argument("seeds", nargs=-1, required=True),
         click.option(
             "--user", default=None, help="ACL user name (password from REDISCLI_AUTH, --password-file or the URL)."
@@ -38,10 +46,54 @@ def cluster_options(func: F) -> F:
             show_default=True,
             help="Seconds to wait for one node; a whole collection ends within timeout + max(1, timeout/2).",
         ),
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+    )
+
+
+def engine_options(func: F) -> F:
+    """How rebalance, reshard and remove-node move slots (the engine's knobs, the journal, --resume)."""
+    return stack(
+        func,
+        click.option("--apply", is_flag=True, help="Do it. Without --apply the plan is printed and nothing changes."),
+        click.option(
+            "--parallel",
+            type=click.IntRange(1, 64),
+            default=4,
+            show_default=True,
+            help="Transfers at once (each node takes part in one at a time).",
+        ),
+        click.option(
+            "--batch-slots",
+            type=click.IntRange(1, 4096),
+            default=128,
+            show_default=True,
+            help="Slots opened together per transfer: fewer leave fewer open if interrupted.",
+        ),
+        click.option("--max-keys-per-sec", type=click.FloatRange(1), default=None, help="Throttle the key moves."),
+        click.option(
+            "--migrate-timeout",
+            type=click.IntRange(100, 3_600_000),
+            default=10_000,
+            show_default=True,
+            help="MIGRATE's own timeout (ms) between source and target.",
+        ),
+        click.option(
+            "--overwrite-target-keys",
+            is_flag=True,
+            help="RISK: when a key exists on both nodes with different values, keep the source's copy "
+            "(the target's is lost). Without it such slots are left open and reported.",
+        ),
+        click.option(
+            "--journal",
+            "journal_path",
+            default=None,
+            help="Journal file (default: a new file under ~/.local/state/rcdoctor/journals).",
+        ),
+        click.option(
+            "--resume",
+            is_flag=True,
+            help="First close slots an interrupted run left open, in the direction the keys say.",
+        ),
+    )
 
 
 redis_server_option = click.option(

@@ -8,7 +8,6 @@ from rcdoctor.cli.migrate import EngineArgs, run_move
 from rcdoctor.errors import EXIT_OK, UsageError
 from rcdoctor.migrate import membership, session
 from rcdoctor.migrate.plan import drain, node_named
-from rcdoctor.migrate.topology import Node, Topology
 from rcdoctor.model.address import parse_hostport
 
 
@@ -30,7 +29,7 @@ def run_add(t: Target, new: str, replica_of: str | None, apply: bool) -> int:
         raise UsageError(f"{new} ({node_id[:8]}) is already a member of this cluster")
     primary = node_named(top, replica_of, "--replica-of", lambda n: n.primary) if replica_of else None
     seed = next(n for n in top.nodes.values())
-    steps = membership.add_steps(top, endpoint, seed, primary)
+    steps = membership.add_steps(endpoint, seed, primary)
     _show(steps, apply)
     if not apply:
         return EXIT_OK
@@ -44,40 +43,25 @@ def run_add(t: Target, new: str, replica_of: str | None, apply: bool) -> int:
     return EXIT_OK
 
 
-def _find(top: Topology, which: str, listed: dict[str, tuple[str, bool]]) -> tuple[Node, bool]:
-    """The node to remove, and whether it answered; a silent node is known from its peers' views."""
-    node = top.find(which)
-    if node is not None:
-        return node, True
-    for node_id, (address, is_primary) in listed.items():
-        if which in (node_id, address) or (len(which) >= 6 and node_id.startswith(which)):
-            host, port = parse_hostport(address).host, parse_hostport(address).port
-            from rcdoctor.model.address import Endpoint
-
-            slots = tuple(s for s, o in enumerate(top.owners) if o == node_id)
-            return Node(node_id, Endpoint(host, port), is_primary, None, slots, None, None, None), False
-    raise UsageError(f"{which!r} is not a node of this cluster (give an id, a unique id prefix or host:port)")
-
-
 def run_remove(t: Target, which: str, args: EngineArgs) -> int:
-    from rcdoctor.checks.context import Context
-
-    snapshot, top = session.read(t.seeds, t.options)
-    ctx = Context(snapshot)
-    listed = {i: (ctx.address(i) or "?:0", ctx.is_primary(i)) for i in ctx.ids}
-    node, reachable = _find(top, which, listed)
+    _, top = session.read(t.seeds, t.options)
+    node = top.find(which, silent=True)
+    if node is None:
+        raise UsageError(f"{which!r} is not a node of this cluster (give an id, a unique id prefix or host:port)")
+    node_id = node.node_id
+    reachable = node_id in top.nodes
     if node.primary and node.slots:
         if not reachable:
             raise UsageError(
                 f"{node.short} owns {len(node.slots)} slots and does not answer: its keys cannot be moved; "
                 "fail over to a replica or heal it first"
             )
-        code = run_move("remove-node", t, "text", args, lambda top: drain(top, node.node_id))
+        code = run_move("remove-node", t, "text", args, lambda top: drain(top, node_id))
         if code != EXIT_OK:
             return code
         if args.apply:
             _, top = session.read(t.seeds, t.options)
-            node = top.nodes[node.node_id]
+            node = top.nodes[node_id]
             if node.slots:
                 raise UsageError(f"{node.short} still owns {len(node.slots)} slots after the drain; not removing it")
     steps = membership.remove_steps(top, node, reachable)

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
-
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, UsageError
@@ -22,54 +20,6 @@ from rcdoctor.migrate.topology import Topology, describe_slots
 
 FORMAT = "rcdoctor.migrate"
 VERSION = 1
-
-
-def engine_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    decorators = [
-        click.option("--apply", is_flag=True, help="Do it. Without --apply the plan is printed and nothing changes."),
-        click.option(
-            "--parallel",
-            type=click.IntRange(1, 64),
-            default=4,
-            show_default=True,
-            help="Transfers at once (each node takes part in one at a time).",
-        ),
-        click.option(
-            "--batch-slots",
-            type=click.IntRange(1, 4096),
-            default=128,
-            show_default=True,
-            help="Slots opened together per transfer: fewer leave fewer open if interrupted.",
-        ),
-        click.option("--max-keys-per-sec", type=click.FloatRange(1), default=None, help="Throttle the key moves."),
-        click.option(
-            "--migrate-timeout",
-            type=click.IntRange(100, 3_600_000),
-            default=10_000,
-            show_default=True,
-            help="MIGRATE's own timeout (ms) between source and target.",
-        ),
-        click.option(
-            "--overwrite-target-keys",
-            is_flag=True,
-            help="RISK: when a key exists on both nodes with different values, keep the source's copy "
-            "(the target's is lost). Without it such slots are left open and reported.",
-        ),
-        click.option(
-            "--journal",
-            "journal_path",
-            default=None,
-            help="Journal file (default: a new file under ~/.local/state/rcdoctor/journals).",
-        ),
-        click.option(
-            "--resume",
-            is_flag=True,
-            help="First close slots an interrupted run left open, in the direction the keys say.",
-        ),
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
 
 
 @dataclass(frozen=True)
@@ -106,18 +56,34 @@ def run_move(
 
     _, top = session.read(t.seeds, t.options)
     journal_path = Path(args.journal_path) if args.journal_path else new_path(command)
+    previous = Path(args.journal_path) if args.journal_path else latest(command)  # before ours exists
+    journal = Journal(journal_path if args.apply else None)  # a dry run writes nothing
+    try:
+        return _move(command, t, fmt, args, planner, top, journal, previous)
+    finally:
+        journal.close()
+
+
+def _move(
+    command: str,
+    t: Target,
+    fmt: str,
+    args: EngineArgs,
+    planner: Callable[[Topology], MovePlan],
+    top: Topology,
+    journal: Journal,
+    previous: Path | None,
+) -> int:
+    from rcdoctor.migrate import session
+
     report: dict[str, Any] = {"format": FORMAT, "format_version": VERSION, "command": command, "applied": args.apply}
     exit_code = EXIT_OK
     closings: list[Closing] = []
     if args.resume:
         session.require_safe(top, allow_open=True)
-        previous = Path(args.journal_path) if args.journal_path else latest(command)
         flights = in_flight(previous) if previous and previous.exists() else []
-        journal = Journal(journal_path) if args.apply else None
         with _progress(fmt, args.apply) as progress:
-            resumed = session.resume(
-                top, t.options, args.settings, journal or _NullJournal(), flights, args.apply, progress
-            )
+            resumed = session.resume(top, t.options, args.settings, journal, flights, args.apply, progress)
         closings = resumed.closings
         report["resume"] = {
             "journal": str(previous) if previous else None,
@@ -131,44 +97,28 @@ def run_move(
     if exit_code == EXIT_OK and (not args.resume or args.apply or not closings):
         session.require_safe(top)
     plan = planner(top) if exit_code == EXIT_OK and (not closings or args.apply) else MovePlan((), note="resume first")
-    report["plan"] = _plan_dict(top, plan, session.estimate_keys(top, plan))
+    keys = session.estimate_keys(top, plan)
+    report["plan"] = _plan_dict(top, plan, keys)
     outcome: Outcome | None = None
     if args.apply and plan.transfers:
-        journal = Journal(journal_path)
-        try:
-            if fmt == "text":
-                _print_plan(top, plan, session.estimate_keys(top, plan), closings, applying=True)
-            with _progress(fmt, True, plan.slot_count) as progress:
-                outcome = session.execute(top, plan.transfers, t.options, args.settings, journal, progress)
-        finally:
-            journal.close()
+        if fmt == "text":
+            _print_plan(top, plan, keys, closings)
+        with _progress(fmt, True, plan.slot_count) as progress:
+            outcome = session.execute(top, plan.transfers, t.options, args.settings, journal, progress)
         report["outcome"] = _outcome_dict(outcome)
-        report["journal"] = str(journal_path)
+        report["journal"] = str(journal.path)
         if not outcome.ok:
             exit_code = EXIT_CRITICAL
     if fmt == "json":
         output.emit_json(report)
         return exit_code
     if outcome is None:
-        _print_plan(top, plan, session.estimate_keys(top, plan), closings, applying=False)
+        _print_plan(top, plan, keys, closings)
         if not args.apply and (plan.transfers or closings):
             output.console().print("[bold]dry run[/]: nothing changed. Add --apply to do it.")
     else:
-        _print_outcome(outcome, journal_path, command)
+        _print_outcome(outcome, journal.path, command)
     return exit_code
-
-
-class _NullJournal(Journal):
-    """A dry-run resume decides but writes nothing."""
-
-    def __init__(self) -> None:
-        pass
-
-    def write(self, event: str, **fields: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 @contextmanager
@@ -245,7 +195,7 @@ def _outcome_dict(outcome: Outcome | None) -> dict[str, Any] | None:
     }
 
 
-def _print_plan(top: Topology, plan: MovePlan, keys: int, closings: list[Closing], applying: bool) -> None:
+def _print_plan(top: Topology, plan: MovePlan, keys: int, closings: list[Closing]) -> None:
     from rich.table import Table
 
     console = output.console()
@@ -276,10 +226,9 @@ def _print_plan(top: Topology, plan: MovePlan, keys: int, closings: list[Closing
     for node_id in sorted(plan.before, key=lambda i: top.nodes[i].address):
         loads.add_row(top.nodes[node_id].short, f"{plan.before[node_id]:,.0f}", f"{plan.after.get(node_id, 0):,.0f}")
     console.print(loads)
-    del applying
 
 
-def _print_outcome(outcome: Outcome, journal: Path, command: str) -> None:
+def _print_outcome(outcome: Outcome, journal: Path | None, command: str) -> None:
     console = output.console()
     rate = outcome.keys_moved / outcome.seconds if outcome.seconds else 0
     console.print(

@@ -204,8 +204,11 @@ class Lab:
         self.state.next_ip_offset += 1
         return str(ip)
 
-    def add_nodes(self, count: int, host_prefix: str = "host-new") -> list[LabNode]:
-        """Start `count` empty cluster-enabled nodes at fresh addresses; they join nothing (add-node's input)."""
+    def add_nodes(self, count: int, host_prefix: str = "host-new", join: bool = False) -> list[LabNode]:
+        """Start `count` empty cluster-enabled nodes at fresh addresses. They join nothing (add-node's
+        input) unless `join`: then each MEETs the first node, as empty primaries, and this waits until every
+        node knows them and the cluster is ok."""
+        first = self.nodes[0]
         nodes = []
         for index in range(count):
             ip = self.allocate_ip()
@@ -224,6 +227,12 @@ class Lab:
             nodes.append(node)
         self.start_all(nodes)
         self._read_ids(nodes)
+        if join:
+            for node in nodes:
+                with self.client(node) as c:
+                    c.execute_command("CLUSTER", "MEET", first.ip, first.port)
+            self.wait_membership()
+            self.wait_cluster_ok()
         return nodes
 
     def _read_ids(self, nodes: Sequence[LabNode]) -> None:

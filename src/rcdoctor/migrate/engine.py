@@ -328,20 +328,16 @@ class Engine:
 
         # 4. NODE on the target, then the source, then every other primary.
         closable = [s for s in live if s not in failed]
-        if closable:
-            node_cmds = [("CLUSTER", "SETSLOT", s, "NODE", tid) for s in closable]
-            for slot, reply in zip(closable, self._call(dst, target, node_cmds), strict=True):
-                if isinstance(reply, ResponseError):
-                    failed[slot] = f"NODE on the target: {reply}"
-            closable = [s for s in closable if s not in failed]
-            node_cmds = [("CLUSTER", "SETSLOT", s, "NODE", tid) for s in closable]
-            for slot, reply in zip(closable, self._call(src, source, node_cmds), strict=True):
-                # A primary that gave away its last slot turns into a replica of the new owner as soon as it
+        for link, node, where in ((dst, target, "target"), (src, source, "source")):
+            replies = self._call(link, node, [("CLUSTER", "SETSLOT", s, "NODE", tid) for s in closable])
+            for slot, reply in zip(closable, replies, strict=True):
+                # A source that gave away its last slot turns into a replica of the new owner as soon as it
                 # hears of the target's newer epoch (replica migration): it has adopted the new owner already.
-                if isinstance(reply, ResponseError) and "only with masters" not in str(reply):
-                    failed[slot] = f"NODE on the source: {reply}"
+                adopted = where == "source" and "only with masters" in str(reply)
+                if isinstance(reply, ResponseError) and not adopted:
+                    failed[slot] = f"NODE on the {where}: {reply}"
             closable = [s for s in closable if s not in failed]
-            self._tell_others(closable, sid, tid, links)
+        self._tell_others(closable, sid, tid, links)
         self.journal.write("closed", source=sid, target=tid, slots=closable, keys=moved)
         if failed:
             self.journal.write(

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rcdoctor.errors import UsageError
 
@@ -33,13 +33,19 @@ def new_path(command: str) -> Path:
 
 
 class Journal:
-    def __init__(self, path: Path) -> None:
+    """Appends to `path`; with no path (a dry run) it records nothing."""
+
+    def __init__(self, path: Path | None) -> None:
         self.path = path
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
+        self._file: TextIO | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = path.open("a", encoding="utf-8")
 
     def write(self, event: str, **fields: Any) -> None:
+        if self._file is None:
+            return
         line = json.dumps({"t": round(time.time(), 3), "event": event, **fields}, separators=(",", ":"))
         with self._lock:
             self._file.write(line + "\n")
@@ -48,7 +54,9 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
-            self._file.close()
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
 @dataclass(frozen=True)

@@ -54,11 +54,10 @@ def empty_node_id(endpoint: Endpoint, options: ConnectOptions) -> str:
     return node_id
 
 
-def add_steps(top: Topology, new: Endpoint, seed: Node, replica_of: Node | None) -> list[Step]:
+def add_steps(new: Endpoint, seed: Node, replica_of: Node | None) -> list[Step]:
     steps = [Step(str(new), ("CLUSTER", "MEET", seed.endpoint.host, str(seed.endpoint.port)), "join the cluster")]
     if replica_of is not None:
         steps.append(Step(str(new), ("CLUSTER", "REPLICATE", replica_of.node_id), f"replicate {replica_of.short}"))
-    del top
     return steps
 
 

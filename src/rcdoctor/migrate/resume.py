@@ -6,20 +6,16 @@ For each open slot (a node has it MIGRATING or IMPORTING, or the journal opened 
   - cancel:  every key is still on the source and it was not migrating: drop the IMPORTING state;
   - stuck:   keys on a third node, a node involved not answering, or no way to tell source from target:
              left alone and explained (heal or a person decides).
-Nothing here deletes a key: forward moves them with MIGRATE, cancel only clears a state.
+Nothing here deletes a key: forward moves them with MIGRATE, cancel only clears a state. Pure: the key
+counts are read by `session.count_keys`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import redis
-
-from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.migrate.journal import InFlight
-from rcdoctor.migrate.link import Link
 from rcdoctor.migrate.topology import Topology
 
 
@@ -37,31 +33,6 @@ def slots_to_close(top: Topology, journal: Sequence[InFlight] = ()) -> list[int]
     for flight in journal:
         slots.update(flight.slots)
     return sorted(slots)
-
-
-def count_keys(top: Topology, slots: Sequence[int], options: ConnectOptions) -> dict[int, dict[str, int | None]]:
-    """slot -> primary id -> keys it holds in that slot (None: the node did not answer)."""
-    result: dict[int, dict[str, int | None]] = {s: {} for s in slots}
-
-    def count(node_id: str) -> tuple[str, list[int] | None]:
-        node = top.nodes[node_id]
-        try:
-            link = Link(node.endpoint, options, timeout=options.timeout)
-        except (redis.RedisError, OSError):
-            return node_id, None
-        try:
-            replies = link.run([("CLUSTER", "COUNTKEYSINSLOT", s) for s in slots])
-            return node_id, [r if isinstance(r, int) else -1 for r in replies]
-        except (redis.RedisError, OSError):
-            return node_id, None
-        finally:
-            link.close()
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        for node_id, counts in pool.map(count, [n.node_id for n in top.primaries]):
-            for index, slot in enumerate(slots):
-                result[slot][node_id] = None if counts is None or counts[index] < 0 else counts[index]
-    return result
 
 
 def decide(

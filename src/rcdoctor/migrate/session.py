@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -54,25 +54,39 @@ def require_safe(top: Topology, allow_open: bool = False) -> None:
         )
 
 
-def slot_key_counts(top: Topology, options: ConnectOptions) -> dict[int, int]:
-    """Keys in every slot, asked of its owner (COUNTKEYSINSLOT is O(1) per slot)."""
+def count_keys(
+    top: Topology, wanted: Mapping[str, Sequence[int]], options: ConnectOptions
+) -> dict[str, dict[int, int | None]]:
+    """node id -> slot -> keys it holds in that slot (CLUSTER COUNTKEYSINSLOT, O(1) per slot, one pipeline
+    per node, nodes in parallel); None where the node did not answer."""
 
-    def count(node_id: str) -> dict[int, int]:
-        node = top.nodes[node_id]
-        link = Link(node.endpoint, options, timeout=max(options.timeout, 10.0))
+    def count(node_id: str) -> dict[int, int | None]:
+        slots = list(wanted[node_id])
         try:
-            replies = link.run([("CLUSTER", "COUNTKEYSINSLOT", s) for s in node.slots])
+            link = Link(top.nodes[node_id].endpoint, options, timeout=max(options.timeout, 10.0))
+        except (redis.RedisError, OSError):
+            return dict.fromkeys(slots)
+        try:
+            replies = link.run([("CLUSTER", "COUNTKEYSINSLOT", s) for s in slots])
+            return {s: r if isinstance(r, int) else None for s, r in zip(slots, replies, strict=True)}
+        except (redis.RedisError, OSError):
+            return dict.fromkeys(slots)
         finally:
             link.close()
-        return {s: r for s, r in zip(node.slots, replies, strict=True) if isinstance(r, int)}
 
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return dict(zip(wanted, pool.map(count, wanted), strict=True))
+
+
+def slot_key_counts(top: Topology, options: ConnectOptions) -> dict[int, int]:
+    """Keys in every slot, asked of its owner (for --by keys|memory)."""
+    counts = count_keys(top, {n.node_id: n.slots for n in top.primaries if n.slots}, options)
     result: dict[int, int] = {}
-    try:
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            for counts in pool.map(count, [n.node_id for n in top.primaries if n.slots]):
-                result.update(counts)
-    except (redis.RedisError, OSError) as exc:
-        raise UnsafeClusterError(f"could not count the keys of every slot: {exc}") from None
+    for node_id, per_slot in counts.items():
+        for slot, keys in per_slot.items():
+            if keys is None:
+                raise UnsafeClusterError(f"could not count the keys of slot {slot} on {top.nodes[node_id].short}")
+            result[slot] = keys
     return result
 
 
@@ -111,7 +125,8 @@ def resume(
     slots = resuming.slots_to_close(top, known)
     if not slots:
         return Resumed()
-    closings = resuming.decide(top, resuming.count_keys(top, slots, options), known)
+    per_node = count_keys(top, {n.node_id: slots for n in top.primaries}, options)
+    closings = resuming.decide(top, {s: {i: c[s] for i, c in per_node.items()} for s in slots}, known)
     result = Resumed(closings)
     if not apply:
         return result

@@ -57,6 +57,7 @@ class Topology:
     nodes: Mapping[str, Node]
     owners: tuple[str | None, ...]  # slot -> owner id (consensus)
     open_slots: tuple[OpenSlot, ...] = ()
+    silent: Mapping[str, Node] = field(default_factory=dict)  # listed by peers, not answering us
     problems: tuple[str, ...] = ()  # reasons moving slots now is unsafe
     versions: tuple[str, ...] = field(default=())
 
@@ -67,13 +68,15 @@ class Topology:
     def replicas_of(self, node_id: str) -> list[Node]:
         return [n for n in self.nodes.values() if not n.primary and n.primary_id == node_id]
 
-    def find(self, text: str) -> Node | None:
-        """A node by id, unique id prefix (6+ characters) or address."""
-        exact = [n for n in self.nodes.values() if text in (n.node_id, n.address)]
+    def find(self, text: str, silent: bool = False) -> Node | None:
+        """A node by id, unique id prefix (6+ characters) or address; `silent`: also the nodes that did not
+        answer (known from their peers' views)."""
+        pool: list[Node] = [*self.nodes.values(), *(self.silent.values() if silent else ())]
+        exact = [n for n in pool if text in (n.node_id, n.address)]
         if exact:
             return exact[0]
         if len(text) >= 6:
-            prefixed = [n for n in self.nodes.values() if n.node_id.startswith(text)]
+            prefixed = [n for n in pool if n.node_id.startswith(text)]
             if len(prefixed) == 1:
                 return prefixed[0]
         return None
@@ -114,8 +117,23 @@ def topology(snapshot: Snapshot) -> Topology:
             memory=int(used) if used and used.isdigit() else None,
             version=sample.version,
         )
+    silent = {}
+    for node_id in ctx.unreachable:
+        entry = ctx.entry(node_id)
+        if entry is not None and entry.endpoint is not None:
+            silent[node_id] = Node(
+                node_id=node_id,
+                endpoint=entry.endpoint,
+                primary=entry.is_primary,
+                primary_id=entry.primary_id,
+                slots=tuple(s for s, o in enumerate(owners) if o == node_id),
+                keys=None,
+                memory=None,
+                version=None,
+            )
     return Topology(
         nodes=nodes,
+        silent=silent,
         owners=tuple(owners),
         open_slots=_open_slots(ctx, owners),
         problems=tuple(problems),

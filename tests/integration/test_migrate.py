@@ -165,7 +165,8 @@ def test_killed_run_leaves_only_its_batches_open_and_resume_finishes(
             return sum('"closed"' in line for line in lines) >= 3 and '"open"' in lines[-1]
 
         wait_for(in_flight, 60, "a batch in flight after three closed ones")
-        time.sleep(0.02)
+        # the journal line is written before the SETSLOTs go out: kill once a node shows the batch open
+        wait_for(lambda: bool(_open_slots(lab)), 60, "a batch open on the nodes")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:

@@ -31,7 +31,8 @@ def test_one_seed_finds_every_node_with_every_reply(redis_binary: RedisBinary, m
             assert "CLUSTER SHARDS" in node.replies and "CLUSTER LINKS" in node.replies
         else:
             assert "CLUSTER SHARDS" in node.reply_errors
-    assert build_status(snapshot).health == "ok"
+    report = build_status(snapshot)
+    assert report.health == "ok", [p for row in report.rows for p in row.problems]
 
 
 def test_discovery_uses_the_union_of_views(redis_binary: RedisBinary, make_lab: LabFactory) -> None:

@@ -119,6 +119,7 @@ class Lab:
                 log(f"started {len(state.nodes)} redis-server processes; creating the cluster")
                 lab._create_cluster()
                 lab.wait_cluster_ok()
+                lab.wait_views_clean()
             else:
                 lab._read_ids(state.nodes)
         except BaseException:
@@ -233,6 +234,7 @@ class Lab:
                     c.execute_command("CLUSTER", "MEET", first.ip, first.port)
             self.wait_membership()
             self.wait_cluster_ok()
+            self.wait_views_clean()
         return nodes
 
     def _read_ids(self, nodes: Sequence[LabNode]) -> None:
@@ -287,6 +289,19 @@ class Lab:
             return len(maps) == 1
 
         self.wait(ok, "cluster_state:ok on every node", timeout)
+
+    def wait_views_clean(self, timeout: float | None = None) -> None:
+        """Until every node's view has every peer's bus link connected and no fail?/fail/handshake/noaddr.
+
+        A freshly formed cluster is `ok` before every node has dialled every peer; tests that expect a
+        spotless diagnosis of a new lab would otherwise see a transient "link disconnected".
+        """
+
+        def clean(node: LabNode) -> bool:
+            with self.client(node, timeout=1.0) as c:
+                return _view_is_clean(str(c.execute_command("CLUSTER", "NODES")))
+
+        self.wait(lambda: all(clean(n) for n in self.nodes), "every view to show every link connected", timeout)
 
     def wait_membership(self, timeout: float | None = None) -> None:
         """Until every running node knows every node of the lab (after a MEET, before moving slots)."""
@@ -411,6 +426,19 @@ def add_slots(c: redis.Redis, first: int, last: int, version: tuple[int, ...]) -
         c.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
     else:
         c.execute_command("CLUSTER", "ADDSLOTS", *range(first, last + 1))
+
+
+def _view_is_clean(nodes_text: str) -> bool:
+    for line in nodes_text.splitlines():
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        flags = set(fields[2].split(","))
+        if flags & {"fail?", "fail", "handshake", "noaddr"}:
+            return False
+        if "myself" not in flags and fields[7] != "connected":
+            return False
+    return True
 
 
 def _known_nodes(c: redis.Redis) -> int:

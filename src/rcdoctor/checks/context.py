@@ -14,8 +14,8 @@ from functools import cached_property
 from types import MappingProxyType
 
 from rcdoctor.checks.base import NodeRef
-from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.cluster_nodes import ClusterNode
+from rcdoctor.model.domains import domain_for
 from rcdoctor.model.info import as_int
 from rcdoctor.model.slots import SLOT_COUNT, SlotRange, to_ranges
 from rcdoctor.model.snapshot import NodeSample, Snapshot
@@ -249,13 +249,7 @@ class Context:
     def domain(self, node_id: str) -> str | None:
         """Failure domain: the configured label for its address or host, else the host itself."""
         addresses = [a for a in [self.address(node_id), *self.answers_at.get(node_id, ())] if a]
-        for address in addresses:
-            if address in self.settings.domains:
-                return self.settings.domains[address]
-            host = parse_hostport(address).host
-            if host in self.settings.domains:
-                return self.settings.domains[host]
-        return parse_hostport(addresses[0]).host if addresses else None
+        return domain_for(addresses, self.settings.domains)
 
 
 def components(ids: Iterable[str], links: Iterable[tuple[str, str]]) -> list[set[str]]:

@@ -73,12 +73,7 @@ status.params[0].required = False
     help="Only these checks: codes, code prefixes, names or families (repeat or comma-separate).",
 )
 @click.option("--ignore", multiple=True, help="Leave out these checks (same forms as --select).")
-@click.option(
-    "--domains",
-    "domains_file",
-    default=None,
-    help="JSON object: address or IP -> failure domain (host, k8s node, zone).",
-)
+@common.domains_option
 @click.option("--expand", is_flag=True, help="Text: show every symptom in full instead of folding it under its cause.")
 def diagnose(
     seeds: tuple[str, ...],
@@ -237,6 +232,39 @@ def reshard(seeds: tuple[str, ...], fmt: str, sources: str, target: str, count: 
         return plan.reshard(top, ids, to, count)
 
     return run_move("reshard", t, fmt, args, planner)  # type: ignore[arg-type]
+
+
+@app.command("create", epilog=common.SEEDS_HELP)
+@click.option("--replicas", type=click.IntRange(0, 10), required=True, help="Replicas per primary.")
+@common.domains_option
+@click.option("--apply", is_flag=True, help="Do it. Without --apply the placement is printed and nothing changes.")
+@click.option(
+    "--allow-shard-in-one-domain",
+    "allow_one_domain",
+    is_flag=True,
+    help="RISK: apply even when a shard's primary and all its replicas share one failure domain.",
+)
+@common.format_option
+@common.cluster_options
+def create_cluster(
+    replicas: int,
+    domains_file: str | None,
+    apply: bool,
+    allow_one_domain: bool,
+    fmt: str,
+    seeds: tuple[str, ...],
+    **conn: object,
+) -> int:
+    """Build a cluster from the empty nodes SEEDS (each cluster-enabled, no keys, knowing no one).
+
+    Primaries are spread over failure domains and every replica is placed in a domain other than its
+    primary's (domains: --domains FILE, else each IP). Slots are split evenly; nodes beyond
+    primaries x (1 + replicas) become extra replicas. Prints the placement; changes nothing unless --apply.
+    """
+    from rcdoctor.cli.create import run_create
+
+    t = common.target(seeds, **conn)  # type: ignore[arg-type]
+    return run_create(t, replicas, domains_file, apply, allow_one_domain, fmt)
 
 
 @app.command("add-node", epilog=common.SEEDS_HELP)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -109,6 +111,26 @@ def node_timeout_option(maximum: int) -> Callable[[F], F]:
         show_default=True,
         help="cluster-node-timeout of the lab's nodes, in milliseconds.",
     )
+
+
+domains_option = click.option(
+    "--domains",
+    "domains_file",
+    default=None,
+    help="JSON object: address or IP -> failure domain (host, k8s node, zone); else each IP is its own.",
+)
+
+
+def read_domains(path: str) -> dict[str, str]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read --domains {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--domains {path}: not a JSON file ({exc})") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise UsageError(f'--domains {path}: expected a JSON object of strings, e.g. {{"10.0.0.5:6379": "node-a"}}')
+    return data
 
 
 format_option = click.option(

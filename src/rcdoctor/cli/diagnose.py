@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from pathlib import Path
 from types import MappingProxyType
 
 from rcdoctor.cli import output
-from rcdoctor.cli.common import Target
+from rcdoctor.cli.common import Target, read_domains
 from rcdoctor.errors import EXIT_OK, UsageError
 from rcdoctor.model.snapshot import Snapshot
 
 
 def _selectors(values: Iterable[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
-
-
-def read_domains(path: str) -> dict[str, str]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read --domains {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"--domains {path}: not a JSON file ({exc})") from None
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        raise UsageError(f'--domains {path}: expected a JSON object of strings, e.g. {{"10.0.0.5:6379": "node-a"}}')
-    return data
 
 
 def run_diagnose(

@@ -24,7 +24,7 @@ def run_add(t: Target, new: str, replica_of: str | None, apply: bool) -> int:
     _, top = session.read(t.seeds, t.options)
     session.require_safe(top, allow_open=True)
     endpoint = parse_hostport(new)
-    node_id = membership.empty_node_id(endpoint, t.options)
+    node_id = membership.probe_empty(endpoint, t.options).node_id
     if node_id in top.nodes:
         raise UsageError(f"{new} ({node_id[:8]}) is already a member of this cluster")
     primary = node_named(top, replica_of, "--replica-of", lambda n: n.primary) if replica_of else None

@@ -30,17 +30,27 @@ class Step:
     why: str
 
     def describe(self) -> str:
-        return f"{self.node}: {' '.join(self.command)}  — {self.why}"
+        shown = self.command if len(self.command) <= 8 else (*self.command[:6], f"… ({len(self.command) - 6} more)")
+        return f"{self.node}: {' '.join(shown)}  — {self.why}"
 
 
-def empty_node_id(endpoint: Endpoint, options: ConnectOptions) -> str:
-    """The id of a node fit to join: cluster-enabled, no keys, no slots, knowing no other node."""
+@dataclass(frozen=True)
+class EmptyNode:
+    endpoint: Endpoint
+    node_id: str
+    version: tuple[int, ...]
+    bus_port: int
+
+
+def probe_empty(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode:
+    """A node fit to join or form a cluster: cluster-enabled, no keys, no slots, knowing no other node."""
     try:
         with client(endpoint, options) as c:
             info = str(c.execute_command("CLUSTER", "INFO"))
             lines = [x for x in str(c.execute_command("CLUSTER", "NODES")).splitlines() if x.strip()]
             keys = int(c.dbsize())
             node_id = str(c.execute_command("CLUSTER", "MYID"))
+            version = str(c.info("server").get("redis_version", "0"))
     except (redis.RedisError, OSError) as exc:
         error = classify(exc)
         raise error_for(error.kind, f"{endpoint}: {error.message}") from None
@@ -51,7 +61,11 @@ def empty_node_id(endpoint: Endpoint, options: ConnectOptions) -> str:
             f"{endpoint} already knows {len(lines) - 1} other node(s) or owns slots: it is part of a cluster "
             "(CLUSTER RESET SOFT on it first if that is a leftover)"
         )
-    return node_id
+    myself = next((x for x in lines if "myself" in x.split()[2]), lines[0] if lines else "")
+    _, _, bus = myself.split()[1].partition("@") if myself else ("", "", "")
+    bus_port = int(bus.split(",")[0]) if bus.split(",")[0].isdigit() else endpoint.port + 10000
+    parts = tuple(int(p) for p in version.split(".")[:3] if p.isdigit())
+    return EmptyNode(endpoint, node_id, parts, bus_port)
 
 
 def add_steps(new: Endpoint, seed: Node, replica_of: Node | None) -> list[Step]:

@@ -1,0 +1,157 @@
+"""Building a cluster from empty nodes: check them, then slots, epochs, MEET, REPLICATE, wait until ok.
+
+The order matters. Slots and distinct config epochs are set while each node still knows only itself
+(SET-CONFIG-EPOCH is refused afterwards), so no two primaries start with the same epoch and no epoch
+collision has to be resolved by gossip. Every node then MEETs the first one; gossip spreads the rest.
+Replicas REPLICATE only once they list their primary (before that the id is unknown to them).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import redis
+
+from rcdoctor.collect.connection import ConnectOptions, client
+from rcdoctor.errors import ConnectError, DoctorError, UsageError
+from rcdoctor.migrate.membership import EmptyNode, Step, probe_empty, run_steps
+from rcdoctor.migrate.placement import CreatePlan
+from rcdoctor.model.address import Endpoint, parse_hostport
+
+
+def probe_all(addresses: list[str], options: ConnectOptions) -> dict[str, EmptyNode]:
+    """Every node probed at once; one error naming every node that cannot be used (unreachable ones first)."""
+    endpoints = [parse_hostport(a) for a in addresses]
+    with ThreadPoolExecutor(max_workers=min(32, len(endpoints))) as pool:
+        results = list(pool.map(lambda e: _probe_or_error(e, options), endpoints))
+    errors = [(a, r) for a, r in zip(addresses, results, strict=True) if isinstance(r, DoctorError)]
+    if errors:
+        # Connection problems first (exit 2); the rest only named, so the error stays one readable line.
+        errors.sort(key=lambda e: not isinstance(e[1], ConnectError))
+        first = errors[0][1]
+        others = ", ".join(a for a, _ in errors[1:])
+        raise type(first)(f"{first}" + (f" (also refused: {others})" if others else ""))
+    nodes = {a: r for a, r in zip(addresses, results, strict=True) if isinstance(r, EmptyNode)}
+    ids: dict[str, str] = {}
+    for address, node in nodes.items():
+        if node.node_id in ids:
+            raise UsageError(f"{address} and {ids[node.node_id]} are the same node ({node.node_id[:8]})")
+        ids[node.node_id] = address
+    return nodes
+
+
+def _probe_or_error(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode | DoctorError:
+    try:
+        return probe_empty(endpoint, options)
+    except DoctorError as exc:
+        return exc
+
+
+def create_steps(plan: CreatePlan, nodes: dict[str, EmptyNode]) -> tuple[list[Step], list[Step], list[Step]]:
+    """(slots and epochs, MEETs, REPLICATEs): the three phases, with waits between them."""
+    setup: list[Step] = []
+    for shard in plan.shards:
+        node = nodes[shard.primary.address]
+        first, last = shard.slots.start, shard.slots.end
+        if node.version >= (7, 0):
+            command: tuple[str, ...] = ("CLUSTER", "ADDSLOTSRANGE", str(first), str(last))
+        else:
+            command = ("CLUSTER", "ADDSLOTS", *(str(s) for s in range(first, last + 1)))
+        setup.append(Step(shard.primary.address, command, f"own slots {shard.slots}"))
+    ordered = [m.address for s in plan.shards for m in s.members]
+    for epoch, address in enumerate(ordered, 1):
+        setup.append(Step(address, ("CLUSTER", "SET-CONFIG-EPOCH", str(epoch)), "a distinct config epoch"))
+    anchor = nodes[ordered[0]]
+    ip = resolve(anchor.endpoint.host)
+    meet = ["CLUSTER", "MEET", ip, str(anchor.endpoint.port)]
+    if anchor.bus_port != anchor.endpoint.port + 10000:
+        meet.append(str(anchor.bus_port))  # Redis 7+: a bus port off the default offset must be named
+    meets = [Step(a, tuple(meet), f"meet {ordered[0]}") for a in ordered[1:]]
+    replicate = [
+        Step(r.address, ("CLUSTER", "REPLICATE", nodes[s.primary.address].node_id), f"replicate {s.primary.address}")
+        for s in plan.shards
+        for r in s.replicas
+    ]
+    return setup, meets, replicate
+
+
+def resolve(host: str) -> str:
+    """CLUSTER MEET takes an IP address only; a DNS name is resolved here, as the node would."""
+    try:
+        return str(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0])
+    except (OSError, IndexError) as exc:
+        raise UsageError(f"cannot resolve {host} for CLUSTER MEET: {exc}") from None
+
+
+def apply(
+    plan: CreatePlan,
+    nodes: dict[str, EmptyNode],
+    options: ConnectOptions,
+    log: Callable[[str], None],
+    timeout: float = 60.0,
+) -> None:
+    setup, meets, replicate = create_steps(plan, nodes)
+    endpoints = [n.endpoint for n in nodes.values()]
+    run_steps(setup, options, log)
+    log(f"slots assigned to {len(plan.shards)} primaries, {len(nodes)} distinct config epochs set")
+    run_steps(meets, options, log)
+    _wait(lambda e, c: _lists_all(c, len(nodes)), endpoints, options, timeout, "to know every other node")
+    log(f"every node knows all {len(nodes)} nodes")
+    run_steps(replicate, options, log)
+    log(f"{len(replicate)} replicas attached")
+    expected = {nodes[m.address].node_id: nodes[s.primary.address].node_id for s in plan.shards for m in s.replicas}
+    _wait(
+        lambda e, c: _ready(c, expected),
+        endpoints,
+        options,
+        timeout,
+        "to report cluster_state:ok, list every replica under its primary and have replicas in sync",
+    )
+    log("cluster_state:ok on every node, every view lists every replica under its primary, replicas in sync")
+
+
+def _lists_all(c: redis.Redis, count: int) -> bool:
+    lines = [x for x in str(c.execute_command("CLUSTER", "NODES")).splitlines() if x.strip()]
+    return len(lines) == count and not any("handshake" in x.split()[2] for x in lines)
+
+
+def _ready(c: redis.Redis, replica_of: dict[str, str]) -> bool:
+    """ok, in sync, and this node's view has the roles right (a client refreshing from it sees them)."""
+    if "cluster_state:ok" not in str(c.execute_command("CLUSTER", "INFO")):
+        return False
+    view = {f[0]: f for f in (x.split() for x in str(c.execute_command("CLUSTER", "NODES")).splitlines()) if f}
+    for replica, primary in replica_of.items():
+        fields = view.get(replica)
+        if fields is None or "slave" not in fields[2] or fields[3] != primary:
+            return False
+    replication = c.info("replication")
+    return replication.get("role") != "slave" or replication.get("master_link_status") == "up"
+
+
+def _wait(
+    ready: Callable[[Endpoint, redis.Redis], bool],
+    endpoints: list[Endpoint],
+    options: ConnectOptions,
+    timeout: float,
+    what: str,
+) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(endpoints)
+    while pending:
+        still = []
+        for endpoint in pending:
+            try:
+                with client(endpoint, options) as c:
+                    if not ready(endpoint, c):
+                        still.append(endpoint)
+            except (redis.RedisError, OSError):
+                still.append(endpoint)
+        pending = still
+        if pending and time.monotonic() > deadline:
+            names = ", ".join(str(e) for e in pending[:5])
+            raise DoctorError(f"after {timeout:.0f}s these nodes still wait {what}: {names}")
+        if pending:
+            time.sleep(0.1)

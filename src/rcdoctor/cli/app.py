@@ -234,6 +234,34 @@ def reshard(seeds: tuple[str, ...], fmt: str, sources: str, target: str, count: 
     return run_move("reshard", t, fmt, args, planner)  # type: ignore[arg-type]
 
 
+@app.command("verify", epilog=common.SEEDS_HELP)
+@click.option("--expect-keys", type=click.IntRange(0), default=None, help="The total number of keys there must be.")
+@click.option("--baseline", "baseline_path", default=None, help="Compare key count and content with this baseline.")
+@click.option("--save-baseline", default=None, help="Write a baseline (per-slot count and digest) if verify passes.")
+@common.format_option
+@common.cluster_options
+def verify(
+    expect_keys: int | None,
+    baseline_path: str | None,
+    save_baseline: str | None,
+    fmt: str,
+    seeds: tuple[str, ...],
+    **conn: object,
+) -> int:
+    """Prove the cluster works: real writes and reads on every primary, routing through every node.
+
+    Checks every node answers, says cluster_state:ok and agrees on one complete slot map with no slot
+    open; writes a probe key in each primary's slots through a cluster client, reads it back, reads it
+    through every node (owner answers, others MOVED to it) and on every replica; counts keys per primary.
+    --save-baseline before an incident and --baseline after it prove no key was lost or changed (count
+    and content digest per slot). Probe keys are deleted. Exit 0 verified, 2 a check failed, 3 could not run.
+    """
+    from rcdoctor.cli.verify import run_verify_command
+
+    t = common.target(seeds, **conn)  # type: ignore[arg-type]
+    return run_verify_command(t, expect_keys, baseline_path, save_baseline, fmt)
+
+
 @app.command("create", epilog=common.SEEDS_HELP)
 @click.option("--replicas", type=click.IntRange(0, 10), required=True, help="Replicas per primary.")
 @common.domains_option

@@ -16,7 +16,8 @@ def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     # On a pipe Rich assumes 80 columns and folds every cell; tables read better wider there.
     width = None if stream.isatty() else 160
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
+    # emoji=False: Rich would otherwise turn `cluster_state:ok` into an emoji.
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width, emoji=False)
 
 
 def emit_json(data: Any) -> None:

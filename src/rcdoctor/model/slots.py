@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -63,10 +64,6 @@ def key_hash_slot(key: bytes | str) -> int:
 
 
 def _crc16(data: bytes) -> int:
-    crc = 0
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
+    # CRC16/XMODEM, the one Redis uses; binascii's C version is ~50x faster than a loop here (digests
+    # hash every key of a cluster).
+    return binascii.crc_hqx(data, 0)

@@ -1,0 +1,264 @@
+"""verify: prove the cluster works and holds what it should, with real reads and writes.
+
+1. Every node answers, says cluster_state:ok, agrees on one slot map that covers every slot, no slot open.
+2. On every primary, a probe key in its own slots is written and read back through a cluster client
+   (as applications do) and read through every node directly: the owner answers the value, every other
+   node answers MOVED to the owner's advertised address. Every replica of that primary must have the key
+   within a few seconds (READONLY read). Probe keys are deleted at the end, whatever happened.
+3. Keys per primary and their spread; with --expect-keys the total must match; with --baseline the count
+   and content digest of every slot must match (probe keys never count).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import MovedError
+
+from rcdoctor.collect.connection import ConnectOptions, classify, client
+from rcdoctor.migrate.topology import Node, Topology
+from rcdoctor.model.slots import format_ranges, key_hash_slot, to_ranges
+from rcdoctor.verify.baseline import Baseline, Comparison, compare
+from rcdoctor.verify.digest import PROBE_PREFIX, SlotDigest, node_digest
+
+REPLICA_WAIT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class VerifyReport:
+    results: list[Result] = field(default_factory=list)
+    keys: dict[str, int] = field(default_factory=dict)  # primary address -> keys (probe keys excluded)
+    comparison: Comparison | None = None
+    digest: SlotDigest | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    def add(self, name: str, ok: bool, detail: str) -> None:
+        self.results.append(Result(name, ok, detail))
+
+
+def cluster_checks(top: Topology, states: dict[str, str | None], report: VerifyReport) -> None:
+    """Step 1 from a collected snapshot (states: address -> its own cluster_state)."""
+    silent = [f"{n.address} ({n.node_id[:8]})" for n in top.silent.values()]
+    unanswered = [p for p in top.problems if "did not answer" in p and "listed by peers" not in p]
+    report.add(
+        "every node answers",
+        not silent and not unanswered,
+        f"{len(top.nodes)} nodes answered"
+        + (f"; listed but silent: {', '.join(silent)}" if silent else "")
+        + (f"; {'; '.join(unanswered)}" if unanswered else ""),
+    )
+    bad = {a: s for a, s in states.items() if s != "ok"}
+    report.add(
+        "every node says cluster_state:ok",
+        not bad,
+        "all ok" if not bad else ", ".join(f"{a}: {s}" for a, s in sorted(bad.items())),
+    )
+    map_problems = [p for p in top.problems if "slot map" in p or "no owner" in p or "failing" in p]
+    report.add("one slot map, every slot covered", not map_problems, "; ".join(map_problems) or "16384 slots, one map")
+    report.add(
+        "no slot open",
+        not top.open_slots,
+        "none" if not top.open_slots else format_ranges(to_ranges([o.slot for o in top.open_slots])),
+    )
+
+
+def probe_key(slots: Sequence[int], token: str) -> bytes:
+    """A key whose slot is one of `slots` (a hash tag searched for it)."""
+    wanted = set(slots)
+    for n in range(2_000_000):
+        key = PROBE_PREFIX + f"{token}:{{{n}}}".encode()
+        if key_hash_slot(key) in wanted:
+            return key
+    raise RuntimeError("no probe key found")  # cannot happen: 2M tags cover every slot
+
+
+def probe(top: Topology, options: ConnectOptions, report: VerifyReport) -> None:
+    """Step 2. Probe keys live 5 minutes at most even if this process dies before cleaning up."""
+    primaries = [p for p in top.primaries if p.slots]
+    token = f"{os.getpid()}:{int(time.time())}"
+    keys = {p.node_id: probe_key(p.slots, f"{token}:{p.node_id[:8]}") for p in primaries}
+    cluster = _cluster_client(top, options)
+    try:
+        written: dict[str, bytes] = {}
+        for primary in primaries:
+            key, value = keys[primary.node_id], f"probe {token}".encode()
+            try:
+                cluster.set(key, value, px=300_000)
+                back = cluster.get(key)
+                ok = back == value
+                detail = "written and read back" if ok else f"read back {back!r}"
+                if ok:
+                    written[primary.node_id] = value
+            except (redis.RedisError, OSError) as exc:
+                ok, detail = False, f"{type(exc).__name__}: {classify(exc).message}"
+            report.add(f"cluster client write/read in {primary.address}'s slots", ok, detail)
+        for primary in primaries:
+            if primary.node_id in written:
+                _through_every_node(top, primary, keys[primary.node_id], written[primary.node_id], options, report)
+                _on_replicas(top, primary, keys[primary.node_id], written[primary.node_id], options, report)
+    finally:
+        for key in keys.values():
+            with contextlib.suppress(redis.RedisError, OSError):  # else it expires within 5 minutes
+                cluster.delete(key)
+        cluster.close()
+
+
+def _cluster_client(top: Topology, options: ConnectOptions) -> RedisCluster:
+    kwargs = options.connection_kwargs(next(iter(top.nodes.values())).endpoint)
+    for name in ("host", "port", "decode_responses", "encoding_errors", "client_name", "retry"):
+        kwargs.pop(name, None)
+    nodes = [ClusterNode(n.endpoint.host, n.endpoint.port) for n in top.nodes.values()]
+    return RedisCluster(startup_nodes=nodes, **kwargs)
+
+
+def _through_every_node(
+    top: Topology, primary: Node, key: bytes, value: bytes, options: ConnectOptions, report: VerifyReport
+) -> None:
+    wrong: list[str] = []
+    for node in top.nodes.values():
+        try:
+            with client(node.endpoint, options) as c:
+                reply = c.execute_command("GET", key.decode())
+            if node.node_id == primary.node_id and str(reply) != value.decode():
+                wrong.append(f"{node.address} answered {reply!r}")
+            elif node.node_id != primary.node_id:
+                wrong.append(f"{node.address} answered the value instead of MOVED")
+        except redis.ResponseError as exc:
+            # redis-py turns a MOVED reply into MovedError and drops the word from the message
+            moved = isinstance(exc, MovedError) or str(exc).startswith("MOVED")
+            moved_to = str(exc).split()[-1] if moved else None
+            if node.node_id == primary.node_id or moved_to != primary.address:
+                wrong.append(f"{node.address}: {'MOVED ' if moved else ''}{exc}")
+        except (redis.RedisError, OSError) as exc:
+            wrong.append(f"{node.address}: {classify(exc).message}")
+    report.add(
+        f"every node routes {primary.address}'s key",
+        not wrong,
+        "owner answers, every other node says MOVED to it" if not wrong else "; ".join(wrong[:4]),
+    )
+
+
+def _on_replicas(
+    top: Topology, primary: Node, key: bytes, value: bytes, options: ConnectOptions, report: VerifyReport
+) -> None:
+    replicas = top.replicas_of(primary.node_id)
+    if not replicas:
+        report.add(f"replicas of {primary.address} have the key", True, "no replica")
+        return
+    missing = []
+    for replica in replicas:
+        deadline = time.monotonic() + REPLICA_WAIT_S
+        seen = False
+        while not seen and time.monotonic() < deadline:
+            try:
+                with client(replica.endpoint, options) as c:
+                    c.execute_command("READONLY")
+                    seen = c.execute_command("GET", key.decode()) == value.decode()
+            except (redis.RedisError, OSError):
+                seen = False
+            if not seen:
+                time.sleep(0.05)
+        if not seen:
+            missing.append(replica.address)
+    report.add(
+        f"replicas of {primary.address} have the key",
+        not missing,
+        f"{len(replicas)} replica(s) in sync"
+        if not missing
+        else f"not within {REPLICA_WAIT_S:.0f}s on {', '.join(missing)}",
+    )
+
+
+def count_keys(top: Topology, options: ConnectOptions, report: VerifyReport, expect: int | None) -> None:
+    for primary in top.primaries:
+        with client(primary.endpoint, options) as c:
+            report.keys[primary.address] = int(c.dbsize())
+    total = sum(report.keys.values())
+    counts = sorted(report.keys.values())
+    spread = f"min {counts[0]}, max {counts[-1]}" if counts else "no primary"
+    if expect is None:
+        report.add("keys counted", True, f"{total} keys on {len(counts)} primaries ({spread})")
+    else:
+        report.add(f"{expect} keys expected", total == expect, f"{total} keys on {len(counts)} primaries ({spread})")
+
+
+def digest_all(top: Topology, options: ConnectOptions) -> SlotDigest:
+    """Digest of every primary's keys, primaries in parallel."""
+    primaries = [p for p in top.primaries if p.slots or (p.keys or 0) > 0]
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(primaries)))) as pool:
+        parts = list(pool.map(lambda p: node_digest(p.endpoint, options), primaries))
+    total = SlotDigest()
+    for part in parts:
+        total.merge(part)
+    return total
+
+
+def against_baseline(baseline: Baseline, now: SlotDigest, report: VerifyReport) -> None:
+    comparison = compare(baseline.digest, now)
+    report.comparison = comparison
+    parts = [f"{comparison.found_keys} keys now, {comparison.expected_keys} at {baseline.created_at}"]
+    for label, ranges in (
+        ("fewer keys in slots", comparison.missing_slots),
+        ("more keys in slots", comparison.extra_slots),
+        ("changed content in slots", comparison.changed_slots),
+    ):
+        if ranges:
+            parts.append(f"{label} {format_ranges(ranges)}")
+    report.add("same keys and content as the baseline", comparison.identical, "; ".join(parts))
+
+
+def run_verify(
+    top: Topology,
+    states: dict[str, str | None],
+    options: ConnectOptions,
+    expect: int | None = None,
+    baseline: Baseline | None = None,
+    want_digest: bool = False,
+    log: Callable[[str], None] = lambda _: None,
+) -> VerifyReport:
+    report = VerifyReport()
+    cluster_checks(top, states, report)
+    if all(r.ok for r in report.results):
+        log("probing every primary through a cluster client and through every node")
+        probe(top, options, report)
+    else:
+        report.add("probe writes", False, "skipped: the cluster is not whole (see above)")
+    count_keys(top, options, report, expect)
+    if baseline is not None or want_digest:
+        log("digesting every key on every primary (SCAN + DUMP)")
+        report.digest = digest_all(top, options)
+        if baseline is not None:
+            against_baseline(baseline, report.digest, report)
+    return report
+
+
+def as_json(report: VerifyReport) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "format": "rcdoctor.verify",
+        "version": 1,
+        "ok": report.ok,
+        "results": [{"name": r.name, "ok": r.ok, "detail": r.detail} for r in report.results],
+        "keys": report.keys,
+        "total_keys": sum(report.keys.values()),
+    }
+    if report.digest is not None:
+        data["digest"] = {"keys": report.digest.keys, "value": report.digest.total}
+    return data

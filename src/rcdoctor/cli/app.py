@@ -234,6 +234,57 @@ def reshard(seeds: tuple[str, ...], fmt: str, sources: str, target: str, count: 
     return run_move("reshard", t, fmt, args, planner)  # type: ignore[arg-type]
 
 
+@app.command("heal", epilog=common.SEEDS_HELP)
+@click.option("--apply", is_flag=True, help="Do it. Without --apply the plan is printed and nothing changes.")
+@click.option(
+    "--journal",
+    "journal_path",
+    default=None,
+    help="Journal file (default: a new file under ~/.local/state/rcdoctor/journals).",
+)
+@click.option(
+    "--allow-failover-force",
+    is_flag=True,
+    help="RISK: promote a replica of a dead primary (CLUSTER FAILOVER FORCE); writes it had not received are lost.",
+)
+@click.option(
+    "--allow-takeover",
+    is_flag=True,
+    help="RISK: promote without a majority of primaries (FAILOVER TAKEOVER): split brain if the old primary lives.",
+)
+@click.option(
+    "--forget-down",
+    is_flag=True,
+    help="Also FORGET slotless nodes that are only down (else they rejoin by themselves when back).",
+)
+@common.format_option
+@common.cluster_options
+def heal(
+    apply: bool,
+    journal_path: str | None,
+    allow_failover_force: bool,
+    allow_takeover: bool,
+    forget_down: bool,
+    fmt: str,
+    seeds: tuple[str, ...],
+    **conn: object,
+) -> int:
+    """Repair what diagnose found, as an ordered plan of steps; dry run unless --apply.
+
+    Phases: MEET nodes back at new addresses; fail over a dead primary's replica (only with the flag that
+    names the risk); re-point replicas of gone primaries; FORGET ghosts everywhere at once; close open
+    slots in the direction of their keys and give uncovered slots to the node holding their keys. Each
+    step's precondition is checked on the live cluster right before it runs; every step is journaled; the
+    cluster is collected and re-planned between phases; the first failure stops the run. Exit 0 healthy
+    (or nothing to do), 2 not healed or something left for a human, 3 could not run.
+    """
+    from rcdoctor.cli.heal import run_heal
+    from rcdoctor.heal.plan import Flags
+
+    t = common.target(seeds, **conn)  # type: ignore[arg-type]
+    return run_heal(t, Flags(allow_failover_force, allow_takeover, forget_down), apply, journal_path, fmt)
+
+
 @app.command("verify", epilog=common.SEEDS_HELP)
 @click.option("--expect-keys", type=click.IntRange(0), default=None, help="The total number of keys there must be.")
 @click.option("--baseline", "baseline_path", default=None, help="Compare key count and content with this baseline.")

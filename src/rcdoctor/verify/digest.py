@@ -73,8 +73,11 @@ def _scan(conn: Connection) -> SlotDigest:
         cursor, keys = conn.read_response(disable_decoding=True)
         keys = [k for k in keys if not k.startswith(PROBE_PREFIX)]
         if keys:
-            conn.send_packed_command(conn.pack_commands([("DUMP", k) for k in keys]))
+            # ASKING before each DUMP: keys of a slot this node is IMPORTING are answered only after it
+            # (else MOVED), and a digest taken mid-migration must still count them where they are.
+            conn.send_packed_command(conn.pack_commands([c for k in keys for c in (("ASKING",), ("DUMP", k))]))
             for key in keys:
+                conn.read_response(disable_decoding=True)
                 payload = conn.read_response(disable_decoding=True)
                 if payload is None:  # expired or deleted between SCAN and DUMP
                     continue

@@ -1,0 +1,119 @@
+"""heal: print the plan (phases, steps, preconditions, risks, what is blocked); with --apply, run it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rcdoctor.cli import output
+from rcdoctor.cli.common import Target
+from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK
+from rcdoctor.heal.plan import Expect, Flags, HealPlan, Step
+
+FORMAT = "rcdoctor.heal"
+VERSION = 1
+
+
+def run_heal(t: Target, flags: Flags, apply: bool, journal_path: str | None, fmt: str) -> int:
+    from rcdoctor.heal import session
+    from rcdoctor.migrate.journal import Journal, new_path
+
+    _, _, first = session.survey(t.seeds, t.options, flags)
+    if fmt == "text":
+        _show(first, apply)
+    data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "applied": apply, "plan": plan_dict(first)}
+    code = EXIT_OK if first.empty and not first.blocked else EXIT_CRITICAL
+    if apply and not first.empty:
+        path = Path(journal_path) if journal_path else new_path("heal")
+        journal = Journal(path)
+        log = output.info if fmt == "json" else output.console().print
+        log(f"journal: {path}")
+        try:
+            outcome = session.run(t.seeds, t.options, flags, journal, log, first)
+        finally:
+            journal.close()
+        report = outcome.final_report
+        left = outcome.final_plan
+        healthy = report is not None and report.healthy and left is not None and left.empty and not left.blocked
+        data["rounds"] = [{"phase": r.phase, "done": r.done, "skipped": r.skipped} for r in outcome.rounds]
+        data["journal"] = str(path)
+        data["healthy"] = healthy
+        if report is not None:
+            data["remaining"] = [f"{f.code} {f.title}" for f in report.root_causes if f.severity != "info"]
+        if left is not None:
+            data["blocked"] = list(left.blocked)
+        if fmt == "text":
+            console = output.console()
+            if healthy:
+                console.print(
+                    "[bold green]healed[/]: diagnose finds nothing above info; run `rcdoctor verify` to prove it"
+                )
+            else:
+                console.print("[bold red]not healed[/]:")
+                for line in [*data.get("remaining", []), *data.get("blocked", [])]:
+                    console.print(f"  {line}")
+        code = EXIT_OK if healthy else EXIT_CRITICAL
+    if fmt == "json":
+        output.emit_json(data)
+    return code
+
+
+def _precondition(expect: Expect) -> str:
+    return {
+        "answers-as": f"{expect.address} answers as {expect.node_id[:8]}",
+        "silent": f"{expect.node_id[:8]} still does not answer at {expect.address}",
+        "replica-of": f"{expect.address} still replicates {expect.other[:8]}",
+        "owns-none": f"{expect.node_id[:8]} owns no slots in {expect.address}'s view",
+    }.get(expect.kind, expect.kind)
+
+
+def step_dict(step: Step) -> dict[str, Any]:
+    return {
+        "node": step.node,
+        "command": list(step.command),
+        "why": step.why,
+        "answers": list(step.answers),
+        "preconditions": [_precondition(e) for e in step.expect],
+        "risk": step.risk,
+    }
+
+
+def plan_dict(plan: HealPlan) -> dict[str, Any]:
+    return {
+        "phases": [
+            {
+                "name": p.name,
+                "steps": [step_dict(s) for s in p.steps],
+                "open_slots": [c.__dict__ for c in p.closings],
+            }
+            for p in plan.phases
+        ],
+        "blocked": list(plan.blocked),
+    }
+
+
+def _show(plan: HealPlan, apply: bool) -> None:
+    console = output.console()
+    if plan.empty and not plan.blocked:
+        console.print("[bold green]nothing to heal[/]: no finding heal acts on")
+        return
+    number = 0
+    for index, phase in enumerate(plan.phases, 1):
+        later = " (planned from the facts now; re-planned after the phases before it)" if index > 1 else ""
+        console.print(f"[bold]phase {index}: {phase.name}[/]{later}")
+        for step in phase.steps:
+            number += 1
+            console.print(f"  {number}. {step.describe()}   [dim]answers {', '.join(step.answers)}[/]")
+            console.print(f"     why: {step.why}")
+            for expect in step.expect:
+                console.print(f"     checked first: {_precondition(expect)}")
+            console.print(f"     [red]can lose data: {step.risk}[/]" if step.risk else "     loses nothing")
+        for closing in phase.closings:
+            if closing.action != "stuck":
+                number += 1
+                console.print(f"  {number}. slot {closing.slot}: {closing.action} the migration ({closing.reason})")
+                console.print("     loses nothing: keys move with MIGRATE, nothing is deleted")
+    for line in plan.blocked:
+        console.print(f"[yellow]not done[/]: {line}")
+    if not apply:
+        console.print("[bold]dry run[/]: nothing changed. Add --apply to heal.")

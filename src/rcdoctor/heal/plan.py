@@ -1,0 +1,348 @@
+"""The heal plan: diagnose's picture of the cluster turned into ordered phases of steps (pure).
+
+Phases run in this order, because each one's facts depend on the ones before:
+  1. meet       nodes back at new addresses: MEET them at the address where they answer now (A003/A004)
+  2. failover   a failed primary with slots whose replica did not take over (S002/R005): FORCE/TAKEOVER,
+                only behind the flag that names the risk
+  3. replicas   replicas following a primary that is gone, or whose link is down (R004/R002)
+  4. forget     ghosts and failed nodes that own nothing: FORGET on every node at once (M003/M001)
+  5. slots      open slots closed in the direction of the keys (S004); uncovered slots given to the node
+                holding their keys, else spread over the primaries (S001)
+The executor runs the first phase, waits for the cluster to settle, collects again and plans again, so a
+later phase is always planned from facts, not from a guess of what the earlier one changed. A dry run
+prints every phase as planned from the facts now.
+
+Facts that need I/O beyond the snapshot (keys per slot for open and uncovered slots) are passed in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from rcdoctor.checks.context import Context
+from rcdoctor.migrate.resume import Closing
+from rcdoctor.model.address import parse_hostport
+from rcdoctor.model.slots import SLOT_COUNT, format_ranges, to_ranges
+
+RISK_FORCE = "--allow-failover-force"
+RISK_TAKEOVER = "--allow-takeover"
+
+
+@dataclass(frozen=True)
+class Flags:
+    failover_force: bool = False
+    takeover: bool = False
+    forget_down: bool = False  # also forget slotless nodes that are merely down (they may come back)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What must hold on the live cluster right before a step runs (re-checked by the executor)."""
+
+    kind: str  # "answers-as" | "silent" | "replica-of" | "owns-none"
+    address: str
+    node_id: str = ""
+    other: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    node: str  # address the command is sent to
+    command: tuple[str, ...]
+    why: str
+    answers: tuple[str, ...]  # finding codes this step answers
+    expect: tuple[Expect, ...] = ()
+    risk: str | None = None  # None: cannot lose data
+
+    def describe(self) -> str:
+        shown = self.command if len(self.command) <= 8 else (*self.command[:6], f"… ({len(self.command) - 6} more)")
+        return f"{self.node}: {' '.join(shown)}"
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    steps: tuple[Step, ...] = ()
+    closings: tuple[Closing, ...] = ()  # slots phase: open slots closed through the migration engine
+    parallel: bool = False  # FORGETs: all at once, inside the 60 s blacklist window
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps and not any(c.action != "stuck" for c in self.closings)
+
+
+@dataclass(frozen=True)
+class HealPlan:
+    phases: tuple[Phase, ...]
+    blocked: tuple[str, ...] = ()  # what heal will not do now, and why (a flag, a human decision)
+
+    @property
+    def empty(self) -> bool:
+        return all(p.empty for p in self.phases)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Read from the live cluster by the heal session for the slots the snapshot shows problems with."""
+
+    closings: tuple[Closing, ...] = ()  # migrate.resume's decision for every open slot
+    uncovered_keys: Mapping[int, Mapping[str, int | None]] = field(default_factory=dict)  # slot -> id -> keys
+    offsets: Mapping[str, int] = field(default_factory=dict)  # replica id -> replication offset
+
+
+def plan(ctx: Context, facts: Facts, flags: Flags) -> HealPlan:
+    blocked: list[str] = []
+    phases = [
+        Phase("meet", tuple(_meets(ctx))),
+        Phase("failover", tuple(_failovers(ctx, facts, flags, blocked))),
+        Phase("replicas", tuple(_replicas(ctx))),
+        Phase("forget", tuple(_forgets(ctx, flags, blocked)), parallel=True),
+        _slots(ctx, facts, blocked),
+    ]
+    return HealPlan(tuple(p for p in phases if not p.empty), tuple(blocked))
+
+
+def _meet_command(address: str, bus_port: int | None) -> tuple[str, ...]:
+    endpoint = parse_hostport(address)
+    command: tuple[str, ...] = ("CLUSTER", "MEET", endpoint.host, str(endpoint.port))
+    if bus_port is not None and bus_port != endpoint.port + 10000:
+        command = (*command, str(bus_port))
+    return command
+
+
+def _meets(ctx: Context) -> list[Step]:
+    """MEET every answering node, at the address where it answers, from every answering node that knows
+    its id but lists it elsewhere; and from one peer to a node that advertises a stale address of its own
+    (a node learns its own address from a MEET it receives). Only between nodes that already know each
+    other's id: a MEET between two different clusters would merge them."""
+    steps: list[Step] = []
+    for node_id, sample in ctx.own.items():
+        here = sample.address
+        bus = sample.bus_port_number
+        expect = (Expect("answers-as", here, node_id),)
+        stale_at = {
+            v.node_id: e.address for v, e in ctx.listings.get(node_id, ()) if e.address not in ctx.answers_at[node_id]
+        }
+        for viewer_id, old in sorted(stale_at.items(), key=lambda x: str(x[0])):
+            if viewer_id is None or viewer_id == node_id:
+                continue
+            steps.append(
+                Step(
+                    ctx.own[viewer_id].address,
+                    _meet_command(here, bus),
+                    f"it lists {node_id[:8]} at {old}; {node_id[:8]} answers at {here}",
+                    ("A003",),
+                    expect,
+                )
+            )
+        mine = sample.myself
+        if mine is not None and mine.endpoint is not None and mine.address not in ctx.answers_at[node_id]:
+            peer = next((v for v, _ in ctx.listings.get(node_id, ()) if v.node_id not in (None, node_id)), None)
+            if peer is not None and not any(
+                s.node == peer.address and s.command[2:4] == _meet_command(here, bus)[2:4] for s in steps
+            ):
+                steps.append(
+                    Step(
+                        peer.address,
+                        _meet_command(here, bus),
+                        f"{node_id[:8]} advertises itself at {mine.address}; a MEET it receives teaches it {here}",
+                        ("A004",),
+                        expect,
+                    )
+                )
+    return steps
+
+
+def _failovers(ctx: Context, facts: Facts, flags: Flags, blocked: list[str]) -> list[Step]:
+    steps: list[Step] = []
+    primaries = set(ctx.slot_primaries)
+    for node_id in ctx.ids:
+        if node_id in ctx.answers_at or not ctx.owned_slots(node_id) or not ctx.is_down(node_id):
+            continue
+        replicas = [r for r in ctx.replicas_of.get(node_id, ()) if r in ctx.answers_at]
+        slots = format_ranges(ctx.owned_slots(node_id))
+        if not replicas:
+            blocked.append(
+                f"{ctx.name(node_id)} owns slots {slots}, does not answer and has no answering replica: start it "
+                "again (its data is on its disk), or accept losing those keys and reassign the slots by hand"
+            )
+            continue
+        best = max(replicas, key=lambda r: (facts.offsets.get(r, -1), r))
+        alive = [p for p in primaries if p in ctx.answers_at and p != node_id]
+        majority = len(alive) >= ctx.quorum
+        option, flag, allowed = (
+            ("FORCE", RISK_FORCE, flags.failover_force) if majority else ("TAKEOVER", RISK_TAKEOVER, flags.takeover)
+        )
+        risk = (
+            "writes the failed primary acknowledged but had not yet sent to this replica are lost"
+            if majority
+            else "no majority of primaries can vote: if the old primary is alive behind a partition, both sides "
+            "accept writes (split brain) and one side's writes are lost when it heals"
+        )
+        step = Step(
+            ctx.own[best].address,
+            ("CLUSTER", "FAILOVER", option),
+            f"{ctx.name(node_id)} owns {slots} and is down; its replica {best[:8]} has the most data "
+            f"(offset {facts.offsets.get(best, '?')}) and did not take over",
+            ("S002", "R005"),
+            (
+                Expect("silent", ctx.address(node_id) or "", node_id),
+                Expect("replica-of", ctx.own[best].address, best, node_id),
+            ),
+            risk,
+        )
+        if allowed:
+            steps.append(step)
+        else:
+            blocked.append(f"{step.describe()} needs {flag}: {risk}")
+    return steps
+
+
+def _replicas(ctx: Context) -> list[Step]:
+    """Re-point replicas of a primary that is gone (not when its slots still need them: failover first);
+    nudge replicas whose link is down to a primary that answers (re-REPLICATE reconnects to its current
+    address, which a 6.2 replica does not do by itself after the primary moved)."""
+    steps: list[Step] = []
+    load = Counter(
+        {
+            p: len([r for r in ctx.replicas_of.get(p, ()) if r in ctx.answers_at])
+            for p in ctx.slot_primaries
+            if p in ctx.answers_at
+        }
+    )
+    for sample in ctx.own.values():
+        mine = sample.myself
+        if mine is None or mine.is_primary or not mine.primary_id:
+            continue
+        primary = mine.primary_id
+        link = sample.info.get("replication", {}).get("master_link_status")
+        if primary in ctx.answers_at and ctx.is_primary(primary):
+            if link == "down":
+                steps.append(
+                    Step(
+                        sample.address,
+                        ("CLUSTER", "REPLICATE", primary),
+                        f"its link to {ctx.name(primary)} is down; REPLICATE reconnects to the current address",
+                        ("R002",),
+                        (Expect("answers-as", ctx.address(primary) or "", primary),),
+                    )
+                )
+            continue
+        if primary in ctx.ids and ctx.owned_slots(primary):
+            continue  # its primary still owns slots: the failover phase decides, not a re-point
+        if not load:
+            continue
+        target = min(load, key=lambda p: (load[p], p))
+        load[target] += 1
+        steps.append(
+            Step(
+                sample.address,
+                ("CLUSTER", "REPLICATE", target),
+                f"it follows {primary[:8]}, gone and owning no slots; {ctx.name(target)} has the fewest replicas",
+                ("R004",),
+                (Expect("answers-as", ctx.address(target) or "", target),),
+            )
+        )
+    return steps
+
+
+def _forgets(ctx: Context, flags: Flags, blocked: list[str]) -> list[Step]:
+    """FORGET, on every node that lists it, each node that answers nowhere, owns no slots, that no
+    answering replica follows, and that is gone for good: no address (noaddr), or another node answers
+    at its address (it was replaced). A node that is merely down is left alone unless --forget-down: a
+    restarted pod with its nodes.conf rejoins by itself, and a forgotten one would be locked out."""
+    steps: list[Step] = []
+    followed = {s.myself.primary_id for s in ctx.own.values() if s.myself is not None and s.myself.primary_id}
+    for node_id, listings in ctx.listings.items():
+        if node_id in ctx.answers_at or ctx.owned_slots(node_id) or node_id in followed:
+            continue
+        seen = Counter(f for _, e in listings for f in e.flags)
+        where = ctx.address(node_id) or "no address"
+        there = ctx.snapshot.node(where) if ctx.address(node_id) else None
+        replaced = there is not None and there.answered and there.node_id not in (None, node_id)
+        if not (seen.get("noaddr") or replaced or (flags.forget_down and ctx.is_down(node_id))):
+            if ctx.is_down(node_id) and not seen.get("handshake"):
+                blocked.append(
+                    f"{node_id[:8]} ({where}) is down and owns no slots: it rejoins by itself when it comes back; "
+                    "if it never will, run heal with --forget-down"
+                )
+            continue
+        for viewer, _ in listings:
+            steps.append(
+                Step(
+                    viewer.address,
+                    ("CLUSTER", "FORGET", node_id),
+                    f"{node_id[:8]} ({where}) is gone"
+                    + (" (another node answers at its address)" if replaced else "")
+                    + ": it owns no slots and no replica follows it",
+                    ("M003", "M001"),
+                    (Expect("owns-none", viewer.address, node_id),),
+                )
+            )
+    return steps
+
+
+def _slots(ctx: Context, facts: Facts, blocked: list[str]) -> Phase:
+    for closing in facts.closings:
+        if closing.action == "stuck":
+            blocked.append(f"slot {closing.slot} stays open: {closing.reason}")
+    steps: list[Step] = []
+    primaries = [p for p in ctx.slot_primaries if p in ctx.answers_at] or [
+        i for i in ctx.answers_at if ctx.is_primary(i)
+    ]
+    spread: list[int] = []
+    for slot, held in sorted(facts.uncovered_keys.items()):
+        holders = [i for i, n in held.items() if n]
+        if len(holders) == 1 and ctx.is_primary(holders[0]):
+            steps.append(
+                _addslots(
+                    ctx,
+                    holders[0],
+                    [slot],
+                    f"slot {slot} has no owner; {holders[0][:8]} holds its {held[holders[0]]} keys",
+                )
+            )
+        elif len(holders) > 1:
+            blocked.append(
+                f"slot {slot} has no owner and keys on {len(holders)} nodes ({', '.join(h[:8] for h in holders)}): "
+                "which copy is right is a human decision"
+            )
+        elif holders:
+            blocked.append(f"slot {slot} has no owner; its keys are on replica {holders[0][:8]}: fail it over first")
+        else:
+            spread.append(slot)
+    if spread and primaries:
+        owned = Counter({p: sum(len(r) for r in ctx.owned_slots(p)) for p in primaries})
+        share = _share(spread, primaries, owned)
+        for primary, slots in share.items():
+            steps.append(
+                _addslots(
+                    ctx, primary, slots, f"slots {format_ranges(to_ranges(slots))} have no owner and no keys anywhere"
+                )
+            )
+    return Phase("slots", tuple(steps), closings=tuple(facts.closings))
+
+
+def _share(slots: Sequence[int], primaries: Sequence[str], owned: Counter[str]) -> dict[str, list[int]]:
+    """Contiguous runs of `slots`, each to the primary owning fewest slots so far."""
+    result: dict[str, list[int]] = {}
+    per = max(1, len(slots) // max(1, len(primaries)) + (1 if len(slots) % max(1, len(primaries)) else 0))
+    for start in range(0, len(slots), per):
+        chunk = list(slots[start : start + per])
+        primary = min(primaries, key=lambda p: (owned[p], p))
+        owned[primary] += len(chunk)
+        result.setdefault(primary, []).extend(chunk)
+    return result
+
+
+def _addslots(ctx: Context, node_id: str, slots: list[int], why: str) -> Step:
+    sample = ctx.own[node_id]
+    ranges = to_ranges(slots)
+    if sample.version and tuple(int(p) for p in sample.version.split(".")[:2] if p.isdigit()) >= (7, 0):
+        command: tuple[str, ...] = ("CLUSTER", "ADDSLOTSRANGE", *(str(x) for r in ranges for x in (r.start, r.end)))
+    else:
+        command = ("CLUSTER", "ADDSLOTS", *(str(s) for s in slots))
+    assert all(0 <= s < SLOT_COUNT for s in slots)
+    return Step(sample.address, command, why, ("S001",), (Expect("answers-as", sample.address, node_id),))

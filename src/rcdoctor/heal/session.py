@@ -1,0 +1,260 @@
+"""Running a heal: collect, gather facts, plan, run the first phase, let the cluster settle, again.
+
+Every step re-checks its precondition on the live cluster right before it acts (the plan may be seconds
+old and a node may have moved or come back since), is written to the journal before and after, and the
+run stops at the first step that fails. Re-running on a healthy cluster finds nothing to do; re-running
+after an interruption plans from what the cluster is now, so it continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import redis
+
+from rcdoctor.analyze import Report, analyze
+from rcdoctor.checks import default_registry
+from rcdoctor.checks.context import Context, uncovered
+from rcdoctor.collect import collect
+from rcdoctor.collect.connection import ConnectOptions, classify, client, nothing_answered
+from rcdoctor.errors import DoctorError
+from rcdoctor.heal.plan import Expect, Facts, Flags, HealPlan, Phase, Step, plan
+from rcdoctor.migrate import session as moving
+from rcdoctor.migrate.create import resolve
+from rcdoctor.migrate.engine import Settings
+from rcdoctor.migrate.journal import Journal
+from rcdoctor.migrate.resume import Closing
+from rcdoctor.migrate.topology import topology
+from rcdoctor.model.address import Seed, is_ip, parse_hostport
+from rcdoctor.model.snapshot import Snapshot
+
+MAX_ROUNDS = 12
+
+
+class HealFailed(DoctorError):
+    """A step failed or its precondition no longer held; the run stopped there."""
+
+
+@dataclass
+class Round:
+    phase: str
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HealOutcome:
+    first_plan: HealPlan
+    rounds: list[Round] = field(default_factory=list)
+    final_plan: HealPlan | None = None
+    final_report: Report | None = None
+
+
+def survey(seeds: Sequence[Seed], options: ConnectOptions, flags: Flags) -> tuple[Snapshot, Context, HealPlan]:
+    snapshot = collect(seeds, options, count_open_slot_keys=False)
+    if not snapshot.answered:
+        raise nothing_answered(snapshot)
+    ctx = Context(snapshot)
+    return snapshot, ctx, plan(ctx, gather(snapshot, ctx, options), flags)
+
+
+def gather(snapshot: Snapshot, ctx: Context, options: ConnectOptions) -> Facts:
+    """Keys per slot where the plan depends on them (open and uncovered slots); replication offsets."""
+    top = topology(snapshot)
+    closings: tuple[Closing, ...] = ()
+    if top.open_slots:
+        closings = tuple(moving.resume(top, options, Settings(), Journal(None)).closings)
+    holes = [s for r in uncovered(ctx.consensus) for s in r] if ctx.consensus else []
+    counts: dict[int, dict[str, int | None]] = {}
+    primaries = [p.node_id for p in top.primaries]
+    if holes and primaries:
+        per_node = moving.count_keys(top, dict.fromkeys(primaries, holes), options)
+        counts = {s: {i: per_node[i][s] for i in primaries} for s in holes}
+    offsets = {}
+    for node_id, sample in ctx.own.items():
+        value = sample.info.get("replication", {}).get("slave_repl_offset")
+        if value and value.isdigit():
+            offsets[node_id] = int(value)
+    return Facts(closings, counts, offsets)
+
+
+def run(
+    seeds: Sequence[Seed],
+    options: ConnectOptions,
+    flags: Flags,
+    journal: Journal,
+    log: Callable[[str], None],
+    first: HealPlan | None = None,
+) -> HealOutcome:
+    addresses = list(seeds)
+    current = survey(addresses, options, flags)[2] if first is None else first
+    outcome = HealOutcome(current)
+    seen: dict[tuple[str, tuple[str, ...]], int] = {}
+    for _ in range(MAX_ROUNDS):
+        phase = next((p for p in current.phases if not p.empty), None)
+        if phase is None:
+            break
+        signature = (phase.name, tuple(s.describe() for s in phase.steps))
+        seen[signature] = seen.get(signature, 0) + 1
+        if seen[signature] > 2:
+            raise HealFailed(f"phase {phase.name} planned the same steps three times without effect; stopping")
+        log(f"phase {phase.name}: {len(phase.steps) + len(phase.closings)} step(s)")
+        journal.write("phase", name=phase.name, steps=[s.describe() for s in phase.steps])
+        outcome.rounds.append(_run_phase(phase, addresses, options, journal, log))
+        if phase.name == "failover":
+            _await_promotions(phase, options, log)
+        _settle(addresses, options)
+        current = survey(addresses, options, flags)[2]
+    else:
+        raise HealFailed(f"still not healed after {MAX_ROUNDS} rounds")
+    snapshot = _settle(addresses, options, want_healthy=True)
+    outcome.final_plan = current
+    outcome.final_report = analyze(snapshot, default_registry())
+    return outcome
+
+
+def _run_phase(
+    phase: Phase, seeds: Sequence[Seed], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
+) -> Round:
+    record = Round(phase.name)
+    if phase.parallel:
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            results = list(pool.map(lambda s: _attempt(s, options), phase.steps))
+        for step, (status, detail) in zip(phase.steps, results, strict=True):
+            journal.write("step", phase=phase.name, step=step.describe(), status=status, detail=detail)
+            log(f"  {status:<7} {step.describe()}{'  (' + detail + ')' if detail else ''}")
+            (record.done if status == "ok" else record.skipped).append(step.describe())
+        failed = [d for s, d in results if s == "failed"]
+        if failed:
+            raise HealFailed(f"phase {phase.name}: {failed[0]}")
+    else:
+        for step in phase.steps:
+            journal.write("step-start", phase=phase.name, step=step.describe())
+            status, detail = _attempt(step, options)
+            journal.write("step", phase=phase.name, step=step.describe(), status=status, detail=detail)
+            log(f"  {status:<7} {step.describe()}{'  (' + detail + ')' if detail else ''}")
+            if status == "failed":
+                raise HealFailed(f"{step.describe()}: {detail}")
+            (record.done if status == "ok" else record.skipped).append(step.describe())
+    if any(c.action != "stuck" for c in phase.closings):
+        record.done.extend(_close_slots(seeds, options, journal, log))
+    return record
+
+
+def _attempt(step: Step, options: ConnectOptions) -> tuple[str, str]:
+    """("ok" | "skipped" | "failed", detail). Skipped: the precondition says it is done or moot."""
+    for expect in step.expect:
+        verdict = _check(expect, options)
+        if verdict is not None:
+            return verdict
+    command = list(step.command)
+    if command[:2] == ["CLUSTER", "MEET"] and not is_ip(command[2]):
+        command[2] = resolve(command[2])  # MEET takes an IP only
+    try:
+        with client(parse_hostport(step.node), options, timeout=max(options.timeout, 5.0)) as c:
+            c.execute_command(*command)
+        return "ok", ""
+    except redis.ResponseError as exc:
+        if command[:2] == ["CLUSTER", "FORGET"] and "unknown node" in str(exc).lower():
+            return "skipped", "already forgotten"
+        return "failed", str(exc)
+    except (redis.RedisError, OSError) as exc:
+        return "failed", classify(exc).message
+
+
+def _check(expect: Expect, options: ConnectOptions) -> tuple[str, str] | None:
+    """None when the precondition holds; otherwise what to do instead of the step."""
+    try:
+        with client(parse_hostport(expect.address), options, timeout=max(options.timeout, 2.0)) as c:
+            my_id = str(c.execute_command("CLUSTER", "MYID"))
+            view = str(c.execute_command("CLUSTER", "NODES")) if expect.kind in ("replica-of", "owns-none") else ""
+    except (redis.RedisError, OSError) as exc:
+        if expect.kind == "silent":
+            return None
+        return "failed", f"precondition: {expect.address} does not answer ({classify(exc).message})"
+    if expect.kind == "silent":
+        if my_id == expect.node_id:
+            return "skipped", f"{expect.node_id[:8]} answers again at {expect.address}: no failover"
+        return None
+    if expect.kind == "answers-as":
+        return None if my_id == expect.node_id else ("failed", f"precondition: {expect.address} is {my_id[:8]} now")
+    lines = {f[0]: f for f in (ln.split() for ln in view.splitlines()) if f}
+    if expect.kind == "replica-of":
+        mine = lines.get(my_id)
+        if my_id != expect.node_id or mine is None or mine[3] != expect.other:
+            return "skipped", f"{expect.address} no longer replicates {expect.other[:8]}"
+        return None
+    if expect.kind == "owns-none":
+        entry = lines.get(expect.node_id)
+        if entry is None:
+            return "skipped", "already forgotten"
+        if any(not part.startswith("[") for part in entry[8:]):
+            return "failed", f"precondition: {expect.node_id[:8]} owns slots again in {expect.address}'s view"
+        return None
+    return "failed", f"unknown precondition {expect.kind}"
+
+
+def _close_slots(
+    seeds: Sequence[Seed], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
+) -> list[str]:
+    """Open slots: the migration engine's resume (forward through MIGRATE, or cancel), on a fresh read."""
+    snapshot = collect(seeds, options, count_open_slot_keys=False)
+    resumed = moving.resume(topology(snapshot), options, Settings(), journal, apply=True)
+    done = [f"slot {c.slot}: {c.action} ({c.reason})" for c in resumed.closings if c.action != "stuck"]
+    for line in done:
+        log(f"  ok      {line}")
+    if resumed.outcome is not None and not resumed.outcome.ok:
+        reasons = [f.reason for f in resumed.outcome.failures] or ["slots left open"]
+        raise HealFailed(f"closing open slots: {reasons[0]}")
+    return done
+
+
+def _await_promotions(phase: Phase, options: ConnectOptions, log: Callable[[str], None]) -> None:
+    """CLUSTER FAILOVER answers OK at once; the election follows (votes of a majority of primaries)."""
+    deadline = time.monotonic() + 30.0
+    for step in phase.steps:
+        while True:
+            try:
+                with client(parse_hostport(step.node), options) as c:
+                    if c.info("replication").get("role") == "master":
+                        log(f"  {step.node} is a primary now")
+                        break
+            except (redis.RedisError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise HealFailed(f"{step.node} was not promoted within 30s of CLUSTER FAILOVER")
+            time.sleep(0.1)
+
+
+def _settle(seeds: Sequence[Seed], options: ConnectOptions, want_healthy: bool = False) -> Snapshot:
+    """Until gossip has carried the changes (see `converged`), or a time proportional to the node timeout
+    has passed; then the caller plans again from whatever the cluster says."""
+    started = time.monotonic()
+    while True:
+        snapshot = collect(seeds, options, count_open_slot_keys=False)
+        ctx = Context(snapshot)
+        limit = 10.0 + 4 * ctx.node_timeout_ms / 1000
+        if converged(ctx) and (not want_healthy or analyze(snapshot, default_registry()).healthy):
+            return snapshot
+        if time.monotonic() - started > limit:
+            return snapshot
+        time.sleep(0.2)
+
+
+def converged(ctx: Context) -> bool:
+    """Every answering node lists every other one at the address where it answers, link connected, not
+    flagged failing, no handshake entries, and all views agree on the slot map."""
+    for node_id in ctx.answers_at:
+        listings = ctx.listings.get(node_id, ())
+        if len(listings) != len(ctx.answers_at) - 1:
+            return False
+        for _, entry in listings:
+            if entry.address not in ctx.answers_at[node_id] or entry.link_state != "connected":
+                return False
+            if entry.flags & {"fail", "fail?", "handshake", "noaddr"}:
+                return False
+    handshakes = any("handshake" in e.flags for items in ctx.listings.values() for _, e in items)
+    return not handshakes and len(ctx.view_groups) <= 1

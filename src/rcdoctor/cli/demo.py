@@ -6,6 +6,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rcdoctor.cli import output
@@ -14,17 +15,35 @@ from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK
 STATE_CHANGE = re.compile(r"(\d+ \w+ \d{4} [\d:.]+) .*Cluster state changed: (\w+)")
 
 
+def _quiet(log: Callable[[str], None]) -> Callable[[str], None]:
+    """The phase lines only: each step's line is in the journal and in `heal --apply`'s own output."""
+
+    def printer(line: str) -> None:
+        if not line.startswith("  ok "):
+            log(line)
+
+    return printer
+
+
 def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: int) -> int:
     from redis.cluster import ClusterNode, RedisCluster
 
     from rcdoctor.analyze import analyze
     from rcdoctor.checks import default_registry
+    from rcdoctor.cli.heal import render_plan
     from rcdoctor.cli.render import render_status
     from rcdoctor.cli.render_diagnose import render_report
     from rcdoctor.collect import collect
+    from rcdoctor.heal.plan import Flags
+    from rcdoctor.heal.session import run as heal_run
+    from rcdoctor.heal.session import survey
     from rcdoctor.lab import Lab, LabSpec
     from rcdoctor.lab.faults import FaultOp, apply
+    from rcdoctor.migrate.journal import Journal
+    from rcdoctor.migrate.topology import topology
     from rcdoctor.status import build_status
+    from rcdoctor.verify.baseline import Baseline
+    from rcdoctor.verify.run import digest_all, run_verify
 
     con = output.console()
 
@@ -52,6 +71,12 @@ def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: in
         finally:
             client.close()
         con.print(f"wrote {keys} keys (demo:key:0 … demo:key:{max(keys - 1, 0)}), spread over the 3 primaries")
+        before = digest_all(topology(collect(lab.addresses, lab.options)), lab.options)
+        baseline = Baseline.now(before)
+        con.print(
+            f"baseline: {before.keys} keys, content digest {before.total} (what `rcdoctor verify --save-baseline` "
+            "keeps, to prove later that nothing was lost)"
+        )
 
         step("Status (the runbook's step 1, CLUSTER INFO/NODES on every pod, in one command)")
         render_status(build_status(collect(lab.addresses, lab.options)), con)
@@ -106,12 +131,32 @@ def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: in
             f"\nThe data is intact on disk and in memory: the primaries hold {held} keys "
             f"(written: {keys}). Nothing is lost yet; the cluster only lost track of its own members."
         )
-        con.print(
-            "Next in rcdoctor: heal re-introduces the nodes at their new addresses (CLUSTER MEET, no reset, "
-            "no key moved) and verify proves it."
-        )
         found = [f.code for f in diagnosis.root_causes if f.severity != "info"]
-        return EXIT_OK if all_failed and held == keys and found == ["A003"] else EXIT_CRITICAL
+
+        step("Heal, dry run: the plan (rcdoctor heal ADDR…), nothing changed yet")
+        flags = Flags()
+        _, _, plan = survey(lab.addresses, lab.options, flags)
+        render_plan(plan, apply=False, compact=True)
+
+        step("Heal --apply: each step re-checks its precondition, is journaled, then the cluster is re-read")
+        started = time.monotonic()
+        outcome = heal_run(lab.addresses, lab.options, flags, Journal(None), _quiet(con.print), plan)
+        healed = outcome.final_report is not None and outcome.final_report.healthy
+        con.print(f"healed in {time.monotonic() - started:.1f}s: " + ("diagnose is clean" if healed else "NOT healthy"))
+
+        step("Verify: real writes and reads on every primary, and every key against the baseline")
+        top = topology(collect(lab.addresses, lab.options))
+        states = {n.address: n.cluster_state for n in collect(lab.addresses, lab.options).nodes if n.answered}
+        verified = run_verify(top, states, lab.options, baseline=baseline)
+        for check in verified.results:
+            mark = "[green]pass[/]" if check.ok else "[red]FAIL[/]"
+            con.print(f"{mark}  {check.name}: {check.detail}")
+        con.print(
+            f"\n[bold]{'All ' + str(keys) + ' keys are back, unchanged' if verified.ok else 'Verification failed'}[/]"
+            " — no reset, no key moved, nothing lost: the nodes only had to be told where their peers are now."
+        )
+        ok = all_failed and held == keys and found == ["A003"] and healed and verified.ok
+        return EXIT_OK if ok else EXIT_CRITICAL
     finally:
         step("Stop the lab")
         if lab is not None:

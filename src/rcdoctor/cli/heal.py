@@ -20,7 +20,7 @@ def run_heal(t: Target, flags: Flags, apply: bool, journal_path: str | None, fmt
 
     _, _, first = session.survey(t.seeds, t.options, flags)
     if fmt == "text":
-        _show(first, apply)
+        render_plan(first, apply)
     data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "applied": apply, "plan": plan_dict(first)}
     code = EXIT_OK if first.empty and not first.blocked else EXIT_CRITICAL
     if apply and not first.empty:
@@ -92,7 +92,8 @@ def plan_dict(plan: HealPlan) -> dict[str, Any]:
     }
 
 
-def _show(plan: HealPlan, apply: bool) -> None:
+def render_plan(plan: HealPlan, apply: bool, compact: bool = False) -> None:
+    """Every step with why, preconditions and risk; `compact`: one line per step, six per phase."""
     console = output.console()
     if plan.empty and not plan.blocked:
         console.print("[bold green]nothing to heal[/]: no finding heal acts on")
@@ -101,9 +102,16 @@ def _show(plan: HealPlan, apply: bool) -> None:
     for index, phase in enumerate(plan.phases, 1):
         later = " (planned from the facts now; re-planned after the phases before it)" if index > 1 else ""
         console.print(f"[bold]phase {index}: {phase.name}[/]{later}")
-        for step in phase.steps:
+        for shown, step in enumerate(phase.steps):
             number += 1
+            if compact and shown >= 6:
+                console.print(f"  … and {len(phase.steps) - 6} more like these")
+                number += len(phase.steps) - 7
+                break
             console.print(f"  {number}. {step.describe()}   [dim]answers {', '.join(step.answers)}[/]")
+            if compact:
+                console.print(f"     why: {step.why}")
+                continue
             console.print(f"     why: {step.why}")
             for expect in step.expect:
                 console.print(f"     checked first: {_precondition(expect)}")

@@ -66,7 +66,11 @@ class Phase:
     name: str
     steps: tuple[Step, ...] = ()
     closings: tuple[Closing, ...] = ()  # slots phase: open slots closed through the migration engine
-    parallel: bool = False  # FORGETs: all at once, inside the 60 s blacklist window
+    parallel: bool = False  # FORGETs: all at once, inside the 60 s blacklist window; MEETs: all at once
+    # Replicas get cluster-replica-no-failover yes while the phase runs and settles (restored after): as
+    # nodes reconnect they swap failure reports gathered while they could not see each other, and a
+    # replica would win an election against a primary that is alive.
+    hold_failovers: bool = False
 
     @property
     def empty(self) -> bool:
@@ -95,7 +99,7 @@ class Facts:
 def plan(ctx: Context, facts: Facts, flags: Flags) -> HealPlan:
     blocked: list[str] = []
     phases = [
-        Phase("meet", tuple(_meets(ctx))),
+        Phase("meet", tuple(_meets(ctx)), parallel=True, hold_failovers=True),
         Phase("failover", tuple(_failovers(ctx, facts, flags, blocked))),
         Phase("replicas", tuple(_replicas(ctx))),
         Phase("forget", tuple(_forgets(ctx, flags, blocked)), parallel=True),

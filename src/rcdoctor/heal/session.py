@@ -53,7 +53,7 @@ class HealOutcome:
     final_report: Report | None = None
 
 
-def survey(seeds: Sequence[Seed], options: ConnectOptions, flags: Flags) -> tuple[Snapshot, Context, HealPlan]:
+def survey(seeds: Sequence[Seed | str], options: ConnectOptions, flags: Flags) -> tuple[Snapshot, Context, HealPlan]:
     snapshot = collect(seeds, options, count_open_slot_keys=False)
     if not snapshot.answered:
         raise nothing_answered(snapshot)
@@ -82,7 +82,7 @@ def gather(snapshot: Snapshot, ctx: Context, options: ConnectOptions) -> Facts:
 
 
 def run(
-    seeds: Sequence[Seed],
+    seeds: Sequence[Seed | str],
     options: ConnectOptions,
     flags: Flags,
     journal: Journal,
@@ -103,10 +103,14 @@ def run(
             raise HealFailed(f"phase {phase.name} planned the same steps three times without effect; stopping")
         log(f"phase {phase.name}: {len(phase.steps) + len(phase.closings)} step(s)")
         journal.write("phase", name=phase.name, steps=[s.describe() for s in phase.steps])
-        outcome.rounds.append(_run_phase(phase, addresses, options, journal, log))
-        if phase.name == "failover":
-            _await_promotions(phase, options, log)
-        _settle(addresses, options)
+        held = _hold_failovers(addresses, options, journal, log) if phase.hold_failovers else {}
+        try:
+            outcome.rounds.append(_run_phase(phase, addresses, options, journal, log))
+            if phase.name == "failover":
+                _await_promotions(phase, options, log)
+            _settle(addresses, options)
+        finally:
+            _release_failovers(held, options, journal, log)
         current = survey(addresses, options, flags)[2]
     else:
         raise HealFailed(f"still not healed after {MAX_ROUNDS} rounds")
@@ -117,7 +121,7 @@ def run(
 
 
 def _run_phase(
-    phase: Phase, seeds: Sequence[Seed], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
+    phase: Phase, seeds: Sequence[Seed | str], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
 ) -> Round:
     record = Round(phase.name)
     if phase.parallel:
@@ -198,7 +202,7 @@ def _check(expect: Expect, options: ConnectOptions) -> tuple[str, str] | None:
 
 
 def _close_slots(
-    seeds: Sequence[Seed], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
+    seeds: Sequence[Seed | str], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
 ) -> list[str]:
     """Open slots: the migration engine's resume (forward through MIGRATE, or cancel), on a fresh read."""
     snapshot = collect(seeds, options, count_open_slot_keys=False)
@@ -210,6 +214,44 @@ def _close_slots(
         reasons = [f.reason for f in resumed.outcome.failures] or ["slots left open"]
         raise HealFailed(f"closing open slots: {reasons[0]}")
     return done
+
+
+HOLD = "cluster-replica-no-failover"
+
+
+def _hold_failovers(
+    seeds: Sequence[Seed | str], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
+) -> dict[str, str]:
+    """Set cluster-replica-no-failover yes on every answering replica; address -> value to restore."""
+    snapshot = collect(seeds, options, count_open_slot_keys=False)
+    held: dict[str, str] = {}
+    for sample in snapshot.nodes:
+        if not sample.answered or sample.myself is None or sample.myself.is_primary:
+            continue
+        try:
+            with client(sample.endpoint, options) as c:
+                before = str(c.config_get(HOLD).get(HOLD, "no"))
+                if before != "yes":
+                    journal.write("hold-failover", node=sample.address, before=before)
+                    c.config_set(HOLD, "yes")
+                    held[sample.address] = before
+        except (redis.RedisError, OSError) as exc:
+            log(f"  note    {sample.address}: cannot hold failovers ({classify(exc).message})")
+    if held:
+        log(f"  held failovers on {len(held)} replica(s) while nodes reconnect ({HOLD} yes, restored after)")
+    return held
+
+
+def _release_failovers(
+    held: dict[str, str], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
+) -> None:
+    for address, before in held.items():
+        try:
+            with client(parse_hostport(address), options) as c:
+                c.config_set(HOLD, before)
+            journal.write("release-failover", node=address, value=before)
+        except (redis.RedisError, OSError) as exc:
+            log(f"  WARNING {address}: could not restore {HOLD} {before}: {classify(exc).message}; set it by hand")
 
 
 def _await_promotions(phase: Phase, options: ConnectOptions, log: Callable[[str], None]) -> None:
@@ -229,7 +271,7 @@ def _await_promotions(phase: Phase, options: ConnectOptions, log: Callable[[str]
             time.sleep(0.1)
 
 
-def _settle(seeds: Sequence[Seed], options: ConnectOptions, want_healthy: bool = False) -> Snapshot:
+def _settle(seeds: Sequence[Seed | str], options: ConnectOptions, want_healthy: bool = False) -> Snapshot:
     """Until gossip has carried the changes (see `converged`), or a time proportional to the node timeout
     has passed; then the caller plans again from whatever the cluster says."""
     started = time.monotonic()

@@ -141,6 +141,22 @@ def _meets(ctx: Context) -> list[Step]:
                     expect,
                 )
             )
+        listed_by = {v.node_id for v, _ in ctx.listings.get(node_id, ())}
+        knows = {e.id for e in sample.view.value}
+        for viewer_id, viewer in ctx.own.items():
+            # It lists this node's peers but not this node, and this node lists it: one forgot the other
+            # (a FORGET on one node only, M004). The same cluster, so a MEET is safe.
+            if viewer_id == node_id or viewer_id in listed_by or viewer_id not in knows:
+                continue
+            steps.append(
+                Step(
+                    viewer.address,
+                    _meet_command(here, bus),
+                    f"it does not list {node_id[:8]}, which lists it and is listed by the other nodes",
+                    ("M004",),
+                    expect,
+                )
+            )
         mine = sample.myself
         if mine is not None and mine.endpoint is not None and mine.address not in ctx.answers_at[node_id]:
             peer = next((v for v, _ in ctx.listings.get(node_id, ()) if v.node_id not in (None, node_id)), None)
@@ -258,6 +274,13 @@ def _forgets(ctx: Context, flags: Flags, blocked: list[str]) -> list[Step]:
     at its address (it was replaced). A node that is merely down is left alone unless --forget-down: a
     restarted pod with its nodes.conf rejoins by itself, and a forgotten one would be locked out."""
     steps: list[Step] = []
+    for listings in ctx.listings.values():
+        if all("handshake" in e.flags for _, e in listings):
+            where = ", ".join(sorted({e.address for _, e in listings}))
+            blocked.append(
+                f"a handshake with {where} never completed: nodes drop it by themselves after the node timeout; "
+                "if it comes back, something keeps sending CLUSTER MEET to that address"
+            )
     followed = {s.myself.primary_id for s in ctx.own.values() if s.myself is not None and s.myself.primary_id}
     for node_id, listings in ctx.listings.items():
         if node_id in ctx.answers_at or ctx.owned_slots(node_id) or node_id in followed:

@@ -1,0 +1,93 @@
+"""The heal planner (pure) on snapshots recorded from real 7.0 and 6.2 clusters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rcdoctor.checks import Context
+from rcdoctor.heal.plan import RISK_FORCE, Facts, Flags, HealPlan, plan
+from rcdoctor.model.snapshot import Snapshot
+
+DATA = Path(__file__).parent.parent / "data"
+VERSIONS = ("redis7", "redis6")
+
+
+def _plan(name: str, flags: Flags | None = None, facts: Facts | None = None) -> tuple[Context, HealPlan]:
+    ctx = Context(Snapshot.load(DATA / f"{name}.json"))
+    return ctx, plan(ctx, facts or Facts(), flags or Flags())
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_healthy_cluster_needs_nothing(version: str) -> None:
+    _, healed = _plan(f"healthy-{version}")
+    assert healed.empty and not healed.blocked and not healed.phases
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_nodes_at_new_addresses_are_met_where_they_answer(version: str) -> None:
+    ctx, healed = _plan(f"new-address-{version}")
+    meet = healed.phases[0]
+    assert meet.name == "meet" and meet.parallel and meet.hold_failovers
+    assert all(s.command[:2] == ("CLUSTER", "MEET") and s.risk is None for s in meet.steps)
+    for step in meet.steps:
+        target = f"{step.command[2]}:{step.command[3]}"
+        (expect,) = step.expect
+        # The MEET goes to where that node answers now, and is sent by a node listing it elsewhere.
+        assert expect.kind == "answers-as" and expect.address == target
+        assert target in ctx.answers_at[expect.node_id]
+        assert step.node in {s.address for s in ctx.answered} and step.node != target
+    # Every (viewer, moved node) pair with a stale listing gets exactly one MEET.
+    stale = {
+        (viewer.address, node_id)
+        for node_id, items in ctx.listings.items()
+        if node_id in ctx.answers_at
+        for viewer, entry in items
+        if entry.address not in ctx.answers_at[node_id]
+    }
+    assert {(s.node, s.expect[0].node_id) for s in meet.steps} == stale
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_dead_primary_is_failed_over_only_with_the_risk_flag(version: str) -> None:
+    _, refused = _plan(f"scenario-primary_down_no_failover-{version}")
+    assert not any(p.name == "failover" for p in refused.phases)
+    assert any(RISK_FORCE in line and "lost" in line for line in refused.blocked)
+    ctx, allowed = _plan(f"scenario-primary_down_no_failover-{version}", Flags(failover_force=True))
+    (phase,) = [p for p in allowed.phases if p.name == "failover"]
+    (step,) = phase.steps
+    assert step.command == ("CLUSTER", "FAILOVER", "FORCE") and step.risk
+    kinds = [e.kind for e in step.expect]
+    assert kinds == ["silent", "replica-of"]
+    dead = step.expect[0].node_id
+    assert dead not in ctx.answers_at and ctx.owned_slots(dead)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_uncovered_slots_go_to_the_node_holding_their_keys(version: str) -> None:
+    ctx = Context(Snapshot.load(DATA / f"healthy-{version}.json"))
+    primaries = list(ctx.slot_primaries)
+    holder = primaries[1]
+    facts = Facts(uncovered_keys={5: {holder: 3, primaries[0]: 0}, 6: {p: 0 for p in primaries}})
+    healed = plan(ctx, facts, Flags())
+    (phase,) = healed.phases
+    given = {s.node: s.command for s in phase.steps}
+    assert ctx.address(holder) in given and "5" in given[ctx.address(holder) or ""]
+    assert any("6" in c for c in given.values())
+    conflict = plan(ctx, Facts(uncovered_keys={9: {primaries[0]: 1, primaries[1]: 2}}), Flags())
+    assert not conflict.phases and any("human decision" in b for b in conflict.blocked)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_node_forgotten_by_one_node_is_met_again_and_a_handshake_ghost_left_to_expire(version: str) -> None:
+    ctx, healed = _plan(f"scenario-ghost_and_forgotten-{version}")
+    (meet,) = [p for p in healed.phases if p.name == "meet"]
+    (step,) = meet.steps
+    assert step.answers == ("M004",)
+    forgotten = step.expect[0].node_id
+    # The node that forgot it MEETs it where it answers; the forgotten one still lists that node.
+    assert forgotten not in {e.id for e in next(s for s in ctx.answered if s.address == step.node).view.value}
+    assert f"{step.command[2]}:{step.command[3]}" in ctx.answers_at[forgotten]
+    assert any("handshake" in line and "never completed" in line for line in healed.blocked)
+    assert not any(p.name == "forget" for p in healed.phases)  # a handshake entry has no id to forget

@@ -253,6 +253,11 @@ def reshard(seeds: tuple[str, ...], fmt: str, sources: str, target: str, count: 
     help="RISK: promote without a majority of primaries (FAILOVER TAKEOVER): split brain if the old primary lives.",
 )
 @click.option(
+    "--allow-discard-replica-copy",
+    is_flag=True,
+    help="RISK: flush a node that restarted without nodes.conf holding a stale replica copy, so it can rejoin.",
+)
+@click.option(
     "--forget-down",
     is_flag=True,
     help="Also FORGET slotless nodes that are only down (else they rejoin by themselves when back).",
@@ -264,6 +269,7 @@ def heal(
     journal_path: str | None,
     allow_failover_force: bool,
     allow_takeover: bool,
+    allow_discard_replica_copy: bool,
     forget_down: bool,
     fmt: str,
     seeds: tuple[str, ...],
@@ -282,7 +288,8 @@ def heal(
     from rcdoctor.heal.plan import Flags
 
     t = common.target(seeds, **conn)  # type: ignore[arg-type]
-    return run_heal(t, Flags(allow_failover_force, allow_takeover, forget_down), apply, journal_path, fmt)
+    flags = Flags(allow_failover_force, allow_takeover, allow_discard_replica_copy, forget_down)
+    return run_heal(t, flags, apply, journal_path, fmt)
 
 
 @app.command("verify", epilog=common.SEEDS_HELP)

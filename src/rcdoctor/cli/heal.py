@@ -64,6 +64,8 @@ def _precondition(expect: Expect) -> str:
         "silent": f"{expect.node_id[:8]} still does not answer at {expect.address}",
         "replica-of": f"{expect.address} still replicates {expect.other[:8]}",
         "owns-none": f"{expect.node_id[:8]} owns no slots in {expect.address}'s view",
+        "alone": f"{expect.address} is {expect.node_id[:8]} and still knows only itself",
+        "knows": f"{expect.address} lists {expect.other[:8]} (waits up to 15 s for gossip)",
     }.get(expect.kind, expect.kind)
 
 

@@ -24,16 +24,18 @@ from dataclasses import dataclass, field
 from rcdoctor.checks.context import Context
 from rcdoctor.migrate.resume import Closing
 from rcdoctor.model.address import parse_hostport
-from rcdoctor.model.slots import SLOT_COUNT, format_ranges, to_ranges
+from rcdoctor.model.slots import SLOT_COUNT, SlotRange, format_ranges, to_ranges
 
 RISK_FORCE = "--allow-failover-force"
 RISK_TAKEOVER = "--allow-takeover"
+RISK_DISCARD = "--allow-discard-replica-copy"
 
 
 @dataclass(frozen=True)
 class Flags:
     failover_force: bool = False
     takeover: bool = False
+    discard_copy: bool = False  # flush a restarted replica's stale copy so it can replicate again
     forget_down: bool = False  # also forget slotless nodes that are merely down (they may come back)
 
 
@@ -98,9 +100,11 @@ class Facts:
 
 def plan(ctx: Context, facts: Facts, flags: Flags) -> HealPlan:
     blocked: list[str] = []
+    rejoin, adopted = _rejoins(ctx, flags, blocked)
     phases = [
         Phase("meet", tuple(_meets(ctx)), parallel=True, hold_failovers=True),
-        Phase("failover", tuple(_failovers(ctx, facts, flags, blocked))),
+        Phase("rejoin", tuple(rejoin)),
+        Phase("failover", tuple(_failovers(ctx, facts, flags, blocked, adopted))),
         Phase("replicas", tuple(_replicas(ctx))),
         Phase("forget", tuple(_forgets(ctx, flags, blocked)), parallel=True),
         _slots(ctx, facts, blocked),
@@ -175,12 +179,14 @@ def _meets(ctx: Context) -> list[Step]:
     return steps
 
 
-def _failovers(ctx: Context, facts: Facts, flags: Flags, blocked: list[str]) -> list[Step]:
+def _failovers(ctx: Context, facts: Facts, flags: Flags, blocked: list[str], adopted: set[str]) -> list[Step]:
     steps: list[Step] = []
     primaries = set(ctx.slot_primaries)
     for node_id in ctx.ids:
         if node_id in ctx.answers_at or not ctx.owned_slots(node_id) or not ctx.is_down(node_id):
             continue
+        if node_id in adopted:
+            continue  # it restarted without nodes.conf: its new id takes its slots back with its keys
         replicas = [r for r in ctx.replicas_of.get(node_id, ()) if r in ctx.answers_at]
         slots = format_ranges(ctx.owned_slots(node_id))
         if not replicas:
@@ -218,6 +224,99 @@ def _failovers(ctx: Context, facts: Facts, flags: Flags, blocked: list[str]) -> 
         else:
             blocked.append(f"{step.describe()} needs {flag}: {risk}")
     return steps
+
+
+def _slot_set(ranges: Sequence[SlotRange]) -> set[int]:
+    return {s for r in ranges for s in range(r.start, r.end + 1)}
+
+
+def _rejoins(ctx: Context, flags: Flags, blocked: list[str]) -> tuple[list[Step], set[str]]:
+    """Nodes that restarted without nodes.conf: a new id that knows only itself, holding the keys (from
+    its RDB/AOF) and claiming their slots, while the others list its old id (soon without an address).
+
+    - Its old id is a primary that still owns slots (no failover happened): the new id takes all of the
+      old id's slots, with a config epoch above every other, then is MET: its claim wins everywhere, the
+      old id is left with nothing (forgotten in a later phase) and its replicas follow the new id. No key
+      moves; nothing is lost.
+    - Its claimed slots belong to a live primary: its keys are a stale replica copy. It can only rejoin
+      empty (Redis refuses REPLICATE with keys): FLUSHALL, RESET SOFT, MEET, REPLICATE that primary —
+      only with --allow-discard-replica-copy.
+    """
+    steps: list[Step] = []
+    adopted: set[str] = set()
+    if len(ctx.viewers) < 2:
+        return steps, adopted
+    top_epoch = max((e.config_epoch for s in ctx.viewers for e in s.view.value), default=0)
+    member = next((s for s in ctx.viewers if len(s.view.value) > 1), None)
+    for sample in ctx.viewers:
+        mine = sample.myself
+        if sample.node_id is None or mine is None or len(sample.view.value) != 1 or member is None:
+            continue
+        claimed = _slot_set(mine.slots)
+        here = sample.address
+        alone = (Expect("alone", here, sample.node_id),)
+        old = [
+            i
+            for i in ctx.slot_primaries
+            if i not in ctx.answers_at and claimed and claimed <= _slot_set(ctx.owned_slots(i))
+        ]
+        owners = {o for r, o in ctx.consensus for s in range(r.start, r.end + 1) if s in claimed}
+        if old:
+            x = old[0]
+            missing = sorted(_slot_set(ctx.owned_slots(x)) - claimed)
+            if missing:
+                steps.append(_addslots(ctx, sample.node_id, missing, f"take back the rest of {x[:8]}'s slots"))
+            steps.append(
+                Step(
+                    here,
+                    ("CLUSTER", "SET-CONFIG-EPOCH", str(top_epoch + 1)),
+                    f"a config epoch above every other ({top_epoch}), so its claim on {x[:8]}'s slots wins",
+                    ("M006",),
+                    alone,
+                )
+            )
+            steps.append(
+                Step(
+                    member.address,
+                    _meet_command(here, sample.bus_port_number),
+                    f"{here} is {x[:8]} restarted without nodes.conf (new id {sample.node_id[:8]}, same keys): "
+                    "bring it back; its replicas follow it",
+                    ("M006", "M003"),
+                    alone,
+                )
+            )
+            adopted.add(x)
+        elif owners and all(o in ctx.answers_at for o in owners) and len(owners) == 1:
+            (primary,) = owners
+            flush = Step(
+                here,
+                ("FLUSHALL",),
+                f"its {sample.keys} keys are a copy of {ctx.name(primary)}'s slots, which that primary serves",
+                ("M006",),
+                alone,
+                risk="keys only this copy has (writes the primary lost) are deleted",
+            )
+            if not flags.discard_copy:
+                blocked.append(f"{flush.describe()} (to rejoin {here} as a replica) needs {RISK_DISCARD}: {flush.risk}")
+                continue
+            steps.append(flush)
+            steps.append(Step(here, ("CLUSTER", "RESET", "SOFT"), "drop its claim on the slots", ("M006",), alone))
+            steps.append(Step(member.address, _meet_command(here, sample.bus_port_number), "bring it back", ("M006",)))
+            steps.append(
+                Step(
+                    here,
+                    ("CLUSTER", "REPLICATE", primary),
+                    f"replicate {ctx.name(primary)} again",
+                    ("M006",),
+                    (Expect("knows", here, sample.node_id, primary),),
+                )
+            )
+        else:
+            blocked.append(
+                f"{here} ({sample.node_id[:8]}) knows only itself and claims slots no single live primary or "
+                "failed primary explains: compare its keys with the cluster's before doing anything (M006)"
+            )
+    return steps, adopted
 
 
 def _replicas(ctx: Context) -> list[Step]:

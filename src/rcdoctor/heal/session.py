@@ -171,10 +171,22 @@ def _attempt(step: Step, options: ConnectOptions) -> tuple[str, str]:
 
 def _check(expect: Expect, options: ConnectOptions) -> tuple[str, str] | None:
     """None when the precondition holds; otherwise what to do instead of the step."""
+    if expect.kind == "knows":  # gossip needs a moment after a MEET: wait for it
+        deadline = time.monotonic() + 15.0
+        while True:
+            verdict = _check_once(expect, options)
+            if verdict is None or time.monotonic() > deadline:
+                return verdict
+            time.sleep(0.1)
+    return _check_once(expect, options)
+
+
+def _check_once(expect: Expect, options: ConnectOptions) -> tuple[str, str] | None:
     try:
         with client(parse_hostport(expect.address), options, timeout=max(options.timeout, 2.0)) as c:
             my_id = str(c.execute_command("CLUSTER", "MYID"))
-            view = str(c.execute_command("CLUSTER", "NODES")) if expect.kind in ("replica-of", "owns-none") else ""
+            wanted = ("replica-of", "owns-none", "alone", "knows")
+            view = str(c.execute_command("CLUSTER", "NODES")) if expect.kind in wanted else ""
     except (redis.RedisError, OSError) as exc:
         if expect.kind == "silent":
             return None
@@ -186,6 +198,15 @@ def _check(expect: Expect, options: ConnectOptions) -> tuple[str, str] | None:
     if expect.kind == "answers-as":
         return None if my_id == expect.node_id else ("failed", f"precondition: {expect.address} is {my_id[:8]} now")
     lines = {f[0]: f for f in (ln.split() for ln in view.splitlines()) if f}
+    if expect.kind == "alone":
+        if my_id != expect.node_id:
+            return "failed", f"precondition: {expect.address} is {my_id[:8]} now"
+        return None if len(lines) == 1 else ("skipped", f"{expect.address} has joined already")
+    if expect.kind == "knows":
+        entry = lines.get(expect.other)
+        if entry is None or "handshake" in entry[2]:
+            return "failed", f"precondition: {expect.address} does not list {expect.other[:8]} yet"
+        return None
     if expect.kind == "replica-of":
         mine = lines.get(my_id)
         if my_id != expect.node_id or mine is None or mine[3] != expect.other:

@@ -168,3 +168,51 @@ def _baseline_now(lab: Lab, tmp_path: Path) -> Path:
     path = tmp_path / "baseline-after-fault.json"
     Baseline.now(digest_all(topology(collect(lab.addresses, lab.options)), lab.options)).save(path)
     return path
+
+
+def _lose_nodes_conf(lab: Lab, role: str, noaddr: bool = True) -> None:
+    roles = lab.live_roles()
+    victim = next(n for n in lab.nodes if roles[n.name] == role)
+    old_id = victim.node_id
+    apply(lab, FaultOp("lose-nodes-conf", victim.name))
+    if not noaddr:  # the peers dial an old address where nothing answers: they never see the new id
+        return
+    # The peers drop the old id's address once the new id answers there (noaddr): the incident's shape.
+    wait_for(
+        lambda: all(
+            "noaddr" in f[2] for n in lab.nodes if n is not victim for f in cluster_nodes(lab, n) if f[0] == old_id
+        ),
+        node_timeouts(lab, 6),
+        "the peers to mark the old id noaddr",
+    )
+
+
+def test_lost_nodes_conf_on_a_primary_keeps_its_keys(
+    redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
+    _lose_nodes_conf(lab, "primary")
+    planned = _heal_and_verify(lab, baseline, env)
+    rejoin = _steps(planned, "rejoin")
+    verbs = [s["command"][1] for s in rejoin]  # type: ignore[index]
+    assert verbs.index("SET-CONFIG-EPOCH") < verbs.index("MEET") < verbs.index("FORGET")
+    assert not any(s["risk"] for s in rejoin)
+
+
+def test_lost_nodes_conf_on_a_replica_needs_the_flag_to_discard_its_copy(
+    redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
+    _lose_nodes_conf(lab, "replica")
+    dry = rcdoctor("heal", *lab.addresses, env=env)
+    assert dry.returncode == 2 and "--allow-discard-replica-copy" in dry.stdout, dry.stdout
+    planned = _heal_and_verify(lab, baseline, env, "--allow-discard-replica-copy")
+    assert any(s["command"] == ["FLUSHALL"] and s["risk"] for s in _steps(planned, "rejoin"))
+
+
+def test_lost_nodes_conf_plus_new_addresses(redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path) -> None:
+    lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
+    apply(lab, FaultOp("new-address", "all"))
+    _lose_nodes_conf(lab, "primary", noaddr=False)
+    planned = _heal_and_verify(lab, baseline, env)
+    assert {p["name"] for p in planned["plan"]["phases"]} >= {"meet", "rejoin"}  # type: ignore[index,union-attr]

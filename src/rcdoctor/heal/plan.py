@@ -285,6 +285,17 @@ def _rejoins(ctx: Context, flags: Flags, blocked: list[str]) -> tuple[list[Step]
                     alone,
                 )
             )
+            # Forget the old id now, while it is known why it is gone (later rounds only see a node down).
+            for viewer in [*(v.address for v, _ in ctx.listings.get(x, ())), here]:
+                steps.append(
+                    Step(
+                        viewer,
+                        ("CLUSTER", "FORGET", x),
+                        f"{x[:8]} is {sample.node_id[:8]} now: once its slots moved to the new id, forget the old one",
+                        ("M003",),
+                        (Expect("owns-none", viewer, x),),
+                    )
+                )
             adopted.add(x)
         elif owners and all(o in ctx.answers_at for o in owners) and len(owners) == 1:
             (primary,) = owners

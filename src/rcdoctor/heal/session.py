@@ -171,7 +171,7 @@ def _attempt(step: Step, options: ConnectOptions) -> tuple[str, str]:
 
 def _check(expect: Expect, options: ConnectOptions) -> tuple[str, str] | None:
     """None when the precondition holds; otherwise what to do instead of the step."""
-    if expect.kind == "knows":  # gossip needs a moment after a MEET: wait for it
+    if expect.kind in ("knows", "owns-none"):  # gossip needs a moment after a MEET: wait for it
         deadline = time.monotonic() + 15.0
         while True:
             verdict = _check_once(expect, options)
@@ -217,7 +217,7 @@ def _check_once(expect: Expect, options: ConnectOptions) -> tuple[str, str] | No
         if entry is None:
             return "skipped", "already forgotten"
         if any(not part.startswith("[") for part in entry[8:]):
-            return "failed", f"precondition: {expect.node_id[:8]} owns slots again in {expect.address}'s view"
+            return "failed", f"precondition: {expect.node_id[:8]} still owns slots in {expect.address}'s view"
         return None
     return "failed", f"unknown precondition {expect.kind}"
 

@@ -67,7 +67,10 @@ CHECK = Check(
         "address (Redis then learns its own address from the handshake). If `cluster-announce-ip` is set, "
         "correct it: `CONFIG SET cluster-announce-ip <ip>` (and in the config file / pod spec)."
     ),
-    heal="Planned: `rcdoctor heal` will send the MEET from a peer and verify the node's own view afterwards.",
+    heal=(
+        "Yes (meet phase): a peer MEETs it at the address where it answers; a node learns its own address "
+        "from a MEET it receives."
+    ),
     run=run,
     explains=("A006",),
 )

@@ -90,7 +90,10 @@ CHECK = Check(
         "IPs in nodes.conf (the Bitnami chart does this), or announce stable names (Redis 7 "
         "`cluster-announce-hostname` + `cluster-preferred-endpoint-type hostname`)."
     ),
-    heal="Planned: `rcdoctor heal` will CLUSTER MEET every moved node at its new address.",
+    heal=(
+        "Yes (meet phase): every node that lists a moved node elsewhere MEETs it at its new address, with "
+        "replica failovers held meanwhile."
+    ),
     run=run,
     explains=(
         "A004",

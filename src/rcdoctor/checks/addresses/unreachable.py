@@ -74,7 +74,10 @@ CHECK = Check(
         "If it is gone for good and a replica took over, remove it: `CLUSTER FORGET <id>` on every node "
         "within 60 s (or `redis-cli --cluster del-node HOST:PORT <id>`)."
     ),
-    heal="Not yet: `rcdoctor heal` will forget nodes that are gone for good once their slots are served again.",
+    heal=(
+        "Through its causes: heal fails over (with the risk flag) and forgets nodes gone for good; a node "
+        "only down is left to rejoin."
+    ),
     run=run,
     explains=("M001", "M002", "M009", "M008", "S002", "R001", "R002", "R003", "R004", "R005", "A006", "E004"),
 )

@@ -52,7 +52,10 @@ CHECK = Check(
         "`CLUSTER FORGET <id>` on every node within 60 s. A failed node that is back up and answering but "
         "still flagged: check the bus port (A002) from its peers."
     ),
-    heal="Planned: forget nodes that are gone for good once their slots are served.",
+    heal=(
+        "Yes, once its slots are served (failover phase) and if it is gone for good (noaddr, replaced); a "
+        "node only down is left to rejoin unless --forget-down."
+    ),
     run=run,
     explains=("S002", "M009", "R001", "R004", "R005", "M008"),
 )

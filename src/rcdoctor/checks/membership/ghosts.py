@@ -71,7 +71,10 @@ CHECK = Check(
         "`CLUSTER FORGET <id>` on every node within 60 s, once its slots have a new owner. A repeating "
         "handshake: find who introduces the address (scripts, a node with a stale nodes.conf)."
     ),
-    heal="Planned: promote the replica of a noaddr primary, then forget the ghost on every node at once.",
+    heal=(
+        "Yes: a noaddr primary replaced by a new id hands it its slots (rejoin phase); a slotless ghost is "
+        "forgotten on every node at once (forget phase)."
+    ),
     run=run,
     explains=("M005", "A006", "S002", "R004", "R002", "R005"),
 )

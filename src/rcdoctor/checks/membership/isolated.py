@@ -77,7 +77,11 @@ CHECK = Check(
         "elsewhere), then from a cluster node `CLUSTER MEET <ip> <port>` and on it `CLUSTER REPLICATE "
         "<primary-id>`. 3. On every node: `CLUSTER FORGET <old-id>`. Keep nodes.conf on a persistent volume."
     ),
-    heal="Planned: heal will do steps 2-3 only after proving the keys exist on the new primary.",
+    heal=(
+        "Yes (rejoin phase): a former primary takes its old id's slots back with its keys (higher config "
+        "epoch, MEET, FORGET the old id); a former replica's stale copy is flushed only with "
+        "--allow-discard-replica-copy."
+    ),
     run=run,
     explains=(
         "A001",

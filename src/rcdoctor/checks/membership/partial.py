@@ -45,7 +45,10 @@ CHECK = Check(
         "To remove a node: `CLUSTER FORGET <id>` on every node within 60 s. To (re)introduce one: "
         "`CLUSTER MEET <ip> <port>` from any node that lacks it."
     ),
-    heal="Planned: complete a half-done FORGET or MEET.",
+    heal=(
+        "Yes (meet phase): the node that forgot a member MEETs it again; a handshake that never completed is "
+        "left to expire."
+    ),
     run=run,
     explains=("M005", "M009"),
 )

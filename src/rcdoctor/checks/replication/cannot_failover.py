@@ -61,7 +61,10 @@ CHECK = Check(
         "`CONFIG SET cluster-replica-no-failover no` on a replica (unless it is a deliberate DR copy), bring "
         "replicas back, or promote manually with `CLUSTER FAILOVER FORCE`/`TAKEOVER` when the primary is gone."
     ),
-    heal="Planned: heal can promote a replica with FAILOVER FORCE after confirming the primary is down.",
+    heal=(
+        "With --allow-failover-force: heal promotes a replica with FAILOVER FORCE after re-checking that the "
+        "primary is still down."
+    ),
     run=run,
     explains=("S002",),
 )

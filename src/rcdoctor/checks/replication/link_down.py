@@ -48,6 +48,9 @@ CHECK = Check(
         "Check the primary is up and reachable from the replica on the data port, `masterauth` matches the "
         "primary's password, and the primary's log for sync errors (client-output-buffer-limit replica)."
     ),
-    heal="No: the link recovers by itself once the cause is fixed.",
+    heal=(
+        "Yes when its primary answers: CLUSTER REPLICATE to the same primary reconnects to its current "
+        "address (6.2 replicas need it after the primary moved)."
+    ),
     run=run,
 )

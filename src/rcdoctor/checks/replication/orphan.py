@@ -45,6 +45,6 @@ CHECK = Check(
     evidence="The `slave <primary-id>` field of the replica's entry, and that primary's state.",
     why="The shard it was meant to protect is a single point of failure; reads from it are stale.",
     fix="Point it at the shard's current primary: `CLUSTER REPLICATE <primary-id>` on the replica.",
-    heal="Planned: heal re-points it to the current owner of the slots its old primary had.",
+    heal="Yes (replicas phase): re-pointed to the primary with the fewest replicas once its old primary owns no slots.",
     run=run,
 )

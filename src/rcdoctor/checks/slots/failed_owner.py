@@ -63,7 +63,10 @@ CHECK = Check(
         "(`TAKEOVER` if no majority of primaries is reachable; it bypasses the election: use only when the old "
         "primary is certainly down, or writes will diverge)."
     ),
-    heal="Planned: heal promotes a replica with FAILOVER FORCE when the primary is down for good.",
+    heal=(
+        "With --allow-failover-force (or --allow-takeover without a majority): heal promotes the replica with "
+        "the highest offset."
+    ),
     run=run,
     explains=("M008",),
 )

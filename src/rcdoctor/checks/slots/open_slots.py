@@ -65,6 +65,9 @@ CHECK = Check(
         "the source and every other primary. Or abort when the target has no keys of it: `CLUSTER SETSLOT "
         "<slot> STABLE` on both. `redis-cli --cluster fix` does one of these."
     ),
-    heal="Planned: heal finishes the migration towards the side that holds the keys, never deleting any.",
+    heal=(
+        "Yes (slots phase): the migration engine finishes or cancels the move towards the side that holds the "
+        "keys, never deleting any."
+    ),
     run=run,
 )

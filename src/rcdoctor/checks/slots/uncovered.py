@@ -57,7 +57,10 @@ CHECK = Check(
         "node (or `CLUSTER ADDSLOTSRANGE a b`, 7.0+). Otherwise assign it to any primary; `redis-cli --cluster "
         "fix HOST:PORT` does this."
     ),
-    heal="Planned: heal assigns each uncovered slot to the node holding its keys, else to the smallest primary.",
+    heal=(
+        "Yes (slots phase): each uncovered slot goes to the one primary holding its keys, else to the primary "
+        "with the fewest slots; keys on several nodes are left to a human."
+    ),
     run=run,
     explains=("M008", "S003"),
 )

@@ -216,3 +216,58 @@ def test_lost_nodes_conf_plus_new_addresses(redis_binary: RedisBinary, make_lab:
     _lose_nodes_conf(lab, "primary", noaddr=False)
     planned = _heal_and_verify(lab, baseline, env)
     assert {p["name"] for p in planned["plan"]["phases"]} >= {"meet", "rejoin"}  # type: ignore[index,union-attr]
+
+
+def test_stray_keys_on_a_non_owner_go_back_to_the_owner(
+    redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab, _, env = _prepared(make_lab, redis_binary, tmp_path)
+    result = apply(lab, FaultOp("assign-twice", (), {"slot": 4000, "keys": 4}))
+    holder = lab.node(str(result.details["also_on"]))
+    # The fault copied existing keys (identical copies) and may have added some (then the owner has them too).
+    planned = _heal_and_verify(lab, _baseline_after(lab, tmp_path), env)
+    (slots,) = [p for p in planned["plan"]["phases"] if p["name"] == "slots"]  # type: ignore[index,union-attr]
+    assert [(s["slot"], s["holder_address"]) for s in slots["stray_keys"]] == [(4000, holder.address)]
+    with lab.client(holder) as c:
+        assert c.execute_command("CLUSTER", "COUNTKEYSINSLOT", 4000) == 0
+
+
+def test_a_stray_key_that_differs_from_the_owners_is_kept_on_both(
+    redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
+) -> None:
+    lab, _, env = _prepared(make_lab, redis_binary, tmp_path)
+    result = apply(lab, FaultOp("assign-twice", (), {"slot": 4000, "keys": 2}))
+    owner, holder = lab.node(str(result.details["owner"])), lab.node(str(result.details["also_on"]))
+    key = str(result.details["keys"][0])
+    with lab.client(owner) as c:
+        c.set(key, "the owner's newer value")
+    run = rcdoctor("heal", *lab.addresses, "--apply", env=env)
+    assert run.returncode == 2 and "human decision" in run.stderr, run.stdout + run.stderr
+    with lab.client(owner) as c:
+        assert c.get(key) == "the owner's newer value"
+    with lab.client(holder) as c:
+        c.execute_command("CLUSTER", "SETSLOT", 4000, "IMPORTING", owner.node_id)
+        pipe = c.pipeline(transaction=False)
+        pipe.execute_command("ASKING")
+        pipe.get(key)
+        assert pipe.execute()[1] is not None  # the holder's copy is still there
+        c.execute_command("CLUSTER", "SETSLOT", 4000, "STABLE")
+
+
+def _baseline_after(lab: Lab, tmp_path: Path) -> Path:
+    """The truth after assign-twice: each slot's keys as its owner holds them (the fault may add keys on
+    the owner); the stray copies on the other node are what heal removes."""
+    from rcdoctor.collect import collect
+    from rcdoctor.migrate.topology import topology
+    from rcdoctor.verify.baseline import Baseline
+    from rcdoctor.verify.digest import SlotDigest, node_digest
+
+    top = topology(collect(lab.addresses, lab.options))
+    clean = SlotDigest()
+    for primary in top.primaries:
+        part = node_digest(primary.endpoint, lab.options)
+        for slot in primary.slots:
+            clean.counts[slot], clean.hashes[slot] = part.counts[slot], part.hashes[slot]
+    path = tmp_path / "baseline-owners.json"
+    Baseline.now(clean).save(path)
+    return path

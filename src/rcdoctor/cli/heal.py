@@ -87,6 +87,7 @@ def plan_dict(plan: HealPlan) -> dict[str, Any]:
                 "name": p.name,
                 "steps": [step_dict(s) for s in p.steps],
                 "open_slots": [c.__dict__ for c in p.closings],
+                "stray_keys": [s.__dict__ for s in p.strays],
             }
             for p in plan.phases
         ],
@@ -123,6 +124,16 @@ def render_plan(plan: HealPlan, apply: bool, compact: bool = False) -> None:
                 number += 1
                 console.print(f"  {number}. slot {closing.slot}: {closing.action} the migration ({closing.reason})")
                 console.print("     loses nothing: keys move with MIGRATE, nothing is deleted")
+        for stray in phase.strays:
+            number += 1
+            console.print(
+                f"  {number}. slot {stray.slot}: return ~{stray.keys} stray key(s) from {stray.holder_address} "
+                f"to the owner {stray.owner_address}   [dim]answers S003[/]"
+            )
+            console.print(
+                "     loses nothing: a key the owner lacks is MIGRATEd, an identical copy dropped, a different "
+                "one kept on both and reported"
+            )
     for line in plan.blocked:
         console.print(f"[yellow]not done[/]: {line}")
     if not apply:

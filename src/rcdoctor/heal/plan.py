@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rcdoctor.checks.context import Context
+from rcdoctor.heal.strays import Stray
 from rcdoctor.migrate.resume import Closing
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.slots import SLOT_COUNT, SlotRange, format_ranges, to_ranges
@@ -68,6 +69,7 @@ class Phase:
     name: str
     steps: tuple[Step, ...] = ()
     closings: tuple[Closing, ...] = ()  # slots phase: open slots closed through the migration engine
+    strays: tuple[Stray, ...] = ()  # slots phase: keys on a primary that does not own their slot
     parallel: bool = False  # FORGETs: all at once, inside the 60 s blacklist window; MEETs: all at once
     # Replicas get cluster-replica-no-failover yes while the phase runs and settles (restored after): as
     # nodes reconnect they swap failure reports gathered while they could not see each other, and a
@@ -76,7 +78,7 @@ class Phase:
 
     @property
     def empty(self) -> bool:
-        return not self.steps and not any(c.action != "stuck" for c in self.closings)
+        return not self.steps and not self.strays and not any(c.action != "stuck" for c in self.closings)
 
 
 @dataclass(frozen=True)
@@ -459,7 +461,24 @@ def _slots(ctx: Context, facts: Facts, blocked: list[str]) -> Phase:
                     ctx, primary, slots, f"slots {format_ranges(to_ranges(slots))} have no owner and no keys anywhere"
                 )
             )
-    return Phase("slots", tuple(steps), closings=tuple(facts.closings))
+    return Phase("slots", tuple(steps), closings=tuple(facts.closings), strays=tuple(_strays(ctx)))
+
+
+def _strays(ctx: Context) -> list[Stray]:
+    """Keys (found by the collector's key sample) that a primary holds in slots another live primary owns
+    and that are not open on it (open slots are the engine's)."""
+    owners = {s: o for r, o in ctx.consensus for s in range(r.start, r.end + 1)}
+    found = []
+    for node_id, sample in ctx.own.items():
+        mine = sample.myself
+        if mine is None or not mine.is_primary:
+            continue
+        open_here = {slot for slot, _ in (*mine.migrating, *mine.importing)}
+        for slot, keys in sorted(sample.keys_in_slot().items()):
+            owner = owners.get(slot)
+            if keys and owner and owner != node_id and owner in ctx.answers_at and slot not in open_here:
+                found.append(Stray(slot, node_id, sample.address, owner, ctx.own[owner].address, keys))
+    return found
 
 
 def _share(slots: Sequence[int], primaries: Sequence[str], owned: Counter[str]) -> dict[str, list[int]]:

@@ -20,7 +20,8 @@ from rcdoctor.checks import default_registry
 from rcdoctor.checks.context import Context, uncovered
 from rcdoctor.collect import collect
 from rcdoctor.collect.connection import ConnectOptions, classify, client, nothing_answered
-from rcdoctor.errors import DoctorError
+from rcdoctor.errors import EXIT_CRITICAL, DoctorError
+from rcdoctor.heal import strays
 from rcdoctor.heal.plan import Expect, Facts, Flags, HealPlan, Phase, Step, plan
 from rcdoctor.migrate import session as moving
 from rcdoctor.migrate.create import resolve
@@ -35,7 +36,10 @@ MAX_ROUNDS = 12
 
 
 class HealFailed(DoctorError):
-    """A step failed or its precondition no longer held; the run stopped there."""
+    """A step failed or its precondition no longer held; the run stopped there (the cluster is still
+    unhealthy: exit 2, not 3)."""
+
+    exit_code = EXIT_CRITICAL
 
 
 @dataclass
@@ -54,7 +58,7 @@ class HealOutcome:
 
 
 def survey(seeds: Sequence[Seed | str], options: ConnectOptions, flags: Flags) -> tuple[Snapshot, Context, HealPlan]:
-    snapshot = collect(seeds, options, count_open_slot_keys=False)
+    snapshot = collect(seeds, options)  # with key counts for open slots and for sampled stray keys
     if not snapshot.answered:
         raise nothing_answered(snapshot)
     ctx = Context(snapshot)
@@ -143,6 +147,31 @@ def _run_phase(
             if status == "failed":
                 raise HealFailed(f"{step.describe()}: {detail}")
             (record.done if status == "ok" else record.skipped).append(step.describe())
+    for stray in phase.strays:
+        returned = strays.return_keys(
+            stray, parse_hostport(stray.holder_address), parse_hostport(stray.owner_address), options
+        )
+        line = (
+            f"slot {stray.slot}: {returned.moved} stray key(s) moved from {stray.holder[:8]} to its owner "
+            f"{stray.owner[:8]}, {returned.identical_dropped} identical copies dropped"
+        )
+        journal.write(
+            "strays",
+            slot=stray.slot,
+            holder=stray.holder,
+            owner=stray.owner,
+            moved=returned.moved,
+            identical=returned.identical_dropped,
+            conflicts=len(returned.conflicts),
+        )
+        log(f"  ok      {line}")
+        record.done.append(line)
+        if returned.conflicts:
+            names = ", ".join(returned.conflicts[:5])
+            raise HealFailed(
+                f"slot {stray.slot}: {len(returned.conflicts)} key(s) exist on {stray.holder_address} and on the owner "
+                f"{stray.owner_address} with different values ({names}): both kept; which is right is a human decision"
+            )
     if any(c.action != "stuck" for c in phase.closings):
         record.done.extend(_close_slots(seeds, options, journal, log))
     return record

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
-from redis.connection import Connection
+from redis.exceptions import ResponseError
 
-from rcdoctor.collect.connection import ConnectOptions, open_connection
+from rcdoctor.collect.connection import ConnectOptions
+from rcdoctor.migrate.link import Link
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.slots import SLOT_COUNT, key_hash_slot
 
@@ -29,6 +31,7 @@ PROBE_PREFIX = b"rcdoctor:verify:"  # verify's own probe keys never count
 class SlotDigest:
     counts: list[int] = field(default_factory=lambda: [0] * SLOT_COUNT)
     hashes: list[int] = field(default_factory=lambda: [0] * SLOT_COUNT)
+    unreadable: int = 0  # keys in slots the node neither owns nor imports (not digested)
 
     @property
     def keys(self) -> int:
@@ -45,6 +48,7 @@ class SlotDigest:
         for slot in range(SLOT_COUNT):
             self.counts[slot] += other.counts[slot]
             self.hashes[slot] ^= other.hashes[slot]
+        self.unreadable += other.unreadable
 
 
 def key_hash(key: bytes, payload: bytes) -> int:
@@ -58,31 +62,32 @@ def key_hash(key: bytes, payload: bytes) -> int:
 
 def node_digest(endpoint: Endpoint, options: ConnectOptions, timeout: float = 30.0) -> SlotDigest:
     """Digest of every key one node holds (run on primaries: replicas hold the same keys)."""
-    conn = open_connection(endpoint, options, timeout=timeout)
+    link = Link(endpoint, options, timeout=timeout)
     try:
-        return _scan(conn)
+        return _scan(link)
     finally:
-        conn.disconnect()
+        link.close()
 
 
-def _scan(conn: Connection) -> SlotDigest:
+def _scan(link: Link) -> SlotDigest:
     digest = SlotDigest()
-    cursor = b"0"
+    cursor: Any = b"0"
     while True:
-        conn.send_command("SCAN", cursor, "COUNT", SCAN_COUNT)
-        cursor, keys = conn.read_response(disable_decoding=True)
+        cursor, keys = link.one("SCAN", cursor, "COUNT", SCAN_COUNT)
         keys = [k for k in keys if not k.startswith(PROBE_PREFIX)]
-        if keys:
-            # ASKING before each DUMP: keys of a slot this node is IMPORTING are answered only after it
-            # (else MOVED), and a digest taken mid-migration must still count them where they are.
-            conn.send_packed_command(conn.pack_commands([c for k in keys for c in (("ASKING",), ("DUMP", k))]))
-            for key in keys:
-                conn.read_response(disable_decoding=True)
-                payload = conn.read_response(disable_decoding=True)
-                if payload is None:  # expired or deleted between SCAN and DUMP
-                    continue
-                slot = key_hash_slot(key)
-                digest.counts[slot] += 1
-                digest.hashes[slot] ^= key_hash(key, payload)
+        # ASKING before each DUMP: keys of a slot this node is IMPORTING are answered only after it
+        # (else MOVED), and a digest taken mid-migration must still count them where they are.
+        replies = link.run([c for k in keys for c in (("ASKING",), ("DUMP", k))])[1::2]
+        for key, payload in zip(keys, replies, strict=True):
+            if isinstance(payload, ResponseError):
+                # A key in a slot this node neither owns nor imports (S003): readable only by changing
+                # the slot's state, which verify never does. Counted, not digested.
+                digest.unreadable += 1
+                continue
+            if payload is None:  # expired or deleted between SCAN and DUMP
+                continue
+            slot = key_hash_slot(key)
+            digest.counts[slot] += 1
+            digest.hashes[slot] ^= key_hash(key, payload)
         if cursor in (b"0", 0, "0"):
             return digest

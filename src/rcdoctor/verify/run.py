@@ -222,6 +222,8 @@ def against_baseline(baseline: Baseline, now: SlotDigest, report: VerifyReport) 
     ):
         if ranges:
             parts.append(f"{label} {format_ranges(ranges)}")
+    if now.unreadable:
+        parts.append(f"{now.unreadable} key(s) on nodes that do not own their slot were not read (see S003)")
     report.add("same keys and content as the baseline", comparison.identical, "; ".join(parts))
 
 

@@ -91,3 +91,21 @@ def test_a_node_forgotten_by_one_node_is_met_again_and_a_handshake_ghost_left_to
     assert f"{step.command[2]}:{step.command[3]}" in ctx.answers_at[forgotten]
     assert any("handshake" in line and "never completed" in line for line in healed.blocked)
     assert not any(p.name == "forget" for p in healed.phases)  # a handshake entry has no id to forget
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_keys_only_a_replica_holds_are_never_given_away(version: str) -> None:
+    """An uncovered slot whose only keys sit on a replica: assigning it empty elsewhere or re-pointing the
+    replica (a full resync flushes it) would lose them; only promoting that replica keeps them."""
+    ctx = Context(Snapshot.load(DATA / f"healthy-{version}.json"))
+    replica = next(i for i in ctx.answers_at if not ctx.is_primary(i))
+    facts = Facts(uncovered_keys={5: {replica: 3, **{p: 0 for p in ctx.slot_primaries}}})
+    held_back = plan(ctx, facts, Flags())
+    steps = [s for p in held_back.phases for s in p.steps]
+    assert not any("5" in s.command[2:] for s in steps if s.command[1] in ("ADDSLOTS", "ADDSLOTSRANGE"))
+    assert not any(s.command[:2] == ("CLUSTER", "REPLICATE") and s.node == ctx.address(replica) for s in steps)
+    assert any("TAKEOVER needs --allow-takeover" in b for b in held_back.blocked)
+    assert any("its keys are on replica" in b for b in held_back.blocked)
+    allowed = plan(ctx, facts, Flags(takeover=True))
+    takeovers = [s for p in allowed.phases for s in p.steps if s.command == ("CLUSTER", "FAILOVER", "TAKEOVER")]
+    assert [s.node for s in takeovers] == [ctx.address(replica)] and takeovers[0].risk

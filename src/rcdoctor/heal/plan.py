@@ -107,7 +107,7 @@ def plan(ctx: Context, facts: Facts, flags: Flags) -> HealPlan:
         Phase("meet", tuple(_meets(ctx)), parallel=True, hold_failovers=True),
         Phase("rejoin", tuple(rejoin)),
         Phase("failover", tuple(_failovers(ctx, facts, flags, blocked, adopted))),
-        Phase("replicas", tuple(_replicas(ctx))),
+        Phase("replicas", tuple(_replicas(ctx, set(_orphan_copies(ctx, facts))))),
         Phase("forget", tuple(_forgets(ctx, flags, blocked)), parallel=True),
         _slots(ctx, facts, blocked),
     ]
@@ -225,7 +225,46 @@ def _failovers(ctx: Context, facts: Facts, flags: Flags, blocked: list[str], ado
             steps.append(step)
         else:
             blocked.append(f"{step.describe()} needs {flag}: {risk}")
+    for replica, orphaned in sorted(_orphan_copies(ctx, facts).items()):
+        if replica not in ctx.answers_at:
+            continue
+        step = Step(
+            ctx.own[replica].address,
+            ("CLUSTER", "FAILOVER", "TAKEOVER"),
+            f"it holds the only copy of keys in uncovered slots {format_ranges(to_ranges(orphaned))} (its primary is "
+            "gone from the other nodes' views): promoting it claims its primary's slots with those keys",
+            ("S001", "R004"),
+            (Expect("answers-as", ctx.own[replica].address, replica),),
+            "if its old primary is alive behind a partition, both accept writes (split brain)",
+        )
+        if flags.takeover:
+            steps.append(step)
+        else:
+            blocked.append(f"{step.describe()} needs {RISK_TAKEOVER}: {step.risk}")
     return steps
+
+
+def _holders(ctx: Context, held: Mapping[str, int | None]) -> tuple[list[str], list[str]]:
+    """(primaries holding keys, replicas holding keys whose own primary is not among those primaries):
+    a replica's keys are its primary's copy, unless that primary holds none or is gone."""
+    primaries = sorted(i for i, n in held.items() if n and ctx.is_primary(i) and i in ctx.answers_at)
+    replicas = []
+    for node_id, count in held.items():
+        entry = ctx.entry(node_id)
+        if count and not ctx.is_primary(node_id) and (entry is None or entry.primary_id not in primaries):
+            replicas.append(node_id)
+    return primaries, sorted(replicas)
+
+
+def _orphan_copies(ctx: Context, facts: Facts) -> dict[str, list[int]]:
+    """Replicas holding the only copy of keys of uncovered slots (their primary was forgotten or lost)."""
+    found: dict[str, list[int]] = {}
+    for slot, held in facts.uncovered_keys.items():
+        primaries, replicas = _holders(ctx, held)
+        if not primaries:
+            for replica in replicas:
+                found.setdefault(replica, []).append(slot)
+    return found
 
 
 def _slot_set(ranges: Sequence[SlotRange]) -> set[int]:
@@ -332,7 +371,7 @@ def _rejoins(ctx: Context, flags: Flags, blocked: list[str]) -> tuple[list[Step]
     return steps, adopted
 
 
-def _replicas(ctx: Context) -> list[Step]:
+def _replicas(ctx: Context, keep: set[str]) -> list[Step]:
     """Re-point replicas of a primary that is gone (not when its slots still need them: failover first);
     nudge replicas whose link is down to a primary that answers (re-REPLICATE reconnects to its current
     address, which a 6.2 replica does not do by itself after the primary moved)."""
@@ -364,6 +403,8 @@ def _replicas(ctx: Context) -> list[Step]:
             continue
         if primary in ctx.ids and ctx.owned_slots(primary):
             continue  # its primary still owns slots: the failover phase decides, not a re-point
+        if sample.node_id in keep:
+            continue  # it holds the only copy of uncovered slots: re-pointing would flush them
         if not load:
             continue
         target = min(load, key=lambda p: (load[p], p))
@@ -433,7 +474,8 @@ def _slots(ctx: Context, facts: Facts, blocked: list[str]) -> Phase:
     ]
     spread: list[int] = []
     for slot, held in sorted(facts.uncovered_keys.items()):
-        holders = [i for i, n in held.items() if n]
+        primaries_with, replicas_with = _holders(ctx, held)
+        holders = primaries_with + replicas_with
         if len(holders) == 1 and ctx.is_primary(holders[0]):
             steps.append(
                 _addslots(

@@ -73,10 +73,11 @@ def gather(snapshot: Snapshot, ctx: Context, options: ConnectOptions) -> Facts:
         closings = tuple(moving.resume(top, options, Settings(), Journal(None)).closings)
     holes = [s for r in uncovered(ctx.consensus) for s in r] if ctx.consensus else []
     counts: dict[int, dict[str, int | None]] = {}
-    primaries = [p.node_id for p in top.primaries]
-    if holes and primaries:
-        per_node = moving.count_keys(top, dict.fromkeys(primaries, holes), options)
-        counts = {s: {i: per_node[i][s] for i in primaries} for s in holes}
+    # Every answering node, replicas too: a replica may hold the only copy (its primary forgotten).
+    everyone = list(top.nodes)
+    if holes and everyone:
+        per_node = moving.count_keys(top, dict.fromkeys(everyone, holes), options)
+        counts = {s: {i: per_node[i][s] for i in everyone} for s in holes}
     offsets = {}
     for node_id, sample in ctx.own.items():
         value = sample.info.get("replication", {}).get("slave_repl_offset")

@@ -271,3 +271,30 @@ def _baseline_after(lab: Lab, tmp_path: Path) -> Path:
     path = tmp_path / "baseline-owners.json"
     Baseline.now(clean).save(path)
     return path
+
+
+def test_replica_of_a_forgotten_primary_keeps_its_keys(
+    redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
+) -> None:
+    """A dead primary forgotten by every node but its replica: its slots have no owner and its keys live
+    only on that replica. Nothing may be given away or resynced; promoting the replica needs the flag."""
+    lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
+    roles = lab.live_roles()
+    primary = next(n for n in lab.nodes if roles[n.name] == "primary")
+    replica = next(n for n in lab.nodes if n.shard == primary.shard and n.name != primary.name)
+    with lab.client(replica) as c:
+        c.config_set("cluster-replica-no-failover", "yes")
+    apply(lab, FaultOp("kill", primary.name))
+    for node in lab.nodes:
+        if node.name not in (primary.name, replica.name):
+            with lab.client(node) as c:
+                c.execute_command("CLUSTER", "FORGET", primary.node_id)
+    live = [n.address for n in lab.nodes if n.name != primary.name]
+    refused = rcdoctor("heal", *live, "--apply", env=env)
+    assert refused.returncode == 2 and "--allow-takeover" in refused.stdout, refused.stdout + refused.stderr
+    with lab.client(replica) as c:
+        assert c.info("replication")["role"] == "slave" and c.dbsize() > 0  # not resynced, not flushed
+    run = rcdoctor("heal", *live, "--apply", "--allow-takeover", "--format", "json", env=env, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    verified = rcdoctor("verify", *live, "--baseline", str(baseline), env=env)
+    assert verified.returncode == 0, verified.stdout

@@ -442,7 +442,9 @@ def _forgets(ctx: Context, flags: Flags, blocked: list[str]) -> list[Step]:
         where = ctx.address(node_id) or "no address"
         there = ctx.snapshot.node(where) if ctx.address(node_id) else None
         replaced = there is not None and there.answered and there.node_id not in (None, node_id)
-        if not (seen.get("noaddr") or replaced or (flags.forget_down and ctx.is_down(node_id))):
+        # Most answering nodes do not list it: it was forgotten on purpose and a few never followed.
+        leftover = 2 * len(listings) < len(ctx.answers_at)
+        if not (seen.get("noaddr") or replaced or leftover or (flags.forget_down and ctx.is_down(node_id))):
             if ctx.is_down(node_id) and not seen.get("handshake"):
                 blocked.append(
                     f"{node_id[:8]} ({where}) is down and owns no slots: it rejoins by itself when it comes back; "
@@ -456,6 +458,7 @@ def _forgets(ctx: Context, flags: Flags, blocked: list[str]) -> list[Step]:
                     ("CLUSTER", "FORGET", node_id),
                     f"{node_id[:8]} ({where}) is gone"
                     + (" (another node answers at its address)" if replaced else "")
+                    + (f" (only {len(listings)} of {len(ctx.answers_at)} nodes still list it)" if leftover else "")
                     + ": it owns no slots and no replica follows it",
                     ("M003", "M001"),
                     (Expect("owns-none", viewer.address, node_id),),

@@ -439,6 +439,8 @@ def _forgets(ctx: Context, flags: Flags, blocked: list[str]) -> list[Step]:
         if node_id in ctx.answers_at or ctx.owned_slots(node_id) or node_id in followed:
             continue
         seen = Counter(f for _, e in listings for f in e.flags)
+        if seen.get("handshake"):
+            continue  # a handshake entry expires by itself (and has no id to forget)
         where = ctx.address(node_id) or "no address"
         there = ctx.snapshot.node(where) if ctx.address(node_id) else None
         replaced = there is not None and there.answered and there.node_id not in (None, node_id)

@@ -295,6 +295,10 @@ def test_replica_of_a_forgotten_primary_keeps_its_keys(
     with lab.client(replica) as c:
         assert c.info("replication")["role"] == "slave" and c.dbsize() > 0  # not resynced, not flushed
     run = rcdoctor("heal", *live, "--apply", "--allow-takeover", "--format", "json", env=env, timeout=300)
-    assert run.returncode == 0, run.stdout + run.stderr
+    # Healed but degraded: the shard lost its second copy with the dead primary (R001 stays, exit 1).
+    assert run.returncode == 1, run.stdout + run.stderr
+    result = json.loads(run.stdout)
+    assert result["degraded"] and [r[:4] for r in result["remaining"]] == ["R001"]
+    assert [r["phase"] for r in result["rounds"]] == ["failover", "forget"]
     verified = rcdoctor("verify", *live, "--baseline", str(baseline), env=env)
     assert verified.returncode == 0, verified.stdout

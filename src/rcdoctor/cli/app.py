@@ -282,7 +282,8 @@ def heal(
     slots in the direction of their keys and give uncovered slots to the node holding their keys. Each
     step's precondition is checked on the live cluster right before it runs; every step is journaled; the
     cluster is collected and re-planned between phases; the first failure stops the run. Exit 0 healthy
-    (or nothing to do), 2 not healed or something left for a human, 3 could not run.
+    (or nothing to do), 1 healed but warnings heal cannot act on remain (e.g. a shard without replica),
+    2 not healed or something left for a human, 3 could not run.
     """
     from rcdoctor.cli.heal import run_heal
     from rcdoctor.heal.plan import Flags

@@ -7,7 +7,7 @@ from typing import Any
 
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target
-from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK
+from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
 from rcdoctor.heal.plan import Expect, Flags, HealPlan, Step
 
 FORMAT = "rcdoctor.heal"
@@ -34,10 +34,15 @@ def run_heal(t: Target, flags: Flags, apply: bool, journal_path: str | None, fmt
             journal.close()
         report = outcome.final_report
         left = outcome.final_plan
-        healthy = report is not None and report.healthy and left is not None and left.empty and not left.blocked
+        done = left is not None and left.empty and not left.blocked
+        healthy = report is not None and report.healthy and done
+        # Healed but degraded: nothing critical left and nothing heal could still do (e.g. a shard that
+        # lost its only replica with its dead primary: diagnose's R001 warning).
+        degraded = not healthy and done and report is not None and report.worst != "critical"
         data["rounds"] = [{"phase": r.phase, "done": r.done, "skipped": r.skipped} for r in outcome.rounds]
         data["journal"] = str(path)
         data["healthy"] = healthy
+        data["degraded"] = degraded
         if report is not None:
             data["remaining"] = [f"{f.code} {f.title}" for f in report.root_causes if f.severity != "info"]
         if left is not None:
@@ -48,11 +53,15 @@ def run_heal(t: Target, flags: Flags, apply: bool, journal_path: str | None, fmt
                 console.print(
                     "[bold green]healed[/]: diagnose finds nothing above info; run `rcdoctor verify` to prove it"
                 )
+            elif degraded:
+                console.print("[bold yellow]healed, with warnings heal cannot act on[/]:")
+                for line in data.get("remaining", []):
+                    console.print(f"  {line}")
             else:
                 console.print("[bold red]not healed[/]:")
                 for line in [*data.get("remaining", []), *data.get("blocked", [])]:
                     console.print(f"  {line}")
-        code = EXIT_OK if healthy else EXIT_CRITICAL
+        code = EXIT_OK if healthy else EXIT_WARNING if degraded else EXIT_CRITICAL
     if fmt == "json":
         output.emit_json(data)
     return code

@@ -205,8 +205,8 @@ def _check(expect: Expect, options: ConnectOptions) -> tuple[str, str] | None:
         deadline = time.monotonic() + 15.0
         while True:
             verdict = _check_once(expect, options)
-            if verdict is None or time.monotonic() > deadline:
-                return verdict
+            if verdict is None or verdict[0] != "failed" or time.monotonic() > deadline:
+                return verdict  # holds, or moot (skipped): only a not-yet is worth waiting for
             time.sleep(0.1)
     return _check_once(expect, options)
 
@@ -326,12 +326,25 @@ def _settle(seeds: Sequence[Seed | str], options: ConnectOptions, want_healthy: 
     """Until gossip has carried the changes (see `converged`), or a time proportional to the node timeout
     has passed; then the caller plans again from whatever the cluster says."""
     started = time.monotonic()
+    last: tuple[str, ...] | None = None
+    stable_since = started
     while True:
         snapshot = collect(seeds, options, count_open_slot_keys=False)
         ctx = Context(snapshot)
         limit = 10.0 + 4 * ctx.node_timeout_ms / 1000
-        if converged(ctx) and (not want_healthy or analyze(snapshot, default_registry()).healthy):
-            return snapshot
+        if converged(ctx):
+            if not want_healthy:
+                return snapshot
+            report = analyze(snapshot, default_registry())
+            if report.healthy:
+                return snapshot
+            # Not healthy but settled: the same findings for two node timeouts (a node that is down
+            # stays down; waiting the whole limit would only delay the report).
+            now = tuple(sorted(f"{f.code}:{f.title}" for f in report.root_causes))
+            if now != last:
+                last, stable_since = now, time.monotonic()
+            elif time.monotonic() - stable_since > 2 * ctx.node_timeout_ms / 1000:
+                return snapshot
         if time.monotonic() - started > limit:
             return snapshot
         time.sleep(0.2)

@@ -22,7 +22,9 @@ from rcdoctor.collect import collect
 from rcdoctor.collect.connection import ConnectOptions, classify, client, nothing_answered
 from rcdoctor.errors import EXIT_CRITICAL, DoctorError
 from rcdoctor.heal import strays
-from rcdoctor.heal.plan import Expect, Facts, Flags, HealPlan, Phase, Step, plan
+from rcdoctor.heal.failovers import await_promotions, hold_failovers, release_failovers
+from rcdoctor.heal.plan import Facts, Flags, HealPlan, Phase, Step, plan
+from rcdoctor.heal.preconditions import check
 from rcdoctor.migrate import session as moving
 from rcdoctor.migrate.create import resolve
 from rcdoctor.migrate.engine import Settings
@@ -108,14 +110,14 @@ def run(
             raise HealFailed(f"phase {phase.name} planned the same steps three times without effect; stopping")
         log(f"phase {phase.name}: {len(phase.steps) + len(phase.closings)} step(s)")
         journal.write("phase", name=phase.name, steps=[s.describe() for s in phase.steps])
-        held = _hold_failovers(addresses, options, journal, log) if phase.hold_failovers else {}
+        held = hold_failovers(addresses, options, journal, log) if phase.hold_failovers else {}
         try:
             outcome.rounds.append(_run_phase(phase, addresses, options, journal, log))
             if phase.name == "failover":
-                _await_promotions(phase, options, log)
+                await_promotions(phase, options, log)
             _settle(addresses, options)
         finally:
-            _release_failovers(held, options, journal, log)
+            release_failovers(held, options, journal, log)
         current = survey(addresses, options, flags)[2]
     else:
         raise HealFailed(f"still not healed after {MAX_ROUNDS} rounds")
@@ -181,7 +183,7 @@ def _run_phase(
 def _attempt(step: Step, options: ConnectOptions) -> tuple[str, str]:
     """("ok" | "skipped" | "failed", detail). Skipped: the precondition says it is done or moot."""
     for expect in step.expect:
-        verdict = _check(expect, options)
+        verdict = check(expect, options)
         if verdict is not None:
             return verdict
     command = list(step.command)
@@ -199,59 +201,6 @@ def _attempt(step: Step, options: ConnectOptions) -> tuple[str, str]:
         return "failed", classify(exc).message
 
 
-def _check(expect: Expect, options: ConnectOptions) -> tuple[str, str] | None:
-    """None when the precondition holds; otherwise what to do instead of the step."""
-    if expect.kind in ("knows", "owns-none"):  # gossip needs a moment after a MEET: wait for it
-        deadline = time.monotonic() + 15.0
-        while True:
-            verdict = _check_once(expect, options)
-            if verdict is None or verdict[0] != "failed" or time.monotonic() > deadline:
-                return verdict  # holds, or moot (skipped): only a not-yet is worth waiting for
-            time.sleep(0.1)
-    return _check_once(expect, options)
-
-
-def _check_once(expect: Expect, options: ConnectOptions) -> tuple[str, str] | None:
-    try:
-        with client(parse_hostport(expect.address), options, timeout=max(options.timeout, 2.0)) as c:
-            my_id = str(c.execute_command("CLUSTER", "MYID"))
-            wanted = ("replica-of", "owns-none", "alone", "knows")
-            view = str(c.execute_command("CLUSTER", "NODES")) if expect.kind in wanted else ""
-    except (redis.RedisError, OSError) as exc:
-        if expect.kind == "silent":
-            return None
-        return "failed", f"precondition: {expect.address} does not answer ({classify(exc).message})"
-    if expect.kind == "silent":
-        if my_id == expect.node_id:
-            return "skipped", f"{expect.node_id[:8]} answers again at {expect.address}: no failover"
-        return None
-    if expect.kind == "answers-as":
-        return None if my_id == expect.node_id else ("failed", f"precondition: {expect.address} is {my_id[:8]} now")
-    lines = {f[0]: f for f in (ln.split() for ln in view.splitlines()) if f}
-    if expect.kind == "alone":
-        if my_id != expect.node_id:
-            return "failed", f"precondition: {expect.address} is {my_id[:8]} now"
-        return None if len(lines) == 1 else ("skipped", f"{expect.address} has joined already")
-    if expect.kind == "knows":
-        entry = lines.get(expect.other)
-        if entry is None or "handshake" in entry[2]:
-            return "failed", f"precondition: {expect.address} does not list {expect.other[:8]} yet"
-        return None
-    if expect.kind == "replica-of":
-        mine = lines.get(my_id)
-        if my_id != expect.node_id or mine is None or mine[3] != expect.other:
-            return "skipped", f"{expect.address} no longer replicates {expect.other[:8]}"
-        return None
-    if expect.kind == "owns-none":
-        entry = lines.get(expect.node_id)
-        if entry is None:
-            return "skipped", "already forgotten"
-        if any(not part.startswith("[") for part in entry[8:]):
-            return "failed", f"precondition: {expect.node_id[:8]} still owns slots in {expect.address}'s view"
-        return None
-    return "failed", f"unknown precondition {expect.kind}"
-
-
 def _close_slots(
     seeds: Sequence[Seed | str], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
 ) -> list[str]:
@@ -265,61 +214,6 @@ def _close_slots(
         reasons = [f.reason for f in resumed.outcome.failures] or ["slots left open"]
         raise HealFailed(f"closing open slots: {reasons[0]}")
     return done
-
-
-HOLD = "cluster-replica-no-failover"
-
-
-def _hold_failovers(
-    seeds: Sequence[Seed | str], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
-) -> dict[str, str]:
-    """Set cluster-replica-no-failover yes on every answering replica; address -> value to restore."""
-    snapshot = collect(seeds, options, count_open_slot_keys=False)
-    held: dict[str, str] = {}
-    for sample in snapshot.nodes:
-        if not sample.answered or sample.myself is None or sample.myself.is_primary:
-            continue
-        try:
-            with client(sample.endpoint, options) as c:
-                before = str(c.config_get(HOLD).get(HOLD, "no"))
-                if before != "yes":
-                    journal.write("hold-failover", node=sample.address, before=before)
-                    c.config_set(HOLD, "yes")
-                    held[sample.address] = before
-        except (redis.RedisError, OSError) as exc:
-            log(f"  note    {sample.address}: cannot hold failovers ({classify(exc).message})")
-    if held:
-        log(f"  held failovers on {len(held)} replica(s) while nodes reconnect ({HOLD} yes, restored after)")
-    return held
-
-
-def _release_failovers(
-    held: dict[str, str], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
-) -> None:
-    for address, before in held.items():
-        try:
-            with client(parse_hostport(address), options) as c:
-                c.config_set(HOLD, before)
-            journal.write("release-failover", node=address, value=before)
-        except (redis.RedisError, OSError) as exc:
-            log(f"  WARNING {address}: could not restore {HOLD} {before}: {classify(exc).message}; set it by hand")
-
-
-def _await_promotions(phase: Phase, options: ConnectOptions, log: Callable[[str], None]) -> None:
-    """CLUSTER FAILOVER answers OK at once; the election follows (votes of a majority of primaries)."""
-    deadline = time.monotonic() + 30.0
-    for step in phase.steps:
-        while True:
-            try:
-                with client(parse_hostport(step.node), options) as c:
-                    if c.info("replication").get("role") == "master":
-                        log(f"  {step.node} is a primary now")
-                        break
-            except (redis.RedisError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise HealFailed(f"{step.node} was not promoted within 30s of CLUSTER FAILOVER")
-            time.sleep(0.1)
 
 
 def _settle(seeds: Sequence[Seed | str], options: ConnectOptions, want_healthy: bool = False) -> Snapshot:

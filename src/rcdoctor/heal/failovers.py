@@ -1,0 +1,76 @@
+"""Failover handling around heal phases: holding replica elections while nodes reconnect, and waiting
+for a promotion that CLUSTER FAILOVER only starts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import redis
+
+from rcdoctor.collect import collect
+from rcdoctor.collect.connection import ConnectOptions, classify, client
+from rcdoctor.errors import EXIT_CRITICAL, DoctorError
+from rcdoctor.heal.plan import Phase
+from rcdoctor.migrate.journal import Journal
+from rcdoctor.model.address import Seed, parse_hostport
+
+HOLD = "cluster-replica-no-failover"
+
+
+class PromotionTimeout(DoctorError):
+    """A replica told to fail over was not a primary in time."""
+
+    exit_code = EXIT_CRITICAL  # the cluster is still unhealthy
+
+
+def hold_failovers(
+    seeds: Sequence[Seed | str], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
+) -> dict[str, str]:
+    """Set cluster-replica-no-failover yes on every answering replica; address -> value to restore."""
+    snapshot = collect(seeds, options, count_open_slot_keys=False)
+    held: dict[str, str] = {}
+    for sample in snapshot.nodes:
+        if not sample.answered or sample.myself is None or sample.myself.is_primary:
+            continue
+        try:
+            with client(sample.endpoint, options) as c:
+                before = str(c.config_get(HOLD).get(HOLD, "no"))
+                if before != "yes":
+                    journal.write("hold-failover", node=sample.address, before=before)
+                    c.config_set(HOLD, "yes")
+                    held[sample.address] = before
+        except (redis.RedisError, OSError) as exc:
+            log(f"  note    {sample.address}: cannot hold failovers ({classify(exc).message})")
+    if held:
+        log(f"  held failovers on {len(held)} replica(s) while nodes reconnect ({HOLD} yes, restored after)")
+    return held
+
+
+def release_failovers(
+    held: dict[str, str], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
+) -> None:
+    for address, before in held.items():
+        try:
+            with client(parse_hostport(address), options) as c:
+                c.config_set(HOLD, before)
+            journal.write("release-failover", node=address, value=before)
+        except (redis.RedisError, OSError) as exc:
+            log(f"  WARNING {address}: could not restore {HOLD} {before}: {classify(exc).message}; set it by hand")
+
+
+def await_promotions(phase: Phase, options: ConnectOptions, log: Callable[[str], None]) -> None:
+    """CLUSTER FAILOVER answers OK at once; the election follows (votes of a majority of primaries)."""
+    deadline = time.monotonic() + 30.0
+    for step in phase.steps:
+        while True:
+            try:
+                with client(parse_hostport(step.node), options) as c:
+                    if c.info("replication").get("role") == "master":
+                        log(f"  {step.node} is a primary now")
+                        break
+            except (redis.RedisError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise PromotionTimeout(f"{step.node} was not promoted within 30s of CLUSTER FAILOVER")
+            time.sleep(0.1)

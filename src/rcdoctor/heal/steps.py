@@ -1,0 +1,82 @@
+"""What a heal plan is made of: steps with their preconditions and risks, phases, the plan, the flags
+that allow risky steps, and the facts read from the live cluster for planning."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from rcdoctor.heal.strays import Stray
+from rcdoctor.migrate.resume import Closing
+
+RISK_FORCE = "--allow-failover-force"
+RISK_TAKEOVER = "--allow-takeover"
+RISK_DISCARD = "--allow-discard-replica-copy"
+
+
+@dataclass(frozen=True)
+class Flags:
+    failover_force: bool = False
+    takeover: bool = False
+    discard_copy: bool = False  # flush a restarted replica's stale copy so it can replicate again
+    forget_down: bool = False  # also forget slotless nodes that are merely down (they may come back)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What must hold on the live cluster right before a step runs (re-checked by the executor)."""
+
+    kind: str  # "answers-as" | "silent" | "replica-of" | "owns-none"
+    address: str
+    node_id: str = ""
+    other: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    node: str  # address the command is sent to
+    command: tuple[str, ...]
+    why: str
+    answers: tuple[str, ...]  # finding codes this step answers
+    expect: tuple[Expect, ...] = ()
+    risk: str | None = None  # None: cannot lose data
+
+    def describe(self) -> str:
+        shown = self.command if len(self.command) <= 8 else (*self.command[:6], f"… ({len(self.command) - 6} more)")
+        return f"{self.node}: {' '.join(shown)}"
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    steps: tuple[Step, ...] = ()
+    closings: tuple[Closing, ...] = ()  # slots phase: open slots closed through the migration engine
+    strays: tuple[Stray, ...] = ()  # slots phase: keys on a primary that does not own their slot
+    parallel: bool = False  # FORGETs: all at once, inside the 60 s blacklist window; MEETs: all at once
+    # Replicas get cluster-replica-no-failover yes while the phase runs and settles (restored after): as
+    # nodes reconnect they swap failure reports gathered while they could not see each other, and a
+    # replica would win an election against a primary that is alive.
+    hold_failovers: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps and not self.strays and not any(c.action != "stuck" for c in self.closings)
+
+
+@dataclass(frozen=True)
+class HealPlan:
+    phases: tuple[Phase, ...]
+    blocked: tuple[str, ...] = ()  # what heal will not do now, and why (a flag, a human decision)
+
+    @property
+    def empty(self) -> bool:
+        return all(p.empty for p in self.phases)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Read from the live cluster by the heal session for the slots the snapshot shows problems with."""
+
+    closings: tuple[Closing, ...] = ()  # migrate.resume's decision for every open slot
+    uncovered_keys: Mapping[int, Mapping[str, int | None]] = field(default_factory=dict)  # slot -> id -> keys
+    offsets: Mapping[str, int] = field(default_factory=dict)  # replica id -> replication offset

@@ -33,9 +33,7 @@ RESULTS = Path(__file__).parent / "results" / "heal.json"
 def _kill_blocked_primary(lab: Lab) -> list[str]:
     roles = lab.live_roles()
     primary = next(n for n in lab.nodes if roles[n.name] == "primary")
-    replica = next(n for n in lab.nodes if n.shard == primary.shard and n.name != primary.name)
-    with lab.client(replica) as c:
-        c.config_set("cluster-replica-no-failover", "yes")
+    apply(lab, FaultOp("no-failover", primary.name))
     apply(lab, FaultOp("kill", primary.name))
     time.sleep(lab.state.node_timeout_ms / 1000 * 3)  # until the peers flag it fail
     return ["--allow-failover-force"]

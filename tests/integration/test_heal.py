@@ -15,6 +15,7 @@ from tests.integration.helpers import cluster_nodes, node_timeouts, wait_for
 from rcdoctor.lab import Lab, RedisBinary
 from rcdoctor.lab.data import DataSet, fill
 from rcdoctor.lab.faults import FaultOp, apply
+from rcdoctor.lab.state import LabNode
 
 pytestmark = pytest.mark.integration
 
@@ -103,12 +104,7 @@ def test_dead_primary_whose_replica_would_not_fail_over(
     redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
 ) -> None:
     lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
-    roles = lab.live_roles()
-    primary = next(n for n in lab.nodes if roles[n.name] == "primary")
-    replica = next(n for n in lab.nodes if n.shard == primary.shard and n.name != primary.name)
-    with lab.client(replica) as c:
-        c.config_set("cluster-replica-no-failover", "yes")
-    apply(lab, FaultOp("kill", primary.name))
+    primary, replica = _kill_a_primary_that_nothing_replaces(lab)
     wait_for(
         lambda: any("fail" in f[2].split(",") for f in cluster_nodes(lab, lab.nodes[-1]) if f[0] == primary.node_id),
         node_timeouts(lab, 6),
@@ -168,6 +164,14 @@ def _baseline_now(lab: Lab, tmp_path: Path) -> Path:
     path = tmp_path / "baseline-after-fault.json"
     Baseline.now(digest_all(topology(collect(lab.addresses, lab.options)), lab.options)).save(path)
     return path
+
+
+def _kill_a_primary_that_nothing_replaces(lab: Lab) -> tuple[LabNode, LabNode]:
+    roles = lab.live_roles()
+    primary = next(n for n in lab.nodes if roles[n.name] == "primary")
+    (replica,) = apply(lab, FaultOp("no-failover", primary.name)).details["replicas"]
+    apply(lab, FaultOp("kill", primary.name))
+    return primary, lab.node(replica)
 
 
 def _lose_nodes_conf(lab: Lab, role: str, noaddr: bool = True) -> None:
@@ -279,12 +283,7 @@ def test_replica_of_a_forgotten_primary_keeps_its_keys(
     """A dead primary forgotten by every node but its replica: its slots have no owner and its keys live
     only on that replica. Nothing may be given away or resynced; promoting the replica needs the flag."""
     lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
-    roles = lab.live_roles()
-    primary = next(n for n in lab.nodes if roles[n.name] == "primary")
-    replica = next(n for n in lab.nodes if n.shard == primary.shard and n.name != primary.name)
-    with lab.client(replica) as c:
-        c.config_set("cluster-replica-no-failover", "yes")
-    apply(lab, FaultOp("kill", primary.name))
+    primary, replica = _kill_a_primary_that_nothing_replaces(lab)
     for node in lab.nodes:
         if node.name not in (primary.name, replica.name):
             with lab.client(node) as c:

@@ -1,4 +1,4 @@
-"""Process faults: kill, restart, pause/resume, restart at a new address, lose nodes.conf."""
+"""Process faults: kill, restart, pause/resume, restart at a new address, lose nodes.conf, no failover."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rcdoctor.lab.state import LabNode
 
 Outcome = tuple[FaultOp | None, dict[str, Any]]
+NO_FAILOVER = "cluster-replica-no-failover"
 
 
 def _names(nodes: list[LabNode]) -> tuple[str, ...]:
@@ -115,4 +116,33 @@ def restore_nodes_conf(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]
         shutil.move(backup, Path(node.dir) / "nodes.conf")
         node.node_id = entry.get("old_id")
     lab.start_all(nodes)
+    return None, {}
+
+
+@register(
+    "no-failover",
+    "set cluster-replica-no-failover yes on the target primaries' replicas: if the primary dies, none takes over",
+)
+def no_failover(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
+    changed: dict[str, str] = {}
+    for primary in nodes:
+        with lab.client(primary) as c:
+            lines = [str(x) for x in c.execute_command("CLUSTER", "REPLICAS", primary.node_id)]
+        for line in lines:
+            replica = lab.node(line.split()[1].split("@")[0])
+            with lab.client(replica) as c:
+                changed[replica.name] = str(c.config_get(NO_FAILOVER).get(NO_FAILOVER, "no"))
+                c.config_set(NO_FAILOVER, "yes")
+    if not changed:
+        raise FaultError(f"{', '.join(_names(nodes))}: no replica to hold back")
+    return FaultOp("restore-failover", tuple(changed), {"values": changed}), {"replicas": sorted(changed)}
+
+
+@register("restore-failover", "put back cluster-replica-no-failover (the undo of no-failover)", undo_only=True)
+def restore_failover(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
+    values: Mapping[str, str] = params.get("values") or {}
+    for node in nodes:
+        if lab.is_running(node):
+            with lab.client(node) as c:
+                c.config_set(NO_FAILOVER, values.get(node.name, "no"))
     return None, {}

@@ -109,12 +109,10 @@ def run(name: str, args: argparse.Namespace, root: Path, base_ip: str) -> dict[s
 
 
 def _baseline_now(lab: Lab, path: Path) -> Path:
-    from rcdoctor.collect import collect
-    from rcdoctor.migrate.topology import topology
     from rcdoctor.verify.baseline import Baseline
-    from rcdoctor.verify.run import digest_all
+    from rcdoctor.verify.run import digest_cluster
 
-    Baseline.now(digest_all(topology(collect(lab.addresses, lab.options)), lab.options)).save(path)
+    Baseline.now(digest_cluster(lab.addresses, lab.options)).save(path)
     return path
 
 

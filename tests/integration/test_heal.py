@@ -156,13 +156,11 @@ def test_verify_refuses_a_damaged_baseline(redis_binary: RedisBinary, make_lab: 
 
 
 def _baseline_now(lab: Lab, tmp_path: Path) -> Path:
-    from rcdoctor.collect import collect
-    from rcdoctor.migrate.topology import topology
     from rcdoctor.verify.baseline import Baseline
-    from rcdoctor.verify.run import digest_all
+    from rcdoctor.verify.run import digest_cluster
 
     path = tmp_path / "baseline-after-fault.json"
-    Baseline.now(digest_all(topology(collect(lab.addresses, lab.options)), lab.options)).save(path)
+    Baseline.now(digest_cluster(lab.addresses, lab.options)).save(path)
     return path
 
 

@@ -40,10 +40,9 @@ def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: in
     from rcdoctor.lab import Lab, LabSpec
     from rcdoctor.lab.faults import FaultOp, apply
     from rcdoctor.migrate.journal import Journal
-    from rcdoctor.migrate.topology import topology
     from rcdoctor.status import build_status
     from rcdoctor.verify.baseline import Baseline
-    from rcdoctor.verify.run import digest_all, run_verify
+    from rcdoctor.verify.run import digest_cluster, run_verify
 
     con = output.console()
 
@@ -71,7 +70,7 @@ def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: in
         finally:
             client.close()
         con.print(f"wrote {keys} keys (demo:key:0 … demo:key:{max(keys - 1, 0)}), spread over the 3 primaries")
-        before = digest_all(topology(collect(lab.addresses, lab.options)), lab.options)
+        before = digest_cluster(lab.addresses, lab.options)
         baseline = Baseline.now(before)
         con.print(
             f"baseline: {before.keys} keys, content digest {before.total} (what `rcdoctor verify --save-baseline` "
@@ -145,9 +144,7 @@ def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: in
         con.print(f"healed in {time.monotonic() - started:.1f}s: " + ("diagnose is clean" if healed else "NOT healthy"))
 
         step("Verify: real writes and reads on every primary, and every key against the baseline")
-        top = topology(collect(lab.addresses, lab.options))
-        states = {n.address: n.cluster_state for n in collect(lab.addresses, lab.options).nodes if n.answered}
-        verified = run_verify(top, states, lab.options, baseline=baseline)
+        verified = run_verify(collect(lab.addresses, lab.options), lab.options, baseline=baseline)
         for check in verified.results:
             mark = "[green]pass[/]" if check.ok else "[red]FAIL[/]"
             con.print(f"{mark}  {check.name}: {check.detail}")

@@ -22,10 +22,9 @@ def run_verify_command(
     if expect_keys is not None and baseline_path:
         raise UsageError("--expect-keys and --baseline exclude each other (a baseline has its own count)")
     baseline = Baseline.load(baseline_path) if baseline_path else None  # a bad file fails before any I/O
-    snapshot, top = session.read(t.seeds, t.options)
-    states = {s.address: s.cluster_state for s in snapshot.nodes if s.answered}
+    snapshot = session.read(t.seeds, t.options)[0]
     log = output.info if fmt == "json" else output.console().print
-    report = run_verify(top, states, t.options, expect_keys, baseline, bool(save_baseline), log)
+    report = run_verify(snapshot, t.options, expect_keys, baseline, bool(save_baseline), log)
     if save_baseline and report.digest is not None:
         if report.ok:
             Baseline.now(report.digest).save(save_baseline)

@@ -23,9 +23,12 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import MovedError
 
+from rcdoctor.collect import collect
 from rcdoctor.collect.connection import ConnectOptions, classify, client
-from rcdoctor.migrate.topology import Node, Topology
+from rcdoctor.migrate.topology import Node, Topology, topology
+from rcdoctor.model.address import Seed
 from rcdoctor.model.slots import format_ranges, key_hash_slot, to_ranges
+from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.verify.baseline import Baseline, Comparison, compare
 from rcdoctor.verify.digest import PROBE_PREFIX, SlotDigest, node_digest
 
@@ -54,8 +57,9 @@ class VerifyReport:
         self.results.append(Result(name, ok, detail))
 
 
-def cluster_checks(top: Topology, states: dict[str, str | None], report: VerifyReport) -> None:
-    """Step 1 from a collected snapshot (states: address -> its own cluster_state)."""
+def cluster_checks(snapshot: Snapshot, top: Topology, report: VerifyReport) -> None:
+    """Step 1, from the collected snapshot and its topology."""
+    states = {s.address: s.cluster_state for s in snapshot.nodes if s.answered}
     silent = [f"{n.address} ({n.node_id[:8]})" for n in top.silent.values()]
     unanswered = [p for p in top.problems if "did not answer" in p and "listed by peers" not in p]
     report.add(
@@ -211,6 +215,11 @@ def digest_all(top: Topology, options: ConnectOptions) -> SlotDigest:
     return total
 
 
+def digest_cluster(seeds: Sequence[Seed | str], options: ConnectOptions) -> SlotDigest:
+    """The digest of every key of the cluster the seeds belong to (what a baseline saves)."""
+    return digest_all(topology(collect(seeds, options)), options)
+
+
 def against_baseline(baseline: Baseline, now: SlotDigest, report: VerifyReport) -> None:
     comparison = compare(baseline.digest, now)
     report.comparison = comparison
@@ -228,8 +237,7 @@ def against_baseline(baseline: Baseline, now: SlotDigest, report: VerifyReport) 
 
 
 def run_verify(
-    top: Topology,
-    states: dict[str, str | None],
+    snapshot: Snapshot,
     options: ConnectOptions,
     expect: int | None = None,
     baseline: Baseline | None = None,
@@ -237,7 +245,8 @@ def run_verify(
     log: Callable[[str], None] = lambda _: None,
 ) -> VerifyReport:
     report = VerifyReport()
-    cluster_checks(top, states, report)
+    top = topology(snapshot)
+    cluster_checks(snapshot, top, report)
     if all(r.ok for r in report.results):
         log("probing every primary through a cluster client and through every node")
         probe(top, options, report)

@@ -134,12 +134,13 @@ def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: in
 
         step("Heal, dry run: the plan (rcdoctor heal ADDR…), nothing changed yet")
         flags = Flags()
-        _, _, plan = survey(lab.addresses, lab.options, flags)
+        surveyed = survey(lab.addresses, lab.options, flags)
+        plan = surveyed[1]
         render_plan(plan, apply=False, compact=True)
 
         step("Heal --apply: each step re-checks its precondition, is journaled, then the cluster is re-read")
         started = time.monotonic()
-        outcome = heal_run(lab.addresses, lab.options, flags, Journal(None), _quiet(con.print), plan)
+        outcome = heal_run(lab.addresses, lab.options, flags, Journal(None), _quiet(con.print), surveyed)
         healed = outcome.final_report is not None and outcome.final_report.healthy
         con.print(f"healed in {time.monotonic() - started:.1f}s: " + ("diagnose is clean" if healed else "NOT healthy"))
 

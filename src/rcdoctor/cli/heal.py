@@ -18,7 +18,8 @@ def run_heal(t: Target, flags: Flags, apply: bool, journal_path: str | None, fmt
     from rcdoctor.heal import session
     from rcdoctor.migrate.journal import Journal, new_path
 
-    _, _, first = session.survey(t.seeds, t.options, flags)
+    survey = session.survey(t.seeds, t.options, flags)
+    first = survey[1]
     if fmt == "text":
         render_plan(first, apply)
     data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "applied": apply, "plan": plan_dict(first)}
@@ -29,7 +30,7 @@ def run_heal(t: Target, flags: Flags, apply: bool, journal_path: str | None, fmt
         log = output.info if fmt == "json" else output.console().print
         log(f"journal: {path}")
         try:
-            outcome = session.run(t.seeds, t.options, flags, journal, log, first)
+            outcome = session.run(t.seeds, t.options, flags, journal, log, survey)
         finally:
             journal.close()
         report = outcome.final_report

@@ -4,16 +4,16 @@ for a promotion that CLUSTER FAILOVER only starts."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import redis
 
-from rcdoctor.collect import collect
 from rcdoctor.collect.connection import ConnectOptions, classify, client
 from rcdoctor.errors import EXIT_CRITICAL, DoctorError
 from rcdoctor.heal.plan import Phase
 from rcdoctor.migrate.journal import Journal
-from rcdoctor.model.address import Seed, parse_hostport
+from rcdoctor.model.address import parse_hostport
+from rcdoctor.model.snapshot import Snapshot
 
 HOLD = "cluster-replica-no-failover"
 
@@ -25,10 +25,9 @@ class PromotionTimeout(DoctorError):
 
 
 def hold_failovers(
-    seeds: Sequence[Seed | str], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
+    snapshot: Snapshot, options: ConnectOptions, journal: Journal, log: Callable[[str], None]
 ) -> dict[str, str]:
     """Set cluster-replica-no-failover yes on every answering replica; address -> value to restore."""
-    snapshot = collect(seeds, options, count_open_slot_keys=False)
     held: dict[str, str] = {}
     for sample in snapshot.nodes:
         if not sample.answered or sample.myself is None or sample.myself.is_primary:

@@ -57,7 +57,7 @@ def plan(ctx: Context, facts: Facts, flags: Flags) -> HealPlan:
     phases = [
         Phase("meet", tuple(meets(ctx)), parallel=True, hold_failovers=True),
         Phase("rejoin", tuple(rejoin)),
-        Phase("failover", tuple(failovers(ctx, facts, flags, blocked, adopted))),
+        Phase("failover", tuple(failovers(ctx, facts, flags, blocked, adopted)), promotes=True),
         Phase("replicas", tuple(replicas(ctx, set(orphan_copies(ctx, facts))))),
         Phase("forget", tuple(forgets(ctx, flags, blocked)), parallel=True),
         slots(ctx, facts, blocked),

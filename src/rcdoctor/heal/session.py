@@ -59,12 +59,17 @@ class HealOutcome:
     final_report: Report | None = None
 
 
-def survey(seeds: Sequence[Seed | str], options: ConnectOptions, flags: Flags) -> tuple[Snapshot, Context, HealPlan]:
-    snapshot = collect(seeds, options)  # with key counts for open slots and for sampled stray keys
+def survey(seeds: Sequence[Seed | str], options: ConnectOptions, flags: Flags) -> tuple[Snapshot, HealPlan]:
+    """Collect (with key counts for open slots and sampled stray keys) and plan."""
+    snapshot = collect(seeds, options)
     if not snapshot.answered:
         raise nothing_answered(snapshot)
+    return snapshot, plan_for(snapshot, options, flags)
+
+
+def plan_for(snapshot: Snapshot, options: ConnectOptions, flags: Flags) -> HealPlan:
     ctx = Context(snapshot)
-    return snapshot, ctx, plan(ctx, gather(snapshot, ctx, options), flags)
+    return plan(ctx, gather(snapshot, ctx, options), flags)
 
 
 def gather(snapshot: Snapshot, ctx: Context, options: ConnectOptions) -> Facts:
@@ -94,10 +99,12 @@ def run(
     flags: Flags,
     journal: Journal,
     log: Callable[[str], None],
-    first: HealPlan | None = None,
+    first: tuple[Snapshot, HealPlan] | None = None,
 ) -> HealOutcome:
+    """Run the first phase of the plan, settle, plan again from the settled snapshot, until nothing is
+    left. `first`: the survey the caller already printed (else one is made here)."""
     addresses = list(seeds)
-    current = survey(addresses, options, flags)[2] if first is None else first
+    snapshot, current = first or survey(addresses, options, flags)
     outcome = HealOutcome(current)
     seen: dict[tuple[str, tuple[str, ...]], int] = {}
     for _ in range(MAX_ROUNDS):
@@ -110,15 +117,15 @@ def run(
             raise HealFailed(f"phase {phase.name} planned the same steps three times without effect; stopping")
         log(f"phase {phase.name}: {len(phase.steps) + len(phase.closings)} step(s)")
         journal.write("phase", name=phase.name, steps=[s.describe() for s in phase.steps])
-        held = hold_failovers(addresses, options, journal, log) if phase.hold_failovers else {}
+        held = hold_failovers(snapshot, options, journal, log) if phase.hold_failovers else {}
         try:
             outcome.rounds.append(_run_phase(phase, addresses, options, journal, log))
-            if phase.name == "failover":
+            if phase.promotes:
                 await_promotions(phase, options, log)
-            _settle(addresses, options)
+            snapshot = _settle(addresses, options)
         finally:
             release_failovers(held, options, journal, log)
-        current = survey(addresses, options, flags)[2]
+        current = plan_for(snapshot, options, flags)
     else:
         raise HealFailed(f"still not healed after {MAX_ROUNDS} rounds")
     snapshot = _settle(addresses, options, want_healthy=True)
@@ -223,7 +230,7 @@ def _settle(seeds: Sequence[Seed | str], options: ConnectOptions, want_healthy: 
     last: tuple[str, ...] | None = None
     stable_since = started
     while True:
-        snapshot = collect(seeds, options, count_open_slot_keys=False)
+        snapshot = collect(seeds, options)  # key counts too: the next plan is made from it
         ctx = Context(snapshot)
         limit = 10.0 + 4 * ctx.node_timeout_ms / 1000
         if converged(ctx):

@@ -57,6 +57,7 @@ class Phase:
     # nodes reconnect they swap failure reports gathered while they could not see each other, and a
     # replica would win an election against a primary that is alive.
     hold_failovers: bool = False
+    promotes: bool = False  # its steps start elections: wait until each promoted replica is a primary
 
     @property
     def empty(self) -> bool:

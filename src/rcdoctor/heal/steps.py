@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from rcdoctor.heal.strays import Stray
+from rcdoctor.migrate.membership import brief
 from rcdoctor.migrate.resume import Closing
 
 RISK_FORCE = "--allow-failover-force"
@@ -42,8 +43,7 @@ class Step:
     risk: str | None = None  # None: cannot lose data
 
     def describe(self) -> str:
-        shown = self.command if len(self.command) <= 8 else (*self.command[:6], f"… ({len(self.command) - 6} more)")
-        return f"{self.node}: {' '.join(shown)}"
+        return f"{self.node}: {brief(self.command)}"
 
 
 @dataclass(frozen=True)

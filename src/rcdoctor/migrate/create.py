@@ -9,15 +9,14 @@ Replicas REPLICATE only once they list their primary (before that the id is unkn
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import redis
 
-from rcdoctor.collect.connection import ConnectOptions, client
+from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.errors import ConnectError, DoctorError, UsageError
-from rcdoctor.migrate.membership import EmptyNode, Step, probe_empty, run_steps
+from rcdoctor.migrate.membership import EmptyNode, Step, probe_empty, run_steps, wait_until_all
 from rcdoctor.migrate.placement import CreatePlan
 from rcdoctor.model.address import Endpoint, parse_hostport
 
@@ -98,14 +97,14 @@ def apply(
     run_steps(setup, options, log)
     log(f"slots assigned to {len(plan.shards)} primaries, {len(nodes)} distinct config epochs set")
     run_steps(meets, options, log)
-    _wait(lambda e, c: _lists_all(c, len(nodes)), endpoints, options, timeout, "to know every other node")
+    wait_until_all(endpoints, lambda c: _lists_all(c, len(nodes)), options, timeout, "to know every other node")
     log(f"every node knows all {len(nodes)} nodes")
     run_steps(replicate, options, log)
     log(f"{len(replicate)} replicas attached")
     expected = {nodes[m.address].node_id: nodes[s.primary.address].node_id for s in plan.shards for m in s.replicas}
-    _wait(
-        lambda e, c: _ready(c, expected),
+    wait_until_all(
         endpoints,
+        lambda c: _ready(c, expected),
         options,
         timeout,
         "to report cluster_state:ok, list every replica under its primary and have replicas in sync",
@@ -129,29 +128,3 @@ def _ready(c: redis.Redis, replica_of: dict[str, str]) -> bool:
             return False
     replication = c.info("replication")
     return replication.get("role") != "slave" or replication.get("master_link_status") == "up"
-
-
-def _wait(
-    ready: Callable[[Endpoint, redis.Redis], bool],
-    endpoints: list[Endpoint],
-    options: ConnectOptions,
-    timeout: float,
-    what: str,
-) -> None:
-    deadline = time.monotonic() + timeout
-    pending = list(endpoints)
-    while pending:
-        still = []
-        for endpoint in pending:
-            try:
-                with client(endpoint, options) as c:
-                    if not ready(endpoint, c):
-                        still.append(endpoint)
-            except (redis.RedisError, OSError):
-                still.append(endpoint)
-        pending = still
-        if pending and time.monotonic() > deadline:
-            names = ", ".join(str(e) for e in pending[:5])
-            raise DoctorError(f"after {timeout:.0f}s these nodes still wait {what}: {names}")
-        if pending:
-            time.sleep(0.1)

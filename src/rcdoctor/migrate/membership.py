@@ -30,8 +30,13 @@ class Step:
     why: str
 
     def describe(self) -> str:
-        shown = self.command if len(self.command) <= 8 else (*self.command[:6], f"… ({len(self.command) - 6} more)")
-        return f"{self.node}: {' '.join(shown)}  — {self.why}"
+        return f"{self.node}: {brief(self.command)}  — {self.why}"
+
+
+def brief(command: tuple[str, ...]) -> str:
+    """A command for people: long argument lists (ADDSLOTS of thousands of slots) cut after six."""
+    shown = command if len(command) <= 8 else (*command[:6], f"… ({len(command) - 6} more)")
+    return " ".join(shown)
 
 
 @dataclass(frozen=True)
@@ -129,21 +134,37 @@ def _try(step: Step, options: ConnectOptions) -> str | None:
 
 def wait_known(top: Topology, node_id: str, options: ConnectOptions, timeout: float = 30.0) -> None:
     """Until every member lists `node_id` in CLUSTER NODES (a handshake line does not count)."""
+
+    def lists_it(c: redis.Redis) -> bool:
+        text = str(c.execute_command("CLUSTER", "NODES"))
+        return any(line.startswith(node_id) and "handshake" not in line for line in text.splitlines())
+
+    endpoints = [n.endpoint for n in top.nodes.values()]
+    wait_until_all(endpoints, lists_it, options, timeout, "to list the new node")
+
+
+def wait_until_all(
+    endpoints: list[Endpoint],
+    ready: Callable[[redis.Redis], bool],
+    options: ConnectOptions,
+    timeout: float,
+    what: str,
+) -> None:
+    """Poll every endpoint until `ready` holds on each (a node that does not answer is not ready)."""
     deadline = time.monotonic() + timeout
-    pending = list(top.nodes.values())
-    while pending and time.monotonic() < deadline:
+    pending = list(endpoints)
+    while pending:
         still = []
-        for member in pending:
+        for endpoint in pending:
             try:
-                with client(member.endpoint, options) as c:
-                    text = str(c.execute_command("CLUSTER", "NODES"))
-                if not any(line.startswith(node_id) and "handshake" not in line for line in text.splitlines()):
-                    still.append(member)
+                with client(endpoint, options) as c:
+                    if not ready(c):
+                        still.append(endpoint)
             except (redis.RedisError, OSError):
-                still.append(member)
+                still.append(endpoint)
         pending = still
+        if pending and time.monotonic() > deadline:
+            names = ", ".join(str(e) for e in pending[:5])
+            raise DoctorError(f"after {timeout:.0f}s these nodes still wait {what}: {names}")
         if pending:
             time.sleep(0.1)
-    if pending:
-        names = ", ".join(n.address for n in pending[:5])
-        raise DoctorError(f"after {timeout:.0f}s these members still do not list the new node: {names}")

@@ -37,6 +37,11 @@ def run_add(t: Target, new: str, replica_of: str | None, apply: bool) -> int:
     membership.run_steps(steps[:1], t.options, console.print)
     membership.wait_known(top, node_id, t.options)
     console.print(f"every member now lists {node_id[:8]} ({new})")
+    if primary is not None:
+        # The new node learns the others by gossip, a moment after they learn it: REPLICATE needs the id.
+        membership.wait_until_all(
+            [endpoint], lambda c: membership.lists(c, primary.node_id), t.options, 30.0, f"to list {primary.short}"
+        )
     membership.run_steps(steps[1:], t.options, console.print)
     if primary is None:
         console.print("it owns no slots yet: `rcdoctor rebalance … --use-empty-primaries` gives it its share")

@@ -135,12 +135,14 @@ def _try(step: Step, options: ConnectOptions) -> str | None:
 def wait_known(top: Topology, node_id: str, options: ConnectOptions, timeout: float = 30.0) -> None:
     """Until every member lists `node_id` in CLUSTER NODES (a handshake line does not count)."""
 
-    def lists_it(c: redis.Redis) -> bool:
-        text = str(c.execute_command("CLUSTER", "NODES"))
-        return any(line.startswith(node_id) and "handshake" not in line for line in text.splitlines())
-
     endpoints = [n.endpoint for n in top.nodes.values()]
-    wait_until_all(endpoints, lists_it, options, timeout, "to list the new node")
+    wait_until_all(endpoints, lambda c: lists(c, node_id), options, timeout, "to list the new node")
+
+
+def lists(c: redis.Redis, node_id: str) -> bool:
+    """This node's CLUSTER NODES has `node_id` (a handshake line does not count)."""
+    text = str(c.execute_command("CLUSTER", "NODES"))
+    return any(line.startswith(node_id) and "handshake" not in line for line in text.splitlines())
 
 
 def wait_until_all(

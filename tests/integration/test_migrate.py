@@ -165,8 +165,17 @@ def test_killed_run_leaves_only_its_batches_open_and_resume_finishes(
             return sum('"closed"' in line for line in lines) >= 3 and '"open"' in lines[-1]
 
         wait_for(in_flight, 60, "a batch in flight after three closed ones")
-        # the journal line is written before the SETSLOTs go out: kill once a node shows the batch open
-        wait_for(lambda: bool(_open_slots(lab)), 60, "a batch open on the nodes")
+
+        def frozen_mid_batch() -> bool:
+            # Freeze the run, then look: what the nodes show is exactly what the kill leaves behind (looking
+            # first and killing after raced with a batch closing in between on CI).
+            proc.send_signal(signal.SIGSTOP)
+            if _open_slots(lab):
+                return True
+            proc.send_signal(signal.SIGCONT)
+            return False
+
+        wait_for(frozen_mid_batch, 60, "a batch open on the nodes")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:

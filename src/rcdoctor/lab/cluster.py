@@ -297,11 +297,18 @@ class Lab:
         spotless diagnosis of a new lab would otherwise see a transient "link disconnected".
         """
 
-        def clean(node: LabNode) -> bool:
+        def roles(node: LabNode) -> frozenset[tuple[str, str]] | None:
             with self.client(node, timeout=1.0) as c:
-                return _view_is_clean(str(c.execute_command("CLUSTER", "NODES")))
+                text = str(c.execute_command("CLUSTER", "NODES"))
+            return _roles(text) if _view_is_clean(text) else None
 
-        self.wait(lambda: all(clean(n) for n in self.nodes), "every view to show every link connected", timeout)
+        def settled() -> bool:
+            # Clean links are not enough: a primary can still list its replica as a bare master for a
+            # gossip round, so every view must also agree on who replicates whom.
+            views = {roles(n) for n in self.nodes}
+            return len(views) == 1 and None not in views
+
+        self.wait(settled, "every view to show every link connected and the same roles", timeout)
 
     def wait_membership(self, timeout: float | None = None) -> None:
         """Until every running node knows every node of the lab (after a MEET, before moving slots)."""
@@ -439,6 +446,11 @@ def _view_is_clean(nodes_text: str) -> bool:
         if "myself" not in flags and fields[7] != "connected":
             return False
     return True
+
+
+def _roles(nodes_text: str) -> frozenset[tuple[str, str]]:
+    """(node id, its primary's id or "-") for every node in one CLUSTER NODES text."""
+    return frozenset((f[0], f[3]) for f in (line.split() for line in nodes_text.splitlines()) if len(f) >= 8)
 
 
 def _known_nodes(c: redis.Redis) -> int:

@@ -125,14 +125,20 @@ def restore_nodes_conf(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]
 )
 def no_failover(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
     changed: dict[str, str] = {}
-    for primary in nodes:
-        with lab.client(primary) as c:
-            lines = [str(x) for x in c.execute_command("CLUSTER", "REPLICAS", primary.node_id)]
-        for line in lines:
-            replica = lab.node(line.split()[1].split("@")[0])
-            with lab.client(replica) as c:
-                changed[replica.name] = str(c.config_get(NO_FAILOVER).get(NO_FAILOVER, "no"))
-                c.config_set(NO_FAILOVER, "yes")
+    targets = {n.node_id for n in nodes}
+    # Each replica's own view says whom it follows; the primary's list can lag behind by a gossip round
+    # (CI on 6.2 once saw CLUSTER REPLICAS come back empty right after the lab formed).
+    for node in lab.nodes:
+        if node in nodes or not lab.is_running(node):
+            continue
+        with lab.client(node) as c:
+            myself = next(
+                line.split() for line in str(c.execute_command("CLUSTER", "NODES")).splitlines() if "myself" in line
+            )
+            if myself[3] not in targets:
+                continue
+            changed[node.name] = str(c.config_get(NO_FAILOVER).get(NO_FAILOVER, "no"))
+            c.config_set(NO_FAILOVER, "yes")
     if not changed:
         raise FaultError(f"{', '.join(_names(nodes))}: no replica to hold back")
     return FaultOp("restore-failover", tuple(changed), {"values": changed}), {"replicas": sorted(changed)}

@@ -10,56 +10,32 @@ from pathlib import Path
 import pytest
 from redis.cluster import ClusterNode, RedisCluster
 from tests.conftest import LabFactory, rcdoctor
+from tests.integration.healing import (
+    KEYS,
+    baseline_after,
+    baseline_now,
+    heal_and_verify,
+    kill_a_primary_that_nothing_replaces,
+    lose_nodes_conf,
+    prepared,
+    steps,
+)
 from tests.integration.helpers import cluster_nodes, node_timeouts, wait_for
 
-from rcdoctor.lab import Lab, RedisBinary
+from rcdoctor.lab import RedisBinary
 from rcdoctor.lab.data import DataSet, fill
 from rcdoctor.lab.faults import FaultOp, apply
-from rcdoctor.lab.state import LabNode
 
 pytestmark = pytest.mark.integration
-
-KEYS = 3000
-
-
-def _prepared(make_lab: LabFactory, binary: RedisBinary, tmp_path: Path) -> tuple[Lab, Path, dict[str, str]]:
-    lab = make_lab(binary)
-    fill(lab.nodes[0].endpoint, lab.options, DataSet(KEYS, 40, prefix="heal:"))
-    baseline = tmp_path / "baseline.json"
-    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
-    saved = rcdoctor("verify", lab.nodes[0].address, "--save-baseline", str(baseline), env=env)
-    assert saved.returncode == 0, saved.stdout + saved.stderr
-    return lab, baseline, env
-
-
-def _heal_and_verify(lab: Lab, baseline: Path, env: dict[str, str], *flags: str) -> dict[str, object]:
-    dry = rcdoctor("heal", *lab.addresses, "--format", "json", *flags, env=env)
-    assert dry.returncode == 2, dry.stdout + dry.stderr  # something to heal
-    planned = json.loads(dry.stdout)
-    assert planned["applied"] is False and planned["plan"]["phases"]
-    run = rcdoctor("heal", *lab.addresses, "--apply", "--format", "json", *flags, env=env, timeout=300)
-    assert run.returncode == 0, run.stdout + run.stderr
-    result = json.loads(run.stdout)
-    assert result["healthy"] is True
-    verified = rcdoctor("verify", *lab.addresses, "--baseline", str(baseline), env=env)
-    assert verified.returncode == 0, verified.stdout
-    again = rcdoctor("heal", *lab.addresses, env=env)
-    assert again.returncode == 0 and "nothing to heal" in again.stdout, again.stdout
-    return planned
-
-
-def _steps(planned: dict[str, object], phase: str) -> list[dict[str, object]]:
-    phases = planned["plan"]["phases"]  # type: ignore[index]
-    return [s for p in phases if p["name"] == phase for s in p["steps"]]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("who", ["all", "primaries"])
 def test_nodes_back_at_new_addresses(redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path, who: str) -> None:
-    lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
+    lab, baseline, env = prepared(make_lab, redis_binary, tmp_path)
     apply(lab, FaultOp("new-address", who))
     dry_before = rcdoctor("diagnose", *lab.addresses, "--format", "json", env=env)
-    planned = _heal_and_verify(lab, baseline, env)
-    meets = _steps(planned, "meet")
+    planned = heal_and_verify(lab, baseline, env)
+    meets = steps(planned, "meet")
     assert meets and all(s["command"][:2] == ["CLUSTER", "MEET"] for s in meets)  # type: ignore[index]
     assert not any(s["risk"] for p in planned["plan"]["phases"] for s in p["steps"])  # type: ignore[index,union-attr]
     codes = {f["code"] for f in json.loads(dry_before.stdout)["findings"]}
@@ -67,7 +43,7 @@ def test_nodes_back_at_new_addresses(redis_binary: RedisBinary, make_lab: LabFac
 
 
 def test_dry_run_changes_nothing(redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path) -> None:
-    lab, _, env = _prepared(make_lab, redis_binary, tmp_path)
+    lab, _, env = prepared(make_lab, redis_binary, tmp_path)
     apply(lab, FaultOp("new-address", "all"))
     before = {n.name: sorted(" ".join(f[:2]) for f in cluster_nodes(lab, n)) for n in lab.nodes}
     dry = rcdoctor("heal", *lab.addresses, env=env)
@@ -84,27 +60,27 @@ def test_half_migrated_slot_with_keys_on_both_sides(
     env = {"XDG_STATE_HOME": str(tmp_path / "state")}
     result = apply(lab, FaultOp("half-migrate", (), {"slot": 4000, "keys": 4}))
     assert result.details["moved_keys"]
-    baseline = _baseline_now(lab, tmp_path)  # the fault added keys to the slot: count them in
-    planned = _heal_and_verify(lab, baseline, env)
+    baseline = baseline_now(lab, tmp_path)  # the fault added keys to the slot: count them in
+    planned = heal_and_verify(lab, baseline, env)
     slots = [p for p in planned["plan"]["phases"] if p["name"] == "slots"]  # type: ignore[index,union-attr]
     assert [c["slot"] for c in slots[0]["open_slots"]] == [4000]
 
 
 def test_uncovered_slot_holding_keys(redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path) -> None:
-    lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
+    lab, baseline, env = prepared(make_lab, redis_binary, tmp_path)
     owner = lab.slot_owner(123)
     apply(lab, FaultOp("drop-slot-owner", (), {"slot": 123}))
-    planned = _heal_and_verify(lab, baseline, env)
-    steps = _steps(planned, "slots")
-    assert steps[0]["node"] == owner.address  # given back to the node that holds its keys
-    assert "123" in steps[0]["command"]  # type: ignore[operator]
+    planned = heal_and_verify(lab, baseline, env)
+    given = steps(planned, "slots")
+    assert given[0]["node"] == owner.address  # given back to the node that holds its keys
+    assert "123" in given[0]["command"]  # type: ignore[operator]
 
 
 def test_dead_primary_whose_replica_would_not_fail_over(
     redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
 ) -> None:
-    lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
-    primary, replica = _kill_a_primary_that_nothing_replaces(lab)
+    lab, baseline, env = prepared(make_lab, redis_binary, tmp_path)
+    primary, replica = kill_a_primary_that_nothing_replaces(lab)
     wait_for(
         lambda: any("fail" in f[2].split(",") for f in cluster_nodes(lab, lab.nodes[-1]) if f[0] == primary.node_id),
         node_timeouts(lab, 6),
@@ -129,7 +105,7 @@ def test_dead_primary_whose_replica_would_not_fail_over(
 
 
 def test_verify_finds_a_lost_and_a_changed_key(redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path) -> None:
-    lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
+    lab, baseline, env = prepared(make_lab, redis_binary, tmp_path)
     data = DataSet(KEYS, 40, prefix="heal:")
     c = RedisCluster(startup_nodes=[ClusterNode(lab.nodes[0].ip, lab.nodes[0].port)])
     try:
@@ -147,7 +123,7 @@ def test_verify_finds_a_lost_and_a_changed_key(redis_binary: RedisBinary, make_l
 
 
 def test_verify_refuses_a_damaged_baseline(redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path) -> None:
-    lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
+    lab, baseline, env = prepared(make_lab, redis_binary, tmp_path)
     data = json.loads(baseline.read_text())
     data["keys"] += 1
     baseline.write_text(json.dumps(data))
@@ -155,79 +131,47 @@ def test_verify_refuses_a_damaged_baseline(redis_binary: RedisBinary, make_lab: 
     assert run.returncode == 3 and "damaged" in run.stderr and "Traceback" not in run.stderr
 
 
-def _baseline_now(lab: Lab, tmp_path: Path) -> Path:
-    from rcdoctor.verify.baseline import Baseline
-    from rcdoctor.verify.run import digest_cluster
-
-    path = tmp_path / "baseline-after-fault.json"
-    Baseline.now(digest_cluster(lab.addresses, lab.options)).save(path)
-    return path
-
-
-def _kill_a_primary_that_nothing_replaces(lab: Lab) -> tuple[LabNode, LabNode]:
-    roles = lab.live_roles()
-    primary = next(n for n in lab.nodes if roles[n.name] == "primary")
-    (replica,) = apply(lab, FaultOp("no-failover", primary.name)).details["replicas"]
-    apply(lab, FaultOp("kill", primary.name))
-    return primary, lab.node(replica)
-
-
-def _lose_nodes_conf(lab: Lab, role: str, noaddr: bool = True) -> None:
-    roles = lab.live_roles()
-    victim = next(n for n in lab.nodes if roles[n.name] == role)
-    old_id = victim.node_id
-    apply(lab, FaultOp("lose-nodes-conf", victim.name))
-    if not noaddr:  # the peers dial an old address where nothing answers: they never see the new id
-        return
-    # The peers drop the old id's address once the new id answers there (noaddr): the incident's shape.
-    wait_for(
-        lambda: all(
-            "noaddr" in f[2] for n in lab.nodes if n is not victim for f in cluster_nodes(lab, n) if f[0] == old_id
-        ),
-        node_timeouts(lab, 6),
-        "the peers to mark the old id noaddr",
-    )
-
-
 def test_lost_nodes_conf_on_a_primary_keeps_its_keys(
     redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
 ) -> None:
-    lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
-    _lose_nodes_conf(lab, "primary")
-    planned = _heal_and_verify(lab, baseline, env)
-    rejoin = _steps(planned, "rejoin")
+    lab, baseline, env = prepared(make_lab, redis_binary, tmp_path)
+    lose_nodes_conf(lab, "primary")
+    planned = heal_and_verify(lab, baseline, env)
+    rejoin = steps(planned, "rejoin")
     verbs = [s["command"][1] for s in rejoin]  # type: ignore[index]
     assert verbs.index("SET-CONFIG-EPOCH") < verbs.index("MEET") < verbs.index("FORGET")
     assert not any(s["risk"] for s in rejoin)
 
 
-def test_lost_nodes_conf_on_a_replica_needs_the_flag_to_discard_its_copy(
+def test_lost_nodes_conf_on_a_replica_rejoins_once_its_copy_is_known_to_match(
     redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
 ) -> None:
-    lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
-    _lose_nodes_conf(lab, "replica")
-    dry = rcdoctor("heal", *lab.addresses, env=env)
-    assert dry.returncode == 2 and "--allow-discard-replica-copy" in dry.stdout, dry.stdout
-    planned = _heal_and_verify(lab, baseline, env, "--allow-discard-replica-copy")
-    assert any(s["command"] == ["FLUSHALL"] and s["risk"] for s in _steps(planned, "rejoin"))
+    """Its keys are the primary's, key for key: the FLUSHALL that lets it replicate again loses nothing,
+    so it needs no flag; the salvage compares them again right before it and finds nothing to keep."""
+    lab, baseline, env = prepared(make_lab, redis_binary, tmp_path)
+    lose_nodes_conf(lab, "replica")
+    planned = heal_and_verify(lab, baseline, env)
+    (flush,) = [s for s in steps(planned, "rejoin") if s["command"] == ["FLUSHALL"]]
+    assert flush["salvage"] and not flush["risk"], flush
+    assert not list((tmp_path / "state").rglob("salvage-*.jsonl"))  # nothing differed: no file
 
 
 def test_lost_nodes_conf_plus_new_addresses(redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path) -> None:
-    lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
+    lab, baseline, env = prepared(make_lab, redis_binary, tmp_path)
     apply(lab, FaultOp("new-address", "all"))
-    _lose_nodes_conf(lab, "primary", noaddr=False)
-    planned = _heal_and_verify(lab, baseline, env)
+    lose_nodes_conf(lab, "primary", noaddr=False)
+    planned = heal_and_verify(lab, baseline, env)
     assert {p["name"] for p in planned["plan"]["phases"]} >= {"meet", "rejoin"}  # type: ignore[index,union-attr]
 
 
 def test_stray_keys_on_a_non_owner_go_back_to_the_owner(
     redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
 ) -> None:
-    lab, _, env = _prepared(make_lab, redis_binary, tmp_path)
+    lab, _, env = prepared(make_lab, redis_binary, tmp_path)
     result = apply(lab, FaultOp("assign-twice", (), {"slot": 4000, "keys": 4}))
     holder = lab.node(str(result.details["also_on"]))
     # The fault copied existing keys (identical copies) and may have added some (then the owner has them too).
-    planned = _heal_and_verify(lab, _baseline_after(lab, tmp_path), env)
+    planned = heal_and_verify(lab, baseline_after(lab, tmp_path), env)
     (slots,) = [p for p in planned["plan"]["phases"] if p["name"] == "slots"]  # type: ignore[index,union-attr]
     assert [(s["slot"], s["holder_address"]) for s in slots["stray_keys"]] == [(4000, holder.address)]
     with lab.client(holder) as c:
@@ -237,7 +181,7 @@ def test_stray_keys_on_a_non_owner_go_back_to_the_owner(
 def test_a_stray_key_that_differs_from_the_owners_is_kept_on_both(
     redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
 ) -> None:
-    lab, _, env = _prepared(make_lab, redis_binary, tmp_path)
+    lab, _, env = prepared(make_lab, redis_binary, tmp_path)
     result = apply(lab, FaultOp("assign-twice", (), {"slot": 4000, "keys": 2}))
     owner, holder = lab.node(str(result.details["owner"])), lab.node(str(result.details["also_on"]))
     key = str(result.details["keys"][0])
@@ -256,32 +200,13 @@ def test_a_stray_key_that_differs_from_the_owners_is_kept_on_both(
         c.execute_command("CLUSTER", "SETSLOT", 4000, "STABLE")
 
 
-def _baseline_after(lab: Lab, tmp_path: Path) -> Path:
-    """The truth after assign-twice: each slot's keys as its owner holds them (the fault may add keys on
-    the owner); the stray copies on the other node are what heal removes."""
-    from rcdoctor.collect import collect
-    from rcdoctor.migrate.topology import topology
-    from rcdoctor.verify.baseline import Baseline
-    from rcdoctor.verify.digest import SlotDigest, node_digest
-
-    top = topology(collect(lab.addresses, lab.options))
-    clean = SlotDigest()
-    for primary in top.primaries:
-        part = node_digest(primary.endpoint, lab.options)
-        for slot in primary.slots:
-            clean.counts[slot], clean.hashes[slot] = part.counts[slot], part.hashes[slot]
-    path = tmp_path / "baseline-owners.json"
-    Baseline.now(clean).save(path)
-    return path
-
-
 def test_replica_of_a_forgotten_primary_keeps_its_keys(
     redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
 ) -> None:
     """A dead primary forgotten by every node but its replica: its slots have no owner and its keys live
     only on that replica. Nothing may be given away or resynced; promoting the replica needs the flag."""
-    lab, baseline, env = _prepared(make_lab, redis_binary, tmp_path)
-    primary, replica = _kill_a_primary_that_nothing_replaces(lab)
+    lab, baseline, env = prepared(make_lab, redis_binary, tmp_path)
+    primary, replica = kill_a_primary_that_nothing_replaces(lab)
     for node in lab.nodes:
         if node.name not in (primary.name, replica.name):
             with lab.client(node) as c:

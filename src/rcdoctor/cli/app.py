@@ -255,12 +255,19 @@ def reshard(seeds: tuple[str, ...], fmt: str, sources: str, target: str, count: 
 @click.option(
     "--allow-discard-replica-copy",
     is_flag=True,
-    help="RISK: flush a node that restarted without nodes.conf holding a stale replica copy, so it can rejoin.",
+    help="RISK: let a stale copy (a node back without nodes.conf) rejoin as a replica although some of its keys "
+    "hold other values than the primary's; those values are kept only in the salvage file heal writes first.",
 )
 @click.option(
     "--forget-down",
     is_flag=True,
     help="Also FORGET slotless nodes that are only down (else they rejoin by themselves when back).",
+)
+@click.option(
+    "--rebuild-from-keys",
+    is_flag=True,
+    help="Last resort when every node knows only itself (no cluster left): create the cluster again around the "
+    "keys the nodes hold, each slot to the node holding its keys; copies are merged before they are emptied.",
 )
 @common.format_option
 @common.cluster_options
@@ -271,15 +278,18 @@ def heal(
     allow_takeover: bool,
     allow_discard_replica_copy: bool,
     forget_down: bool,
+    rebuild_from_keys: bool,
     fmt: str,
     seeds: tuple[str, ...],
     **conn: object,
 ) -> int:
     """Repair what diagnose found, as an ordered plan of steps; dry run unless --apply.
 
-    Phases: MEET nodes back at new addresses; fail over a dead primary's replica (only with the flag that
-    names the risk); re-point replicas of gone primaries; FORGET ghosts everywhere at once; close open
-    slots in the direction of their keys and give uncovered slots to the node holding their keys. Each
+    Phases: (with --rebuild-from-keys, when no cluster is left: create it again around the nodes' keys);
+    MEET nodes back at new addresses; rejoin nodes back without nodes.conf (a stale copy's keys merged into
+    the primary or kept in a salvage file before it is emptied); fail over a dead primary's replica (only
+    with the flag that names the risk); re-point replicas of gone primaries; FORGET ghosts everywhere at
+    once; close open slots in the direction of their keys and give uncovered slots to the node holding their keys. Each
     step's precondition is checked on the live cluster right before it runs; every step is journaled; the
     cluster is collected and re-planned between phases; the first failure stops the run. Exit 0 healthy
     (or nothing to do), 1 healed but warnings heal cannot act on remain (e.g. a shard without replica),
@@ -289,7 +299,7 @@ def heal(
     from rcdoctor.heal.plan import Flags
 
     t = common.target(seeds, **conn)  # type: ignore[arg-type]
-    flags = Flags(allow_failover_force, allow_takeover, allow_discard_replica_copy, forget_down)
+    flags = Flags(allow_failover_force, allow_takeover, allow_discard_replica_copy, forget_down, rebuild_from_keys)
     return run_heal(t, flags, apply, journal_path, fmt)
 
 

@@ -87,6 +87,14 @@ def step_dict(step: Step) -> dict[str, Any]:
         "answers": list(step.answers),
         "preconditions": [_precondition(e) for e in step.expect],
         "risk": step.risk,
+        "salvage": None
+        if step.salvage is None
+        else {
+            "owner": step.salvage.owner,
+            "owner_address": step.salvage.owner_address,
+            "slots": len(step.salvage.slots),
+            "allow_conflicts": step.salvage.allow_conflicts,
+        },
     }
 
 
@@ -128,6 +136,11 @@ def render_plan(plan: HealPlan, apply: bool, compact: bool = False) -> None:
             console.print(f"     why: {step.why}")
             for expect in step.expect:
                 console.print(f"     checked first: {_precondition(expect)}")
+            if step.salvage is not None:
+                console.print(
+                    f"     first: keys only this node holds are copied to {step.salvage.owner_address}; every key "
+                    "it holds that the owner lacks or holds differently is written to a salvage file"
+                )
             console.print(f"     [red]can lose data: {step.risk}[/]" if step.risk else "     loses nothing")
         for closing in phase.closings:
             if closing.action != "stuck":

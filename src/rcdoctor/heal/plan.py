@@ -1,8 +1,12 @@
 """The heal plan: diagnose's picture of the cluster turned into ordered phases of steps (pure).
 
 Phases run in this order, because each one's facts depend on the ones before:
+  0. rebuild    no cluster left (every node knows only itself): create it again around the keys the
+                nodes hold, behind --rebuild-from-keys (plan_rebuild.py)
   1. meet       nodes back at new addresses: MEET them at the address where they answer now (A003/A004)
-  2. rejoin     nodes that restarted without nodes.conf (M006): plan_addresses.py
+  2. rejoin     nodes that know only themselves while the others form the cluster: restarted without
+                nodes.conf (M006) or empty replacements (plan_rejoin.py); a stale copy's claim on
+                slots a live primary serves (E002) ends with its keys merged or kept in a file
   3. failover   a failed primary with slots whose replica did not take over (S002/R005), or a replica with
                 the only copy of uncovered slots: FORCE/TAKEOVER, only behind the flag that names the risk
   4. replicas   replicas following a primary that is gone, or whose link is down (R004/R002)
@@ -22,10 +26,13 @@ Facts that need I/O beyond the snapshot (keys per slot for open and uncovered sl
 from __future__ import annotations
 
 from rcdoctor.checks.context import Context
-from rcdoctor.heal.plan_addresses import meets, rejoins
+from rcdoctor.heal.plan_addresses import meets
+from rcdoctor.heal.plan_rebuild import rebuild
+from rcdoctor.heal.plan_rejoin import rejoins
 from rcdoctor.heal.plan_roles import failovers, forgets, replicas
 from rcdoctor.heal.plan_slots import orphan_copies, slots
 from rcdoctor.heal.steps import (
+    REBUILD,
     RISK_DISCARD,
     RISK_FORCE,
     RISK_TAKEOVER,
@@ -38,6 +45,7 @@ from rcdoctor.heal.steps import (
 )
 
 __all__ = [
+    "REBUILD",
     "RISK_DISCARD",
     "RISK_FORCE",
     "RISK_TAKEOVER",
@@ -53,8 +61,9 @@ __all__ = [
 
 def plan(ctx: Context, facts: Facts, flags: Flags) -> HealPlan:
     blocked: list[str] = []
-    rejoin, adopted = rejoins(ctx, flags, blocked)
+    rejoin, adopted = rejoins(ctx, facts, flags, blocked)
     phases = [
+        Phase("rebuild", tuple(rebuild(ctx, facts, flags, blocked))),
         Phase("meet", tuple(meets(ctx)), parallel=True, hold_failovers=True),
         Phase("rejoin", tuple(rejoin)),
         Phase("failover", tuple(failovers(ctx, facts, flags, blocked, adopted)), promotes=True),

@@ -1,14 +1,11 @@
-"""Planning the phases about where nodes are: MEET moved nodes, rejoin nodes that lost nodes.conf."""
+"""Planning the meet phase: MEET nodes back at new addresses (A003), forgotten on one side (M004), or
+advertising a stale address of their own (A004)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from rcdoctor.checks.context import Context
-from rcdoctor.heal.plan_slots import addslots
-from rcdoctor.heal.steps import RISK_DISCARD, Expect, Flags, Step
+from rcdoctor.heal.steps import Expect, Step
 from rcdoctor.model.address import parse_hostport
-from rcdoctor.model.slots import SlotRange
 
 
 def meet_command(address: str, bus_port: int | None) -> tuple[str, ...]:
@@ -76,107 +73,3 @@ def meets(ctx: Context) -> list[Step]:
                     )
                 )
     return steps
-
-
-def slot_set(ranges: Sequence[SlotRange]) -> set[int]:
-    return {s for r in ranges for s in range(r.start, r.end + 1)}
-
-
-def rejoins(ctx: Context, flags: Flags, blocked: list[str]) -> tuple[list[Step], set[str]]:
-    """Nodes that restarted without nodes.conf: a new id that knows only itself, holding the keys (from
-    its RDB/AOF) and claiming their slots, while the others list its old id (soon without an address).
-
-    - Its old id is a primary that still owns slots (no failover happened): the new id takes all of the
-      old id's slots, with a config epoch above every other, then is MET: its claim wins everywhere, the
-      old id is left with nothing (forgotten in a later phase) and its replicas follow the new id. No key
-      moves; nothing is lost.
-    - Its claimed slots belong to a live primary: its keys are a stale replica copy. It can only rejoin
-      empty (Redis refuses REPLICATE with keys): FLUSHALL, RESET SOFT, MEET, REPLICATE that primary —
-      only with --allow-discard-replica-copy.
-    """
-    steps: list[Step] = []
-    adopted: set[str] = set()
-    if len(ctx.viewers) < 2:
-        return steps, adopted
-    top_epoch = max((e.config_epoch for s in ctx.viewers for e in s.view.value), default=0)
-    member = next((s for s in ctx.viewers if len(s.view.value) > 1), None)
-    for sample in ctx.viewers:
-        mine = sample.myself
-        if sample.node_id is None or mine is None or len(sample.view.value) != 1 or member is None:
-            continue
-        claimed = slot_set(mine.slots)
-        here = sample.address
-        alone = (Expect("alone", here, sample.node_id),)
-        old = [
-            i
-            for i in ctx.slot_primaries
-            if i not in ctx.answers_at and claimed and claimed <= slot_set(ctx.owned_slots(i))
-        ]
-        owners = {o for r, o in ctx.consensus for s in range(r.start, r.end + 1) if s in claimed}
-        if old:
-            x = old[0]
-            missing = sorted(slot_set(ctx.owned_slots(x)) - claimed)
-            if missing:
-                steps.append(addslots(ctx, sample.node_id, missing, f"take back the rest of {x[:8]}'s slots"))
-            steps.append(
-                Step(
-                    here,
-                    ("CLUSTER", "SET-CONFIG-EPOCH", str(top_epoch + 1)),
-                    f"a config epoch above every other ({top_epoch}), so its claim on {x[:8]}'s slots wins",
-                    ("M006",),
-                    alone,
-                )
-            )
-            steps.append(
-                Step(
-                    member.address,
-                    meet_command(here, sample.bus_port_number),
-                    f"{here} is {x[:8]} restarted without nodes.conf (new id {sample.node_id[:8]}, same keys): "
-                    "bring it back; its replicas follow it",
-                    ("M006", "M003"),
-                    alone,
-                )
-            )
-            # Forget the old id now, while it is known why it is gone (later rounds only see a node down).
-            for viewer in [*(v.address for v, _ in ctx.listings.get(x, ())), here]:
-                steps.append(
-                    Step(
-                        viewer,
-                        ("CLUSTER", "FORGET", x),
-                        f"{x[:8]} is {sample.node_id[:8]} now: once its slots moved to the new id, forget the old one",
-                        ("M003",),
-                        (Expect("owns-none", viewer, x),),
-                    )
-                )
-            adopted.add(x)
-        elif owners and all(o in ctx.answers_at for o in owners) and len(owners) == 1:
-            (primary,) = owners
-            flush = Step(
-                here,
-                ("FLUSHALL",),
-                f"its {sample.keys} keys are a copy of {ctx.name(primary)}'s slots, which that primary serves",
-                ("M006",),
-                alone,
-                risk="keys only this copy has (writes the primary lost) are deleted",
-            )
-            if not flags.discard_copy:
-                blocked.append(f"{flush.describe()} (to rejoin {here} as a replica) needs {RISK_DISCARD}: {flush.risk}")
-                continue
-            steps.append(flush)
-            steps.append(Step(here, ("CLUSTER", "RESET", "SOFT"), "drop its claim on the slots", ("M006",), alone))
-            steps.append(Step(member.address, meet_command(here, sample.bus_port_number), "bring it back", ("M006",)))
-            steps.append(
-                Step(
-                    here,
-                    ("CLUSTER", "REPLICATE", primary),
-                    f"replicate {ctx.name(primary)} again",
-                    ("M006",),
-                    (Expect("knows", here, sample.node_id, primary),),
-                )
-            )
-        else:
-            blocked.append(
-                f"{here} ({sample.node_id[:8]}) knows only itself and claims slots no single live primary or "
-                "failed primary explains: compare its keys with the cluster's before doing anything (M006)"
-            )
-    return steps, adopted

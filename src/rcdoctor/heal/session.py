@@ -8,10 +8,12 @@ after an interruption plans from what the cluster is now, so it continues where 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis
 
@@ -21,14 +23,17 @@ from rcdoctor.checks.context import Context, uncovered
 from rcdoctor.collect import collect
 from rcdoctor.collect.connection import ConnectOptions, classify, client, nothing_answered
 from rcdoctor.errors import EXIT_CRITICAL, DoctorError
-from rcdoctor.heal import strays
+from rcdoctor.heal import salvage, strays
 from rcdoctor.heal.failovers import await_promotions, hold_failovers, release_failovers
-from rcdoctor.heal.plan import Facts, Flags, HealPlan, Phase, Step, plan
+from rcdoctor.heal.plan import RISK_DISCARD, Facts, Flags, HealPlan, Phase, Step, plan
+from rcdoctor.heal.plan_rejoin import lone, stale_copies
 from rcdoctor.heal.preconditions import check
+from rcdoctor.heal.salvage import SalvageError
 from rcdoctor.migrate import session as moving
 from rcdoctor.migrate.create import resolve
 from rcdoctor.migrate.engine import Settings
-from rcdoctor.migrate.journal import Journal
+from rcdoctor.migrate.journal import Journal, default_dir
+from rcdoctor.migrate.membership import brief
 from rcdoctor.migrate.resume import Closing
 from rcdoctor.migrate.topology import topology
 from rcdoctor.model.address import Seed, is_ip, parse_hostport
@@ -90,7 +95,12 @@ def gather(snapshot: Snapshot, ctx: Context, options: ConnectOptions) -> Facts:
         value = sample.info.get("replication", {}).get("slave_repl_offset")
         if value and value.isdigit():
             offsets[node_id] = int(value)
-    return Facts(closings, counts, offsets)
+    copies = {}
+    for node_id, (owner, slots) in stale_copies(ctx).items():
+        # Not compared (a node refused): the plan says so and leaves that node alone.
+        with contextlib.suppress(SalvageError, DoctorError, redis.RedisError, OSError):
+            copies[node_id] = salvage.tally(ctx.own[node_id].address, ctx.own[owner].address, slots, options)
+    return Facts(closings, counts, offsets, copies)
 
 
 def run(
@@ -138,9 +148,10 @@ def _run_phase(
     phase: Phase, seeds: Sequence[Seed | str], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
 ) -> Round:
     record = Round(phase.name)
+    keep = journal.path.parent if journal.path is not None else default_dir()  # salvage files go beside it
     if phase.parallel:
         with ThreadPoolExecutor(max_workers=32) as pool:
-            results = list(pool.map(lambda s: _attempt(s, options), phase.steps))
+            results = list(pool.map(lambda s: _attempt(s, options, keep), phase.steps))
         for step, (status, detail) in zip(phase.steps, results, strict=True):
             journal.write("step", phase=phase.name, step=step.describe(), status=status, detail=detail)
             log(f"  {status:<7} {step.describe()}{'  (' + detail + ')' if detail else ''}")
@@ -151,7 +162,7 @@ def _run_phase(
     else:
         for step in phase.steps:
             journal.write("step-start", phase=phase.name, step=step.describe())
-            status, detail = _attempt(step, options)
+            status, detail = _attempt(step, options, keep)
             journal.write("step", phase=phase.name, step=step.describe(), status=status, detail=detail)
             log(f"  {status:<7} {step.describe()}{'  (' + detail + ')' if detail else ''}")
             if status == "failed":
@@ -187,19 +198,29 @@ def _run_phase(
     return record
 
 
-def _attempt(step: Step, options: ConnectOptions) -> tuple[str, str]:
+def _attempt(step: Step, options: ConnectOptions, keep: Path) -> tuple[str, str]:
     """("ok" | "skipped" | "failed", detail). Skipped: the precondition says it is done or moot."""
     for expect in step.expect:
         verdict = check(expect, options)
         if verdict is not None:
             return verdict
+    kept = ""
+    if step.salvage is not None:
+        node_id = next((e.node_id for e in step.expect if e.node_id), "")
+        try:
+            saved = salvage.run(node_id, step.node, step.salvage, options, keep)
+        except (SalvageError, DoctorError, redis.RedisError, OSError) as exc:
+            return "failed", f"salvage before {brief(step.command)}: {exc}"
+        if saved.conflicts and not step.salvage.allow_conflicts:
+            return "failed", f"{saved.summary()}; dropping the copy's values needs {RISK_DISCARD}"
+        kept = saved.summary()
     command = list(step.command)
     if command[:2] == ["CLUSTER", "MEET"] and not is_ip(command[2]):
         command[2] = resolve(command[2])  # MEET takes an IP only
     try:
         with client(parse_hostport(step.node), options, timeout=max(options.timeout, 5.0)) as c:
             c.execute_command(*command)
-        return "ok", ""
+        return "ok", kept
     except redis.ResponseError as exc:
         if command[:2] == ["CLUSTER", "FORGET"] and "unknown node" in str(exc).lower():
             return "skipped", "already forgotten"
@@ -253,10 +274,13 @@ def _settle(seeds: Sequence[Seed | str], options: ConnectOptions, want_healthy: 
 
 def converged(ctx: Context) -> bool:
     """Every answering node lists every other one at the address where it answers, link connected, not
-    flagged failing, no handshake entries, and all views agree on the slot map."""
-    for node_id in ctx.answers_at:
+    flagged failing, no handshake entries, and all views agree on the slot map. Nodes that know only
+    themselves and that no one lists are left out: gossip will not bring them in (the next plan does)."""
+    outside = {s.node_id for s in lone(ctx) if not ctx.listings.get(s.node_id or "")}
+    members = [i for i in ctx.answers_at if i not in outside]
+    for node_id in members:
         listings = ctx.listings.get(node_id, ())
-        if len(listings) != len(ctx.answers_at) - 1:
+        if len(listings) != len(members) - 1:
             return False
         for _, entry in listings:
             if entry.address not in ctx.answers_at[node_id] or entry.link_state != "connected":
@@ -264,4 +288,5 @@ def converged(ctx: Context) -> bool:
             if entry.flags & {"fail", "fail?", "handshake", "noaddr"}:
                 return False
     handshakes = any("handshake" in e.flags for items in ctx.listings.values() for _, e in items)
-    return not handshakes and len(ctx.view_groups) <= 1
+    maps = {ctx.ownership(s) for s in ctx.viewers if s.node_id not in outside}
+    return not handshakes and len(maps) <= 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from rcdoctor.divergence.compare import Tally
 from rcdoctor.heal.strays import Stray
 from rcdoctor.migrate.membership import brief
 from rcdoctor.migrate.resume import Closing
@@ -13,6 +14,7 @@ from rcdoctor.migrate.resume import Closing
 RISK_FORCE = "--allow-failover-force"
 RISK_TAKEOVER = "--allow-takeover"
 RISK_DISCARD = "--allow-discard-replica-copy"
+REBUILD = "--rebuild-from-keys"
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class Flags:
     takeover: bool = False
     discard_copy: bool = False  # flush a restarted replica's stale copy so it can replicate again
     forget_down: bool = False  # also forget slotless nodes that are merely down (they may come back)
+    rebuild: bool = False  # no cluster left (every node knows only itself): rebuild it from the keys
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,19 @@ class Expect:
 
 
 @dataclass(frozen=True)
+class Salvage:
+    """Before a node's copy of `slots` is flushed: keys only it holds are copied to `owner` (MIGRATE COPY),
+    and every key it holds that the owner lacks or holds differently is written to a divergence file.
+    Different values stop the step unless `allow_conflicts` (the copy's values then survive only in the
+    file)."""
+
+    owner: str
+    owner_address: str
+    slots: tuple[int, ...]
+    allow_conflicts: bool = False
+
+
+@dataclass(frozen=True)
 class Step:
     node: str  # address the command is sent to
     command: tuple[str, ...]
@@ -41,6 +57,7 @@ class Step:
     answers: tuple[str, ...]  # finding codes this step answers
     expect: tuple[Expect, ...] = ()
     risk: str | None = None  # None: cannot lose data
+    salvage: Salvage | None = None  # run right before the command (a FLUSHALL of a stale copy)
 
     def describe(self) -> str:
         return f"{self.node}: {brief(self.command)}"
@@ -81,3 +98,4 @@ class Facts:
     closings: tuple[Closing, ...] = ()  # migrate.resume's decision for every open slot
     uncovered_keys: Mapping[int, Mapping[str, int | None]] = field(default_factory=dict)  # slot -> id -> keys
     offsets: Mapping[str, int] = field(default_factory=dict)  # replica id -> replication offset
+    copies: Mapping[str, Tally] = field(default_factory=dict)  # stale copy's id -> its keys against the owner's

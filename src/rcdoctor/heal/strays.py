@@ -15,7 +15,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from rcdoctor.collect.connection import ConnectOptions
-from rcdoctor.migrate.link import Link
+from rcdoctor.migrate.link import Link, migrate_auth
 from rcdoctor.model.address import Endpoint
 
 BATCH = 500
@@ -40,10 +40,7 @@ class Returned:
 
 def return_keys(stray: Stray, holder: Endpoint, owner: Endpoint, options: ConnectOptions) -> Returned:
     result = Returned()
-    auth: tuple[Any, ...] = ()
-    if options.password is not None:
-        secret = options.password.reveal()
-        auth = ("AUTH2", options.username, secret) if options.username else ("AUTH", secret)
+    auth = migrate_auth(options)
     src = Link(holder, options, timeout=max(options.timeout, 10.0))
     dst = Link(owner, options, timeout=max(options.timeout, 10.0))
     try:

@@ -33,7 +33,7 @@ from redis.exceptions import ResponseError
 
 from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.migrate.journal import Journal
-from rcdoctor.migrate.link import Command, Link, text
+from rcdoctor.migrate.link import Command, Link, migrate_auth, text
 from rcdoctor.migrate.plan import Transfer
 from rcdoctor.migrate.topology import Node, Topology
 
@@ -142,10 +142,7 @@ class Engine:
         self._lock = threading.Lock()
         self._throttle = _Throttle(self.settings.max_keys_per_sec)
         self._resume = False
-        self._auth: tuple[Any, ...] = ()
-        if options.password is not None:
-            secret = options.password.reveal()
-            self._auth = ("AUTH2", options.username, secret) if options.username else ("AUTH", secret)
+        self._auth = migrate_auth(options)
 
     # Scheduling
 

@@ -45,5 +45,13 @@ class Link:
         self._conn.disconnect()
 
 
+def migrate_auth(options: ConnectOptions) -> tuple[Any, ...]:
+    """The AUTH/AUTH2 arguments MIGRATE needs to log in on the target with our own credentials."""
+    if options.password is None:
+        return ()
+    secret = options.password.reveal()
+    return ("AUTH2", options.username, secret) if options.username else ("AUTH", secret)
+
+
 def text(reply: Any) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)

@@ -102,6 +102,57 @@ def lose_nodes_conf(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -
     }
 
 
+KEPT_ON_VOLUME_LOSS = ("redis.conf", "redis.log")  # the pod spec and its log, not the volume
+
+
+@register(
+    "lose-volume",
+    "restart with an empty data directory (nodes.conf, AOF and RDB gone: a lost PVC): the node comes back "
+    "empty with a new id, knowing only itself, while its peers still list its old id",
+)
+def lose_volume(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
+    lab.stop_all(nodes)
+    aside = {}
+    for node in nodes:
+        home = Path(node.dir)
+        lost = home / "volume.lost"
+        lost.mkdir(exist_ok=True)
+        for item in home.iterdir():
+            if item.name not in KEPT_ON_VOLUME_LOSS and item != lost:
+                shutil.move(item, lost / item.name)
+        aside[node.name] = {"dir": str(lost), "old_id": node.node_id}
+    lab.start_all(nodes)
+    for node in nodes:
+        with lab.client(node) as c:
+            node.node_id = str(c.execute_command("CLUSTER", "MYID"))
+    return FaultOp("restore-volume", _names(nodes), {"aside": aside}), {
+        "new_ids": {n.name: n.node_id for n in nodes},
+        "old_ids": {k: v["old_id"] for k, v in aside.items()},
+    }
+
+
+@register("restore-volume", "restart with the data directory that lose-volume put aside", undo_only=True)
+def restore_volume(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
+    aside: Mapping[str, Mapping[str, Any]] = params.get("aside") or {}
+    lab.stop_all(nodes)
+    for node in nodes:
+        entry = aside.get(node.name)
+        if entry is None:
+            continue
+        lost, home = Path(entry["dir"]), Path(node.dir)
+        if not lost.is_dir():
+            raise FaultError(f"{node.name}: the saved data directory {lost} is gone")
+        for item in home.iterdir():
+            if item.name not in KEPT_ON_VOLUME_LOSS and item != lost:
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
+        for item in lost.iterdir():
+            shutil.move(item, home / item.name)
+        lost.rmdir()
+        node.node_id = entry.get("old_id")
+    lab.start_all(nodes)
+    return None, {}
+
+
 @register("restore-nodes-conf", "restart with the nodes.conf that lose-nodes-conf put aside", undo_only=True)
 def restore_nodes_conf(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
     backups: Mapping[str, Mapping[str, Any]] = params.get("backups") or {}

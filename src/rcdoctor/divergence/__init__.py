@@ -1,0 +1,1 @@
+"""Two nodes' copies of the same slots compared key by key, and the differences kept in a file."""

@@ -1,0 +1,137 @@
+"""Running a Salvage (steps.py): nothing of a stale copy is dropped until it is on the owner or in a file.
+
+The copy's node knows only itself and claims part of the slots, so its cluster state is `fail` and it
+refuses key commands (CLUSTERDOWN): reads are let through with cluster-allow-reads-when-down for the
+time of the comparison (writes stay refused; the setting is put back). Keys only the copy holds are
+written to the owner, which serves their slots, with RESTORE from the payloads just read, without
+REPLACE: a key the owner gained meanwhile answers BUSYKEY and is a conflict, never overwritten. The copy
+keeps every key until the FLUSHALL that follows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from redis.exceptions import RedisError, ResponseError
+
+from rcdoctor.collect.connection import ConnectOptions
+from rcdoctor.divergence import report
+from rcdoctor.divergence.compare import CompareError, KeyDiff, Tally, differences
+from rcdoctor.heal.steps import Salvage
+from rcdoctor.migrate.link import Link
+from rcdoctor.model.address import parse_hostport
+
+BATCH = 500
+READS_WHEN_DOWN = "cluster-allow-reads-when-down"
+
+
+@dataclass
+class Salvaged:
+    copied: int
+    identical: int
+    conflicts: int
+    path: Path | None  # the divergence file, when the copy had anything the owner lacks
+
+    def summary(self) -> str:
+        kept = f"; kept in {self.path}" if self.path else ""
+        return (
+            f"{self.copied} key(s) only the copy held copied to the owner, {self.identical} identical, "
+            f"{self.conflicts} with different values{kept}"
+        )
+
+
+class SalvageError(RuntimeError):
+    pass
+
+
+def tally(address: str, owner_address: str, slots: tuple[int, ...], options: ConnectOptions) -> Tally:
+    """How the copy at `address` compares with the owner's keys (reads only; for planning)."""
+    counted = Tally()
+    copy, owner = _links(address, owner_address, options)
+    try:
+        with _readable(copy):
+            for _ in differences(copy, owner, slots, counted):
+                pass
+    except CompareError as exc:
+        raise SalvageError(str(exc)) from None
+    finally:
+        copy.close()
+        owner.close()
+    return counted
+
+
+def run(node_id: str, address: str, salvage: Salvage, options: ConnectOptions, keep: Path) -> Salvaged:
+    copy, owner = _links(address, salvage.owner_address, options)
+    try:
+        counted = Tally()
+        try:
+            with _readable(copy):
+                lost = [d for d in differences(copy, owner, salvage.slots, counted) if d.kind != "only-b"]
+        except CompareError as exc:
+            raise SalvageError(str(exc)) from None
+        path = None
+        if lost:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+            path = keep / f"salvage-{node_id[:12]}-{stamp}.jsonl"
+            report.write(
+                path,
+                f"heal: {address} held a stale copy of slots {salvage.owner[:8]} serves; kept before its FLUSHALL",
+                report.side(node_id, address, role="stale copy (a)"),
+                report.side(salvage.owner, salvage.owner_address, role="owner (b)"),
+                lost,
+            )
+        copied, busy = _copy_over(owner, [d for d in lost if d.kind == "only-a"])
+        return Salvaged(copied, counted.identical, counted.differ + busy, path)
+    finally:
+        copy.close()
+        owner.close()
+
+
+def _copy_over(owner: Link, diffs: list[KeyDiff]) -> tuple[int, int]:
+    copied = busy = 0
+    for start in range(0, len(diffs), BATCH):
+        batch = [d for d in diffs[start : start + BATCH] if d.a is not None]
+        commands: list[tuple[Any, ...]] = [
+            ("RESTORE", d.key, max(d.a.pttl, 0), d.a.payload) for d in batch if d.a is not None
+        ]
+        for diff, reply in zip(batch, owner.run(commands), strict=True):
+            if isinstance(reply, ResponseError):
+                if "BUSYKEY" in str(reply):
+                    busy += 1  # the owner has it now: a conflict, not overwritten
+                    continue
+                raise SalvageError(f"RESTORE {report.key_text(diff.key)} on {owner.endpoint}: {reply}")
+            copied += 1
+    return copied, busy
+
+
+@contextlib.contextmanager
+def _readable(copy: Link) -> Iterator[None]:
+    """Let a lone node answer reads while its cluster state is fail; put the setting back after."""
+    try:
+        reply = copy.one("CONFIG", "GET", READS_WHEN_DOWN)
+        before = reply[1] if len(reply) > 1 else b"no"
+        if before != b"yes":
+            copy.one("CONFIG", "SET", READS_WHEN_DOWN, "yes")
+    except ResponseError as exc:
+        raise SalvageError(f"{copy.endpoint}: cannot enable {READS_WHEN_DOWN} to read its keys ({exc})") from None
+    try:
+        yield
+    finally:
+        if before != b"yes":
+            with contextlib.suppress(RedisError, OSError):
+                copy.one("CONFIG", "SET", READS_WHEN_DOWN, before)
+
+
+def _links(address: str, owner_address: str, options: ConnectOptions) -> tuple[Link, Link]:
+    timeout = max(options.timeout, 10.0)
+    copy = Link(parse_hostport(address), options, timeout=timeout)
+    try:
+        return copy, Link(parse_hostport(owner_address), options, timeout=timeout)
+    except BaseException:
+        copy.close()
+        raise

@@ -44,6 +44,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "two_clusters": ({"M007", "E001", "E002"}, {"M007"}),
     "lagging_replica": ({"R003", "A001"}, {"A001"}),
     "colocated": ({"Q002", "Q003"}, {"Q002", "Q003"}),
+    "stale_copy_after_failover": ({"M006", "E002", "S005", "R001"}, {"M006"}),
+    "all_alone": ({"M006", "E001", "E002", "S001", "A006"}, {"M006"}),
 }
 REDIS7_ONLY = {"hostnames": ({"A005", "A006"}, {"A005"})}
 # Also expected on Redis 7 only: 6.2 keeps announcing the old bus port after a runtime CONFIG SET.
@@ -183,6 +185,43 @@ def lost_nodes_conf(make_lab: LabFactory, binary: RedisBinary) -> Outcome:
             return "cluster_state:fail" in str(c.execute_command("CLUSTER", "INFO"))
 
     wait_for(isolated_fail, 20, f"{victim.name} reports cluster_state:fail")
+    return Outcome(snap(lab), lab=lab)
+
+
+def stale_copy_after_failover(make_lab: LabFactory, binary: RedisBinary) -> Outcome:
+    """A primary is down long enough for its replica to take over, then comes back without nodes.conf:
+    it knows only itself and claims its old slots (epoch 0) while the promoted replica serves them."""
+    lab = make_lab(binary, primaries=3, replicas=1)
+    lab.wait_cluster_ok()
+    victim = primaries(lab)[0]
+    write_slot_keys(lab, 100, 5)
+    replica = replica_of(lab, victim)
+    apply(lab, FaultOp("kill", (victim.name,)))
+
+    def promoted() -> bool:
+        with lab.client(replica, timeout=1) as c:
+            return str(c.info("replication")["role"]) == "master"
+
+    wait_for(promoted, 30, f"{replica.name} to take over")
+    apply(lab, FaultOp("lose-nodes-conf", (victim.name,)))
+
+    def serving() -> bool:
+        with lab.client(replica, timeout=1) as c:
+            return "cluster_state:ok" in str(c.execute_command("CLUSTER", "INFO"))
+
+    wait_for(serving, 30, "the cluster without the lone node to be ok")
+    return Outcome(snap(lab), lab=lab)
+
+
+def all_alone(make_lab: LabFactory, binary: RedisBinary) -> Outcome:
+    """Every node restarted without nodes.conf: each knows only itself and claims the slots of its keys."""
+    lab = make_lab(binary, primaries=3, replicas=1)
+    lab.wait_cluster_ok()
+    for slot in (100, 6000, 12000):  # keys in every shard, on its replica too
+        write_slot_keys(lab, slot, 3)
+        with lab.client(lab.slot_owner(slot)) as c:
+            c.execute_command("WAIT", 1, 5000)
+    apply(lab, FaultOp("lose-nodes-conf", "all"))
     return Outcome(snap(lab), lab=lab)
 
 

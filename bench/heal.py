@@ -39,6 +39,19 @@ def _kill_blocked_primary(lab: Lab) -> list[str]:
     return ["--allow-failover-force"]
 
 
+def _stale_copy_after_failover(lab: Lab) -> list[str]:
+    """The primary is down until its replica takes over, then back without nodes.conf (E002)."""
+    roles = lab.live_roles()
+    primary = next(n for n in lab.nodes if roles[n.name] == "primary")
+    apply(lab, FaultOp("kill", primary.name))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and list(lab.live_roles().values()).count("primary") < 4:
+        time.sleep(0.1)  # the dead one keeps its creation role: four primaries once a replica is promoted
+    apply(lab, FaultOp("lose-nodes-conf", primary.name))
+    time.sleep(2.0)
+    return []
+
+
 def _fault(op: FaultOp, settle: float = 2.0) -> Callable[[Lab], list[str]]:
     def inject(lab: Lab) -> list[str]:
         apply(lab, op)
@@ -55,7 +68,11 @@ SCENARIOS: dict[str, Callable[[Lab], list[str]]] = {
     "half-migrated-slot": _fault(FaultOp("half-migrate", (), {"slot": 4000, "keys": 4})),
     "uncovered-slot-with-keys": _fault(FaultOp("drop-slot-owner", (), {"slot": 123})),
     "dead-primary-no-failover": _kill_blocked_primary,
+    "stale-copy-after-failover": _stale_copy_after_failover,
+    "empty-replacement-lost-volume": _fault(FaultOp("lose-volume", "n4"), settle=4.0),
+    "rebuild-every-nodes-conf-lost": _fault(FaultOp("lose-nodes-conf", "all")),
 }
+FLAGS = {"rebuild-every-nodes-conf-lost": ["--rebuild-from-keys"]}
 
 
 def rcdoctor(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -78,7 +95,7 @@ def run(name: str, args: argparse.Namespace, root: Path, base_ip: str) -> dict[s
         saved = rcdoctor("verify", lab.nodes[0].address, "--save-baseline", str(baseline), env=env)
         if saved.returncode != 0:
             raise RuntimeError(saved.stdout + saved.stderr)
-        flags = SCENARIOS[name](lab)
+        flags = SCENARIOS[name](lab) + FLAGS.get(name, [])
         if name == "half-migrated-slot":  # the fault writes keys of its own: they are part of the truth
             baseline = _baseline_now(lab, root / name / "baseline-after-fault.json")
         live = [n.address for n in lab.nodes if lab.is_running(n)]

@@ -18,6 +18,7 @@ from redis.exceptions import ResponseError
 from rcdoctor.migrate.link import Link
 
 SLOTS_PER_ROUND = 128
+KEYS_PER_ROUND = 1000
 
 
 class CompareError(RuntimeError):
@@ -74,12 +75,12 @@ def differences(a: Link, b: Link, slots: Iterable[int], tally: Tally | None = No
     for start in range(0, len(ordered), SLOTS_PER_ROUND):
         chunk = ordered[start : start + SLOTS_PER_ROUND]
         names_a, names_b = _names(a, chunk), _names(b, chunk)
-        for slot in chunk:
-            keys = sorted(set(names_a[slot]) | set(names_b[slot]))
-            if not keys:
-                continue
-            copies_a, copies_b = _copies(a, keys), _copies(b, keys)
-            for key, one, other in zip(keys, copies_a, copies_b, strict=True):
+        # Round trips, not bytes, are the cost: the keys of many slots are read in one pipeline per side.
+        pairs = [(slot, key) for slot in chunk for key in sorted(set(names_a[slot]) | set(names_b[slot]))]
+        for first in range(0, len(pairs), KEYS_PER_ROUND):
+            batch = pairs[first : first + KEYS_PER_ROUND]
+            keys = [key for _, key in batch]
+            for (slot, key), one, other in zip(batch, _copies(a, keys), _copies(b, keys), strict=True):
                 if one is None and other is None:
                     continue  # expired or deleted on both between listing and reading
                 same = one is not None and other is not None and one.same_value(other)

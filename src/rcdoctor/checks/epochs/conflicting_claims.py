@@ -64,7 +64,11 @@ CHECK = Check(
         "alone has (compare with the winner; `rcdoctor split-brain diff` is planned). Then let it rejoin as a "
         "replica: `CLUSTER REPLICATE <winner-id>` on it once it sees the cluster."
     ),
-    heal="No automatic data decision: heal (planned) saves both sides' keys for a human to choose.",
+    heal=(
+        "When one side knows only itself (back without nodes.conf after a failover): yes, the served side "
+        "wins and the stale side's keys are merged or kept in a salvage file before it rejoins. Both sides "
+        "in the cluster (a partition): no, save the losing side's keys first (split-brain diff)."
+    ),
     run=run,
     explains=("S005", "E001"),
 )

@@ -79,8 +79,10 @@ CHECK = Check(
     ),
     heal=(
         "Yes (rejoin phase): a former primary takes its old id's slots back with its keys (higher config "
-        "epoch, MEET, FORGET the old id); a former replica's stale copy is flushed only with "
-        "--allow-discard-replica-copy."
+        "epoch, MEET, FORGET the old id); a stale copy of slots a live primary serves is merged into it "
+        "(keys only it holds restored there, differing ones kept in a salvage file) before it is emptied "
+        "and replicates (differing values need --allow-discard-replica-copy); an empty replacement becomes "
+        "a replica. Every node alone: --rebuild-from-keys."
     ),
     run=run,
     explains=(

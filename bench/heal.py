@@ -43,10 +43,9 @@ def _stale_copy_after_failover(lab: Lab) -> list[str]:
     """The primary is down until its replica takes over, then back without nodes.conf (E002)."""
     roles = lab.live_roles()
     primary = next(n for n in lab.nodes if roles[n.name] == "primary")
+    (replica,) = lab.followers({primary.node_id or ""})
     apply(lab, FaultOp("kill", primary.name))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and list(lab.live_roles().values()).count("primary") < 4:
-        time.sleep(0.1)  # the dead one keeps its creation role: four primaries once a replica is promoted
+    lab.wait(lambda: lab.live_roles()[replica.name] == "primary", f"{replica.name} to take over")
     apply(lab, FaultOp("lose-nodes-conf", primary.name))
     time.sleep(2.0)
     return []

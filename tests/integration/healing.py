@@ -16,11 +16,17 @@ from rcdoctor.lab.state import LabNode
 KEYS = 3000
 
 
-def prepared(make_lab: LabFactory, binary: RedisBinary, tmp_path: Path) -> tuple[Lab, Path, dict[str, str]]:
+def filled(make_lab: LabFactory, binary: RedisBinary, tmp_path: Path) -> tuple[Lab, dict[str, str]]:
+    """A 3+3 lab with KEYS keys, and the environment that keeps rcdoctor's journals under tmp_path."""
     lab = make_lab(binary)
     fill(lab.nodes[0].endpoint, lab.options, DataSet(KEYS, 40, prefix="heal:"))
+    return lab, {"XDG_STATE_HOME": str(tmp_path / "state")}
+
+
+def prepared(make_lab: LabFactory, binary: RedisBinary, tmp_path: Path) -> tuple[Lab, Path, dict[str, str]]:
+    """filled(), plus a baseline saved while the cluster is whole."""
+    lab, env = filled(make_lab, binary, tmp_path)
     baseline = tmp_path / "baseline.json"
-    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
     saved = rcdoctor("verify", lab.nodes[0].address, "--save-baseline", str(baseline), env=env)
     assert saved.returncode == 0, saved.stdout + saved.stderr
     return lab, baseline, env

@@ -14,6 +14,7 @@ from tests.integration.healing import (
     KEYS,
     baseline_after,
     baseline_now,
+    filled,
     heal_and_verify,
     kill_a_primary_that_nothing_replaces,
     lose_nodes_conf,
@@ -23,7 +24,7 @@ from tests.integration.healing import (
 from tests.integration.helpers import cluster_nodes, node_timeouts, wait_for
 
 from rcdoctor.lab import RedisBinary
-from rcdoctor.lab.data import DataSet, fill
+from rcdoctor.lab.data import DataSet
 from rcdoctor.lab.faults import FaultOp, apply
 
 pytestmark = pytest.mark.integration
@@ -55,9 +56,7 @@ def test_dry_run_changes_nothing(redis_binary: RedisBinary, make_lab: LabFactory
 def test_half_migrated_slot_with_keys_on_both_sides(
     redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
 ) -> None:
-    lab = make_lab(redis_binary)
-    fill(lab.nodes[0].endpoint, lab.options, DataSet(KEYS, 40, prefix="heal:"))
-    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    lab, env = filled(make_lab, redis_binary, tmp_path)
     result = apply(lab, FaultOp("half-migrate", (), {"slot": 4000, "keys": 4}))
     assert result.details["moved_keys"]
     baseline = baseline_now(lab, tmp_path)  # the fault added keys to the slot: count them in

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import LabFactory, rcdoctor
-from tests.integration.healing import KEYS, baseline_now, heal_and_verify, lose_nodes_conf, prepared, steps
+from tests.integration.healing import KEYS, baseline_now, filled, heal_and_verify, lose_nodes_conf, prepared, steps
 from tests.integration.helpers import node_timeouts, wait_for
 
 from rcdoctor.divergence import report
 from rcdoctor.lab import Lab, RedisBinary
-from rcdoctor.lab.data import DataSet, fill
 from rcdoctor.lab.faults import FaultOp, apply
 from rcdoctor.lab.state import LabNode
 
@@ -25,19 +24,6 @@ pytestmark = pytest.mark.integration
 def _role_of(lab: Lab, node: LabNode) -> str:
     with lab.client(node, timeout=1) as c:
         return str(c.info("replication")["role"])
-
-
-def _own_replica(lab: Lab, primary: LabNode) -> LabNode:
-    """The node whose own view says it replicates `primary`."""
-    for node in lab.nodes:
-        if node is primary:
-            continue
-        with lab.client(node) as c:
-            text = str(c.execute_command("CLUSTER", "NODES"))
-        myself = next(line.split() for line in text.splitlines() if "myself" in line)
-        if myself[3] == primary.node_id:
-            return node
-    raise AssertionError(f"no replica of {primary.name}")
 
 
 def _salvage_files(tmp_path: Path) -> list[Path]:
@@ -52,7 +38,7 @@ def test_primary_back_without_nodes_conf_after_its_replica_took_over(
     it, a key it holds with another value is kept in the salvage file, and only then is it emptied."""
     lab, _, env = prepared(make_lab, redis_binary, tmp_path)
     primary = next(n for n in lab.nodes if lab.live_roles()[n.name] == "primary")
-    replica = _own_replica(lab, primary)
+    (replica,) = lab.followers({primary.node_id or ""})
     # Down long enough for its replica to take over, then back without nodes.conf (a pod rescheduled
     # onto a fresh config volume). Restarted in place instead, its replica would never fail over: the
     # peers mark the old id noaddr, which is never flagged fail.
@@ -133,9 +119,7 @@ def test_half_migrated_slots_in_both_directions(
     redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
 ) -> None:
     """Two primaries each half-way through moving a slot to the other, keys on both sides of both."""
-    lab = make_lab(redis_binary)
-    fill(lab.nodes[0].endpoint, lab.options, DataSet(KEYS, 40, prefix="heal:"))
-    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    lab, env = filled(make_lab, redis_binary, tmp_path)
     first = lab.slot_owner(4000)
     other_slot = next(s for s in range(0, 16384, 97) if lab.slot_owner(s).name != first.name)
     second = lab.slot_owner(other_slot)
@@ -150,9 +134,7 @@ def test_half_migrated_slots_in_both_directions(
 def test_new_addresses_with_a_half_migrated_and_an_uncovered_slot(
     redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
 ) -> None:
-    lab = make_lab(redis_binary)
-    fill(lab.nodes[0].endpoint, lab.options, DataSet(KEYS, 40, prefix="heal:"))
-    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    lab, env = filled(make_lab, redis_binary, tmp_path)
     apply(lab, FaultOp("half-migrate", (), {"slot": 4000, "keys": 4}))
     baseline = baseline_now(lab, tmp_path)
     apply(lab, FaultOp("drop-slot-owner", (), {"slot": 123}))

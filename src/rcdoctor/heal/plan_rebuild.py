@@ -21,11 +21,11 @@ ordinary phases (a lone node holding slots nobody serves is adopted).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rcdoctor.checks.context import Context, components
 from rcdoctor.heal.plan_addresses import meet_command
-from rcdoctor.heal.plan_rejoin import lone, member, slot_set
+from rcdoctor.heal.plan_rejoin import fewest_followers, lone, member, replicate, slot_set
 from rcdoctor.heal.plan_slots import addslots, share_out
 from rcdoctor.heal.steps import REBUILD, Expect, Facts, Flags, Step
 from rcdoctor.model.slots import SLOT_COUNT
@@ -132,38 +132,17 @@ def rebuild(ctx: Context, facts: Facts, flags: Flags, blocked: list[str]) -> lis
         steps.append(
             _alone(Step(hub.address, meet_command(sample.address, sample.bus_port_number), why, ("M006",)), sample)
         )
-    followers: dict[str, str] = {}
-    count = Counter({s.primary: len(s.copies) for s in groups})
-    for node_id in empty:
-        domain = ctx.domain(node_id)
-        primary = min(primaries, key=lambda p: (count[p], ctx.domain(p) == domain, p))
-        followers[node_id] = primary
+    count = {p: 0 for p in primaries} | {s.primary: len(s.copies) for s in groups}
+    for node_id in empty:  # the copies will follow their own shard's primary (next round)
+        primary = fewest_followers(ctx, node_id, count)
         count[primary] += 1
-    for node_id, primary in sorted(followers.items()):
-        sample = samples[node_id]
-        steps.append(
-            Step(
-                sample.address,
-                ("CLUSTER", "REPLICATE", primary),
-                f"replicate {samples[primary].address}",
-                ("M006",),
-                (Expect("knows", sample.address, node_id, primary),),
-            )
-        )
+        steps.append(replicate(samples[node_id], primary, f"replicate {samples[primary].address}"))
     return steps
 
 
 def _alone(step: Step, sample: NodeSample) -> Step:
     assert sample.node_id is not None
-    return Step(
-        step.node,
-        step.command,
-        step.why,
-        step.answers,
-        (Expect("alone", sample.address, sample.node_id),),
-        step.risk,
-        step.salvage,
-    )
+    return replace(step, expect=(Expect("alone", sample.address, sample.node_id),))
 
 
 def _offset(sample: NodeSample) -> int:

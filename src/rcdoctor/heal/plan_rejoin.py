@@ -20,7 +20,7 @@ Every node alone (no cluster left) is plan_rebuild.py's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rcdoctor.checks.context import Context, uncovered
 from rcdoctor.heal.plan_addresses import meet_command
@@ -176,7 +176,7 @@ def _merge_copy(
         ("M006", "E002"),
         alone,
         risk=risk,
-        salvage=Salvage(owner, owner_address, slots, allow_conflicts=flags.discard_copy),
+        salvage=Salvage(node_id, owner, owner_address, slots, allow_conflicts=flags.discard_copy),
     )
     if risk and not flags.discard_copy:
         blocked.append(f"{flush.describe()} (to rejoin {here} as a replica) needs {RISK_DISCARD}: {risk}")
@@ -185,7 +185,7 @@ def _merge_copy(
         flush,
         Step(here, ("CLUSTER", "RESET", "SOFT"), "drop its claim on the slots", ("M006",), alone),
         Step(joined.address, meet_command(here, sample.bus_port_number), "bring it back", ("M006",), alone),
-        _replicate(sample, owner, f"replicate {ctx.name(owner)}, the primary serving its slots"),
+        replicate(sample, owner, f"replicate {ctx.name(owner)}, the primary serving its slots"),
     ]
 
 
@@ -220,7 +220,7 @@ def _empty(ctx: Context, sample: NodeSample, joined: NodeSample, blocked: list[s
             ("M006",),
             (Expect("alone", here, sample.node_id),),
         ),
-        _replicate(sample, primary, f"{ctx.name(primary)} needs a replica most (fewest, then another host first)"),
+        replicate(sample, primary, f"{ctx.name(primary)} needs a replica most (fewest, then another host first)"),
     ]
 
 
@@ -229,16 +229,18 @@ def needs_replica(ctx: Context, node_id: str) -> str | None:
     live = [p for p in ctx.slot_primaries if p in ctx.answers_at]
     if not live:
         return None
+    count = {p: sum(r in ctx.answers_at for r in ctx.replicas_of.get(p, ())) for p in live}
+    return fewest_followers(ctx, node_id, count)
+
+
+def fewest_followers(ctx: Context, node_id: str, count: Mapping[str, int]) -> str:
+    """The primary of `count` (primary -> replicas it has) that `node_id` should follow: fewest replicas
+    first, then one in another failure domain than `node_id`'s."""
     mine = ctx.domain(node_id)
-
-    def score(p: str) -> tuple[int, bool, str]:
-        replicas = [r for r in ctx.replicas_of.get(p, ()) if r in ctx.answers_at]
-        return (len(replicas), ctx.domain(p) == mine, p)
-
-    return min(live, key=score)
+    return min(count, key=lambda p: (count[p], ctx.domain(p) == mine, p))
 
 
-def _replicate(sample: NodeSample, primary: str, why: str) -> Step:
+def replicate(sample: NodeSample, primary: str, why: str) -> Step:
     assert sample.node_id is not None
     return Step(
         sample.address,

@@ -65,7 +65,7 @@ def tally(address: str, owner_address: str, slots: tuple[int, ...], options: Con
     return counted
 
 
-def run(node_id: str, address: str, salvage: Salvage, options: ConnectOptions, keep: Path) -> Salvaged:
+def run(address: str, salvage: Salvage, options: ConnectOptions, keep: Path) -> Salvaged:
     copy, owner = _links(address, salvage.owner_address, options)
     try:
         counted = Tally()
@@ -77,11 +77,11 @@ def run(node_id: str, address: str, salvage: Salvage, options: ConnectOptions, k
         path = None
         if lost:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-            path = keep / f"salvage-{node_id[:12]}-{stamp}.jsonl"
+            path = keep / f"salvage-{salvage.copy[:12]}-{stamp}.jsonl"
             report.write(
                 path,
                 f"heal: {address} held a stale copy of slots {salvage.owner[:8]} serves; kept before its FLUSHALL",
-                report.side(node_id, address, role="stale copy (a)"),
+                report.side(salvage.copy, address, role="stale copy (a)"),
                 report.side(salvage.owner, salvage.owner_address, role="owner (b)"),
                 lost,
             )

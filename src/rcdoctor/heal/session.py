@@ -206,9 +206,8 @@ def _attempt(step: Step, options: ConnectOptions, keep: Path) -> tuple[str, str]
             return verdict
     kept = ""
     if step.salvage is not None:
-        node_id = next((e.node_id for e in step.expect if e.node_id), "")
         try:
-            saved = salvage.run(node_id, step.node, step.salvage, options, keep)
+            saved = salvage.run(step.node, step.salvage, options, keep)
         except (SalvageError, DoctorError, redis.RedisError, OSError) as exc:
             return "failed", f"salvage before {brief(step.command)}: {exc}"
         if saved.conflicts and not step.salvage.allow_conflicts:

@@ -43,6 +43,7 @@ class Salvage:
     Different values stop the step unless `allow_conflicts` (the copy's values then survive only in the
     file)."""
 
+    copy: str  # the id of the node holding the stale copy (the step's node)
     owner: str
     owner_address: str
     slots: tuple[int, ...]

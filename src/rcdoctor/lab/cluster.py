@@ -350,6 +350,20 @@ class Lab:
         with ThreadPoolExecutor(max_workers=16) as pool:
             return dict(zip((n.name for n in self.nodes), pool.map(role, self.nodes), strict=True))
 
+    def followers(self, primary_ids: set[str]) -> list[LabNode]:
+        """Running nodes whose own view says they replicate one of `primary_ids`. Each replica's own view,
+        not the primary's list: that can lag a gossip round behind (6.2, right after the lab formed)."""
+        found = []
+        for node in self.nodes:
+            if node.paused or not self.is_running(node) or node.node_id in primary_ids:
+                continue
+            with self.client(node, timeout=1.0) as c:
+                text = str(c.execute_command("CLUSTER", "NODES"))
+            myself = next((line.split() for line in text.splitlines() if "myself" in line), None)
+            if myself is not None and len(myself) > 3 and myself[3] in primary_ids:
+                found.append(node)
+        return found
+
     def slot_owner(self, slot: int) -> LabNode:
         """The node that owns `slot`, as the first answering node's CLUSTER SLOTS says."""
         for node in self.nodes:

@@ -92,14 +92,7 @@ def lose_nodes_conf(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -
             backup = Path(node.dir) / "nodes.conf.lost"
             shutil.move(conf, backup)
             backups[node.name] = {"backup": str(backup), "old_id": node.node_id}
-    lab.start_all(nodes)
-    for node in nodes:
-        with lab.client(node) as c:
-            node.node_id = str(c.execute_command("CLUSTER", "MYID"))
-    return FaultOp("restore-nodes-conf", _names(nodes), {"backups": backups}), {
-        "new_ids": {n.name: n.node_id for n in nodes},
-        "old_ids": {k: v["old_id"] for k, v in backups.items()},
-    }
+    return _back_with_new_ids(lab, nodes, FaultOp("restore-nodes-conf", _names(nodes), {"backups": backups}))
 
 
 KEPT_ON_VOLUME_LOSS = ("redis.conf", "redis.log")  # the pod spec and its log, not the volume
@@ -121,14 +114,17 @@ def lose_volume(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Ou
             if item.name not in KEPT_ON_VOLUME_LOSS and item != lost:
                 shutil.move(item, lost / item.name)
         aside[node.name] = {"dir": str(lost), "old_id": node.node_id}
+    return _back_with_new_ids(lab, nodes, FaultOp("restore-volume", _names(nodes), {"aside": aside}))
+
+
+def _back_with_new_ids(lab: Lab, nodes: list[LabNode], undo: FaultOp) -> Outcome:
+    """Start nodes that lost their nodes.conf and learn the ids they made up; `undo` keeps the old ones."""
+    old_ids = {node.name: node.node_id for node in nodes}
     lab.start_all(nodes)
     for node in nodes:
         with lab.client(node) as c:
             node.node_id = str(c.execute_command("CLUSTER", "MYID"))
-    return FaultOp("restore-volume", _names(nodes), {"aside": aside}), {
-        "new_ids": {n.name: n.node_id for n in nodes},
-        "old_ids": {k: v["old_id"] for k, v in aside.items()},
-    }
+    return undo, {"new_ids": {n.name: n.node_id for n in nodes}, "old_ids": old_ids}
 
 
 @register("restore-volume", "restart with the data directory that lose-volume put aside", undo_only=True)
@@ -176,19 +172,9 @@ def restore_nodes_conf(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]
 )
 def no_failover(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Outcome:
     changed: dict[str, str] = {}
-    targets = {n.node_id for n in nodes}
-    # Each replica's own view says whom it follows; the primary's list can lag behind by a gossip round
-    # (CI on 6.2 once saw CLUSTER REPLICAS come back empty right after the lab formed).
-    for node in lab.nodes:
-        if node in nodes or not lab.is_running(node):
-            continue
-        with lab.client(node) as c:
-            myself = next(
-                line.split() for line in str(c.execute_command("CLUSTER", "NODES")).splitlines() if "myself" in line
-            )
-            if myself[3] not in targets:
-                continue
-            changed[node.name] = str(c.config_get(NO_FAILOVER).get(NO_FAILOVER, "no"))
+    for replica in lab.followers({n.node_id for n in nodes if n.node_id}):
+        with lab.client(replica) as c:
+            changed[replica.name] = str(c.config_get(NO_FAILOVER).get(NO_FAILOVER, "no"))
             c.config_set(NO_FAILOVER, "yes")
     if not changed:
         raise FaultError(f"{', '.join(_names(nodes))}: no replica to hold back")

@@ -412,6 +412,72 @@ def remove_node(node: str, from_: str, seeds: tuple[str, ...], **rest: object) -
 
 remove_node.params[[p.name for p in remove_node.params].index("seeds")].required = False
 
+
+@app.command(epilog=common.SEEDS_HELP)
+@common.cluster_options
+@click.option(
+    "--listen", default="0.0.0.0:9840", show_default=True, help="HOST:PORT serving /metrics, /healthz and /sd."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.2, 3600),
+    default=15.0,
+    show_default=True,
+    help="Seconds between the starts of two collections (a scrape serves the last finished one).",
+)
+@click.option(
+    "--seeds-file",
+    default=None,
+    help="Also read seed addresses from this file (one per line) before every collection, e.g. kept current "
+    "by a sidecar; DNS names are resolved again at every collection anyway.",
+)
+@common.domains_option
+@click.option("--once", is_flag=True, help="Collect once, print the metrics on stdout and exit.")
+def exporter(
+    seeds: tuple[str, ...],
+    listen: str,
+    interval: float,
+    seeds_file: str | None,
+    domains_file: str | None,
+    once: bool,
+    **conn: object,
+) -> int:
+    """Prometheus exporter for the whole cluster: every node collected and analyzed together.
+
+    Per node, redis_exporter's metric names and meanings (redis_up, redis_cluster_state,
+    redis_cluster_slots_fail, replication links and offsets, …) labelled addr, node_id and role, so
+    existing rules and dashboards keep working; plus cluster-wide rcdoctor_* metrics no single-node
+    exporter can have: views agree, uncovered and open slots, nodes failed by quorum, stale addresses,
+    suspected split-brain, findings by code and severity, placement risk, collection health.
+    Scrapes never wait for nodes: they serve the last finished collection. Endpoints: /metrics,
+    /healthz (the exporter itself, not the cluster), /sd (Prometheus HTTP service discovery).
+    """
+    from rcdoctor.cli.monitor import run_exporter
+
+    if not seeds and not seeds_file:
+        raise click.UsageError("give seed addresses or --seeds-file")
+    placeholder = seeds or ("127.0.0.1:6379",)  # only for the options; the file supplies the seeds
+    t = common.target(placeholder, **conn)  # type: ignore[arg-type]
+    if not seeds:
+        t = common.Target((), t.options)
+    return run_exporter(t, listen, interval, seeds_file, domains_file, once)
+
+
+exporter.params[0].required = False
+
+
+@app.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def probe(args: tuple[str, ...]) -> int:
+    """Kubernetes exec probe: probe liveness|readiness|startup [ADDR] (see `rcdoctor probe --help`)."""
+    from rcdoctor.cli.probe import main as probe_main
+
+    return probe_main(list(args))
+
+
 app.add_command(lab)
 
 

@@ -1,0 +1,52 @@
+"""exporter: glue between options and the exporter's loop and HTTP server."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType, MappingProxyType
+
+from rcdoctor.cli.common import Target, read_domains
+from rcdoctor.errors import EXIT_CANNOT_RUN, EXIT_OK, UsageError
+from rcdoctor.model.address import parse_hostport
+
+
+def run_exporter(
+    t: Target, listen: str, interval: float, seeds_file: str | None, domains_file: str | None, once: bool
+) -> int:
+    from rcdoctor.checks import Settings
+    from rcdoctor.exporter.server import Exporter, read_seeds_file, render_once, serve
+
+    settings = Settings(domains=MappingProxyType(read_domains(domains_file))) if domains_file else Settings()
+    if seeds_file:
+        read_seeds_file(seeds_file)  # a missing or unreadable file is a usage error now, not a log line later
+    exporter = Exporter(t.seeds, t.options, interval=interval, settings=settings, seeds_file=seeds_file)
+    if once:
+        sys.stdout.write(render_once(exporter).decode())
+        _, result, _ = exporter.snapshot_state()
+        return EXIT_OK if result is not None and result.answered else EXIT_CANNOT_RUN
+    endpoint = parse_hostport(listen, default_port=9840)
+    if not 0 < endpoint.port < 65536:
+        raise UsageError(f"bad --listen {listen!r}")
+    server = serve(exporter, endpoint.host, endpoint.port)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    exporter.start()
+    host, port = str(server.server_address[0]), server.server_address[1]
+    print(
+        f"rcdoctor exporter: http://{host}:{port}/metrics, collecting every {interval:g}s "
+        f"(timeout {t.options.timeout:g}s per node)",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        exporter.stop()
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Prometheus exporter: metrics (pure), service-discovery targets (pure) and the HTTP server."""

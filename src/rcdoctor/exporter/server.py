@@ -1,0 +1,238 @@
+"""The exporter process: collect and analyze on a timer in the background, serve the last result over HTTP.
+
+A scrape never waits for a node: it renders what the last finished collection found, so its duration does
+not depend on hung or unreachable nodes (each collection is itself bounded by the collector's deadline,
+timeout + grace). `rcdoctor_collection_age_seconds` tells how old that result is.
+
+Endpoints: /metrics (Prometheus text format), /healthz (the exporter itself, never the cluster: a failing
+cluster must not get its exporter restarted), /sd (Prometheus HTTP service discovery: one target per node).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from rcdoctor.analyze import analyze
+from rcdoctor.checks import Settings, default_registry
+from rcdoctor.checks.context import Context
+from rcdoctor.collect import collect
+from rcdoctor.collect.connection import ConnectOptions
+from rcdoctor.errors import UsageError
+from rcdoctor.exporter.metrics import CollectionStats, families
+from rcdoctor.exporter.targets import sd_groups
+from rcdoctor.model.address import Seed, parse_seed
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Result:
+    metrics: tuple[Metric, ...]
+    sd: tuple[dict[str, object], ...]
+    answered: tuple[str, ...]  # addresses that answered: next collection's extra seeds
+
+
+def read_seeds_file(path: str) -> list[Seed]:
+    """One address per line (blank lines and # comments ignored), e.g. kept current by a sidecar."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read --seeds-file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return [parse_seed(line.strip()) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+class Exporter:
+    def __init__(
+        self,
+        seeds: Sequence[Seed],
+        options: ConnectOptions,
+        *,
+        interval: float,
+        settings: Settings | None = None,
+        seeds_file: str | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self.seeds = tuple(seeds)
+        self.options = options
+        self.interval = interval
+        self.settings = settings or Settings()
+        self.seeds_file = seeds_file
+        self.clock = clock
+        self.registry = default_registry()
+        self.stats = CollectionStats()
+        self.result: Result | None = None
+        self.error: str | None = None  # why the last refresh failed, for /healthz and the log
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # One refresh: seeds, collect, analyze, render to metric families.
+
+    def current_seeds(self) -> list[Seed]:
+        found: dict[str, Seed] = {}
+        extra = read_seeds_file(self.seeds_file) if self.seeds_file else []
+        previous = [parse_seed(a) for a in self.result.answered] if self.result else []
+        for seed in [*self.seeds, *extra, *previous]:
+            found.setdefault(str(seed.endpoint), seed)
+        return list(found.values())
+
+    def refresh(self) -> None:
+        started = self.clock()
+        result: Result | None
+        try:
+            snapshot = collect(self.current_seeds(), self.options)
+            report = analyze(snapshot, self.registry, settings=self.settings)
+            ctx = Context(snapshot, self.settings)
+            ok = bool(snapshot.answered)
+            now = self.clock()
+            stats = replace(
+                self.stats,
+                collections_ok=self.stats.collections_ok + ok,
+                collections_failed=self.stats.collections_failed + (not ok),
+                last_success_unix=now if ok else self.stats.last_success_unix,
+                last_attempt_unix=now,
+                last_duration_s=now - started,
+            )
+            result = Result(
+                tuple(families(report, ctx, stats)),
+                tuple(sd_groups(ctx)),
+                tuple(s.address for s in snapshot.answered),
+            )
+            error = None if ok else "no node answered"
+        except Exception as exc:  # a bug or a bad seeds file must not stop the exporter: keep serving
+            now = self.clock()
+            stats = replace(
+                self.stats,
+                collections_failed=self.stats.collections_failed + 1,
+                last_attempt_unix=now,
+                last_duration_s=now - started,
+            )
+            result = self.result
+            error = f"{type(exc).__name__}: {exc}"
+            print(f"rcdoctor exporter: collection failed: {error}", file=sys.stderr, flush=True)
+        with self._lock:
+            self.stats, self.result, self.error = stats, result, error
+
+    # The loop
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="rcdoctor-exporter", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.options.timeout * 3 + 5)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            began = time.monotonic()
+            self.refresh()
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - began)))
+
+    # What the HTTP handler reads
+
+    def snapshot_state(self) -> tuple[CollectionStats, Result | None, str | None]:
+        with self._lock:
+            return self.stats, self.result, self.error
+
+    def health(self) -> tuple[bool, str]:
+        stats, _, error = self.snapshot_state()
+        alive = self._thread is not None and self._thread.is_alive()
+        # A collection lasts at most timeout + grace; allow three intervals on top before calling it stuck.
+        limit = 3 * self.interval + 2 * self.options.timeout + 5
+        if not alive:
+            return False, "collection loop is not running"
+        if stats.last_attempt_unix is None:
+            return True, "starting: first collection under way"
+        age = self.clock() - stats.last_attempt_unix
+        if age > limit:
+            return False, f"no collection finished for {age:.0f}s (limit {limit:.0f}s)"
+        if error:
+            return True, f"ok (exporter); last collection: {error}"
+        return True, f"ok; last collection {age:.1f}s ago, {stats.last_duration_s or 0:.2f}s long"
+
+
+class _Served(Collector):
+    def __init__(self, exporter: Exporter) -> None:
+        self.exporter = exporter
+
+    def collect(self) -> Iterable[Metric]:
+        stats, result, _ = self.exporter.snapshot_state()
+        if result is not None:
+            yield from result.metrics
+        age = GaugeMetricFamily(
+            "rcdoctor_collection_age_seconds", "Seconds since the last collection where some node answered."
+        )
+        if stats.last_success_unix is not None:
+            age.add_metric([], max(0.0, self.exporter.clock() - stats.last_success_unix))
+            yield age
+
+
+def registry_for(exporter: Exporter) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Served(exporter))
+    ProcessCollector(namespace="rcdoctor_exporter", registry=registry)
+    return registry
+
+
+def handler_for(exporter: Exporter, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "rcdoctor-exporter"
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+            elif path == "/healthz":
+                ok, text = exporter.health()
+                self._send(200 if ok else 503, "text/plain; charset=utf-8", (text + "\n").encode())
+            elif path == "/sd":
+                _, result, _ = exporter.snapshot_state()
+                body = json.dumps(list(result.sd) if result else []).encode()
+                self._send(200, "application/json", body)
+            elif path == "/":
+                page = "rcdoctor exporter: /metrics, /healthz, /sd (Prometheus HTTP service discovery)\n"
+                self._send(200, "text/plain; charset=utf-8", page.encode())
+            else:
+                self._send(404, "text/plain; charset=utf-8", b"not found\n")
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return  # one line per scrape every few seconds is noise; errors go through refresh()
+
+    return Handler
+
+
+def serve(exporter: Exporter, host: str, port: int) -> ThreadingHTTPServer:
+    """Bind (raises UsageError when the address is taken) and return the server; the caller runs it."""
+    registry = registry_for(exporter)
+    try:
+        server = ThreadingHTTPServer((host, port), handler_for(exporter, registry))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    server.daemon_threads = True
+    return server
+
+
+def render_once(exporter: Exporter) -> bytes:
+    exporter.refresh()
+    return generate_latest(registry_for(exporter))

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rcdoctor.collect.resp import RespError, RespProtocolError, pack, read_reply
-from rcdoctor.probe import CANNOT, FAIL, PASS, judge
+from rcdoctor.probe.resp import RespError, RespProtocolError, pack, read_reply
+from rcdoctor.probe.verdict import CANNOT, FAIL, PASS, judge
 
 OK_CLUSTER = "cluster_state:ok\r\ncluster_slots_assigned:16384\r\n"
 FAIL_CLUSTER = "cluster_state:fail\r\ncluster_slots_assigned:16384\r\n"

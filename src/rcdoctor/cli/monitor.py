@@ -8,7 +8,6 @@ from types import FrameType, MappingProxyType
 
 from rcdoctor.cli.common import Target, read_domains
 from rcdoctor.errors import EXIT_CANNOT_RUN, EXIT_OK, UsageError
-from rcdoctor.model.address import parse_hostport
 
 
 def run_exporter(
@@ -25,17 +24,15 @@ def run_exporter(
         sys.stdout.write(render_once(exporter).decode())
         _, result, _ = exporter.snapshot_state()
         return EXIT_OK if result is not None and result.answered else EXIT_CANNOT_RUN
-    endpoint = parse_hostport(listen, default_port=9840)
-    if not 0 < endpoint.port < 65536:
-        raise UsageError(f"bad --listen {listen!r}")
-    server = serve(exporter, endpoint.host, endpoint.port)
+    host, port = listen_address(listen)
+    server = serve(exporter, host, port)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     exporter.start()
-    host, port = str(server.server_address[0]), server.server_address[1]
+    host, port = str(server.server_address[0]), server.server_address[1]  # the real port when 0 was asked
     print(
         f"rcdoctor exporter: http://{host}:{port}/metrics, collecting every {interval:g}s "
         f"(timeout {t.options.timeout:g}s per node)",
@@ -50,3 +47,11 @@ def run_exporter(
         server.server_close()
         exporter.stop()
     return EXIT_OK
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """HOST:PORT, :PORT (all interfaces) or [v6]:PORT; port 0 picks a free one (printed at start)."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise UsageError(f"bad --listen {text!r}: expected HOST:PORT, e.g. 0.0.0.0:9840")
+    return (host.strip("[]") or "0.0.0.0"), int(port)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import ssl
 import sys
 import time
 from typing import NoReturn
 
-from rcdoctor.collect.resp import RespError, RespProtocolError, TLSOptions, call, connect
 from rcdoctor.errors import UsageError
-from rcdoctor.probe import CANNOT, FAIL, KINDS, Verdict, judge
+from rcdoctor.probe.resp import RespError, RespProtocolError, RespTLSError, TLSOptions, call, connect
+from rcdoctor.probe.verdict import CANNOT, FAIL, KINDS, Verdict, judge
 
 EPILOG = """\
 exit codes: 0 pass; 2 fail (not alive / not ready / still loading); 3 cannot judge (bad arguments,
@@ -87,8 +86,8 @@ def probe(args: argparse.Namespace) -> Verdict:
     host, port = seed.endpoint.host, seed.endpoint.port
     try:
         sock = connect(host, port, args.timeout, tls)
-    except ssl.SSLError as exc:
-        return Verdict(CANNOT, f"TLS handshake with {host}:{port} failed ({exc.reason or exc}): TLS on one side only?")
+    except RespTLSError as exc:
+        return Verdict(CANNOT, f"TLS handshake with {host}:{port} failed ({exc}): TLS on one side only?")
     except TimeoutError:
         return Verdict(FAIL, f"no answer from {host}:{port} within {args.timeout:g}s")
     except OSError as exc:

@@ -11,6 +11,7 @@ cluster must not get its exporter restarted), /sd (Prometheus HTTP service disco
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import time
@@ -39,7 +40,7 @@ Clock = Callable[[], float]
 
 @dataclass(frozen=True)
 class Result:
-    metrics: tuple[Metric, ...]
+    text: bytes  # the collection's metrics in the text format, rendered once: a scrape only sends them
     sd: tuple[dict[str, object], ...]
     answered: tuple[str, ...]  # addresses that answered: next collection's extra seeds
 
@@ -106,7 +107,7 @@ class Exporter:
                 last_duration_s=now - started,
             )
             result = Result(
-                tuple(families(report, ctx, stats)),
+                render(families(report, ctx, stats)),
                 tuple(sd_groups(ctx)),
                 tuple(s.address for s in snapshot.answered),
             )
@@ -165,14 +166,28 @@ class Exporter:
         return True, f"ok; last collection {age:.1f}s ago, {stats.last_duration_s or 0:.2f}s long"
 
 
-class _Served(Collector):
+class _Fixed(Collector):
+    def __init__(self, metrics: list[Metric]) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        return self.metrics
+
+
+def render(metrics: list[Metric]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed(metrics))
+    return generate_latest(registry)
+
+
+class _Age(Collector):
+    """What changes between scrapes of one result: its age."""
+
     def __init__(self, exporter: Exporter) -> None:
         self.exporter = exporter
 
     def collect(self) -> Iterable[Metric]:
-        stats, result, _ = self.exporter.snapshot_state()
-        if result is not None:
-            yield from result.metrics
+        stats, _, _ = self.exporter.snapshot_state()
         age = GaugeMetricFamily(
             "rcdoctor_collection_age_seconds", "Seconds since the last collection where some node answered."
         )
@@ -182,10 +197,16 @@ class _Served(Collector):
 
 
 def registry_for(exporter: Exporter) -> CollectorRegistry:
+    """The per-scrape part: the result's age and the exporter process' own metrics."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Served(exporter))
+    registry.register(_Age(exporter))
     ProcessCollector(namespace="rcdoctor_exporter", registry=registry)
     return registry
+
+
+def page(exporter: Exporter, registry: CollectorRegistry) -> bytes:
+    _, result, _ = exporter.snapshot_state()
+    return (result.text if result is not None else b"") + generate_latest(registry)
 
 
 def handler_for(exporter: Exporter, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
@@ -195,7 +216,7 @@ def handler_for(exporter: Exporter, registry: CollectorRegistry) -> type[BaseHTT
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+                self._send(200, CONTENT_TYPE_LATEST, page(exporter, registry))
             elif path == "/healthz":
                 ok, text = exporter.health()
                 self._send(200 if ok else 503, "text/plain; charset=utf-8", (text + "\n").encode())
@@ -204,8 +225,8 @@ def handler_for(exporter: Exporter, registry: CollectorRegistry) -> type[BaseHTT
                 body = json.dumps(list(result.sd) if result else []).encode()
                 self._send(200, "application/json", body)
             elif path == "/":
-                page = "rcdoctor exporter: /metrics, /healthz, /sd (Prometheus HTTP service discovery)\n"
-                self._send(200, "text/plain; charset=utf-8", page.encode())
+                index = "rcdoctor exporter: /metrics, /healthz, /sd (Prometheus HTTP service discovery)\n"
+                self._send(200, "text/plain; charset=utf-8", index.encode())
             else:
                 self._send(404, "text/plain; charset=utf-8", b"not found\n")
 
@@ -222,11 +243,16 @@ def handler_for(exporter: Exporter, registry: CollectorRegistry) -> type[BaseHTT
     return Handler
 
 
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 def serve(exporter: Exporter, host: str, port: int) -> ThreadingHTTPServer:
     """Bind (raises UsageError when the address is taken) and return the server; the caller runs it."""
     registry = registry_for(exporter)
+    server_class = _IPv6Server if ":" in host else ThreadingHTTPServer
     try:
-        server = ThreadingHTTPServer((host, port), handler_for(exporter, registry))
+        server = server_class((host, port), handler_for(exporter, registry))
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     server.daemon_threads = True
@@ -235,4 +261,4 @@ def serve(exporter: Exporter, host: str, port: int) -> ThreadingHTTPServer:
 
 def render_once(exporter: Exporter) -> bytes:
     exporter.refresh()
-    return generate_latest(registry_for(exporter))
+    return page(exporter, registry_for(exporter))

@@ -198,7 +198,7 @@ def main() -> None:
     parser.add_argument("--redis-cli", default=None)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="rcdoctor-bench-exporter-"))
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]  # --sizes "" measures the probes only
     results: dict[str, Any] = {"sizes": {}, "probes": {}}
     for index, primaries in enumerate(sizes):
         print(f"exporter on a {primaries}+{primaries} lab…", flush=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -75,6 +75,9 @@ class Exporter:
         self.stats = CollectionStats()
         self.result: Result | None = None
         self.error: str | None = None  # why the last refresh failed, for /healthz and the log
+        # The exporter process' own CPU, memory and fds, rendered with each collection.
+        self._process = CollectorRegistry(auto_describe=False)
+        ProcessCollector(namespace="rcdoctor_exporter", registry=self._process)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -107,7 +110,7 @@ class Exporter:
                 last_duration_s=now - started,
             )
             result = Result(
-                render(families(report, ctx, stats)),
+                render(families(report, ctx, stats)) + generate_latest(self._process),
                 tuple(sd_groups(ctx)),
                 tuple(s.address for s in snapshot.answered),
             )
@@ -180,43 +183,34 @@ def render(metrics: list[Metric]) -> bytes:
     return generate_latest(registry)
 
 
-class _Age(Collector):
-    """What changes between scrapes of one result: its age."""
+AGE_HELP = (
+    b"# HELP rcdoctor_collection_age_seconds Seconds since the last collection where some node answered.\n"
+    b"# TYPE rcdoctor_collection_age_seconds gauge\n"
+)
 
-    def __init__(self, exporter: Exporter) -> None:
-        self.exporter = exporter
 
-    def collect(self) -> Iterable[Metric]:
-        stats, _, _ = self.exporter.snapshot_state()
-        age = GaugeMetricFamily(
-            "rcdoctor_collection_age_seconds", "Seconds since the last collection where some node answered."
+def page(exporter: Exporter) -> bytes:
+    """A scrape: bytes rendered at the end of the last collection plus one line for their age. Nothing here
+    blocks or loops over metrics, so a scrape is served between two slices of a busy collection's GIL time."""
+    stats, result, _ = exporter.snapshot_state()
+    if result is None:
+        return b""
+    age = b""
+    if stats.last_success_unix is not None:
+        age = AGE_HELP + b"rcdoctor_collection_age_seconds %.3f\n" % max(
+            0.0, exporter.clock() - stats.last_success_unix
         )
-        if stats.last_success_unix is not None:
-            age.add_metric([], max(0.0, self.exporter.clock() - stats.last_success_unix))
-            yield age
+    return result.text + age
 
 
-def registry_for(exporter: Exporter) -> CollectorRegistry:
-    """The per-scrape part: the result's age and the exporter process' own metrics."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Age(exporter))
-    ProcessCollector(namespace="rcdoctor_exporter", registry=registry)
-    return registry
-
-
-def page(exporter: Exporter, registry: CollectorRegistry) -> bytes:
-    _, result, _ = exporter.snapshot_state()
-    return (result.text if result is not None else b"") + generate_latest(registry)
-
-
-def handler_for(exporter: Exporter, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
+def handler_for(exporter: Exporter) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "rcdoctor-exporter"
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._send(200, CONTENT_TYPE_LATEST, page(exporter, registry))
+                self._send(200, CONTENT_TYPE_LATEST, page(exporter))
             elif path == "/healthz":
                 ok, text = exporter.health()
                 self._send(200 if ok else 503, "text/plain; charset=utf-8", (text + "\n").encode())
@@ -249,10 +243,9 @@ class _IPv6Server(ThreadingHTTPServer):
 
 def serve(exporter: Exporter, host: str, port: int) -> ThreadingHTTPServer:
     """Bind (raises UsageError when the address is taken) and return the server; the caller runs it."""
-    registry = registry_for(exporter)
     server_class = _IPv6Server if ":" in host else ThreadingHTTPServer
     try:
-        server = server_class((host, port), handler_for(exporter, registry))
+        server = server_class((host, port), handler_for(exporter))
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     server.daemon_threads = True
@@ -261,4 +254,4 @@ def serve(exporter: Exporter, host: str, port: int) -> ThreadingHTTPServer:
 
 def render_once(exporter: Exporter) -> bytes:
     exporter.refresh()
-    return page(exporter, registry_for(exporter))
+    return page(exporter)

@@ -81,7 +81,7 @@ def diagnose(
     from_file: str | None,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
-    domains_file: str | None,
+    domains_file: tuple[str, ...],
     expand: bool,
     **conn: object,
 ) -> int:
@@ -345,7 +345,7 @@ def verify(
 @common.cluster_options
 def create_cluster(
     replicas: int,
-    domains_file: str | None,
+    domains_file: tuple[str, ...],
     apply: bool,
     allow_one_domain: bool,
     fmt: str,
@@ -438,7 +438,7 @@ def exporter(
     listen: str,
     interval: float,
     seeds_file: str | None,
-    domains_file: str | None,
+    domains_file: tuple[str, ...],
     once: bool,
     **conn: object,
 ) -> int:
@@ -464,6 +464,34 @@ def exporter(
 
 
 exporter.params[0].required = False
+
+
+@app.command(epilog=common.SEEDS_HELP)
+@common.cluster_options
+@common.domains_option
+@click.option("--pairs", is_flag=True, help="Also every pair of domains lost together.")
+@click.option("--from", "from_file", default=None, help="Analyze a saved snapshot (SEEDS are then ignored).")
+@common.format_option
+def risk(
+    seeds: tuple[str, ...], domains_file: tuple[str, ...], pairs: bool, from_file: str | None, fmt: str, **conn: object
+) -> int:
+    """What losing each failure domain (host, Kubernetes node, zone) would do to the cluster.
+
+    For every domain (and with --pairs every two): primaries lost, whether a majority of primaries remains,
+    shards left without any copy, whether each lost primary's replica can still win its election. Plus the
+    even/odd primary count, shards with two copies in one domain, the write-loss bound of the current
+    settings, and concrete recommendations (which replica to fail over, where to add a node).
+    Domains: --domains FILE (a JSON/YAML map, or kubectl get pods/nodes -o json), else each IP.
+    Exit 0 when losing any one domain is survived by failovers, 1 warnings (even primaries, shared domains),
+    2 when losing some single domain takes slots down.
+    """
+    from rcdoctor.cli.risk import run_risk
+
+    t = None if from_file else common.target(seeds, **conn)  # type: ignore[arg-type]
+    return run_risk(t, from_file, domains_file, pairs, fmt)
+
+
+risk.params[0].required = False
 
 
 @app.command(

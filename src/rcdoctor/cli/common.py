@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -116,21 +115,26 @@ def node_timeout_option(maximum: int) -> Callable[[F], F]:
 domains_option = click.option(
     "--domains",
     "domains_file",
-    default=None,
-    help="JSON object: address or IP -> failure domain (host, k8s node, zone); else each IP is its own.",
+    multiple=True,
+    help="Failure domains (repeatable): a JSON/YAML map address or IP -> domain (host, k8s node, zone), or "
+    "`kubectl get pods -o json` (pod IP -> node) plus `kubectl get nodes -o json` (node -> zone); "
+    "else each IP is its own domain.",
 )
 
 
-def read_domains(path: str) -> dict[str, str]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read --domains {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"--domains {path}: not a JSON file ({exc})") from None
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        raise UsageError(f'--domains {path}: expected a JSON object of strings, e.g. {{"10.0.0.5:6379": "node-a"}}')
-    return data
+def read_domains(paths: tuple[str, ...] | list[str]) -> dict[str, str]:
+    from rcdoctor.model.domain_files import domains_from, parse_document
+
+    documents = []
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read --domains {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"--domains {path}: not a text file") from None
+        documents.append((path, parse_document(path, text)))
+    return domains_from(documents)
 
 
 format_option = click.option(

@@ -18,7 +18,7 @@ VERSION = 1
 
 
 def run_create(
-    t: Target, replicas: int, domains_file: str | None, apply: bool, allow_one_domain: bool, fmt: str
+    t: Target, replicas: int, domains_file: tuple[str, ...], apply: bool, allow_one_domain: bool, fmt: str
 ) -> int:
     domains = read_domains(domains_file) if domains_file else {}
     addresses = [str(seed.endpoint) for seed in t.seeds]

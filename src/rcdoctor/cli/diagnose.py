@@ -21,7 +21,7 @@ def run_diagnose(
     from_file: str | None,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
-    domains_file: str | None,
+    domains_file: tuple[str, ...],
     expand: bool,
 ) -> int:
     from rcdoctor.analyze import analyze

@@ -11,7 +11,7 @@ from rcdoctor.errors import EXIT_CANNOT_RUN, EXIT_OK, UsageError
 
 
 def run_exporter(
-    t: Target, listen: str, interval: float, seeds_file: str | None, domains_file: str | None, once: bool
+    t: Target, listen: str, interval: float, seeds_file: str | None, domains_file: tuple[str, ...], once: bool
 ) -> int:
     from rcdoctor.checks import Settings
     from rcdoctor.exporter.server import Exporter, read_seeds_file, render_once, serve

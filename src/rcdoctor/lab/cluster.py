@@ -181,7 +181,10 @@ class Lab:
             self.save()
 
     def down(self) -> None:
-        """Stop exactly the processes this lab started (by pid) and remove its directory."""
+        """Stop exactly the processes this lab started (by pid), drop its partition rules, remove its directory."""
+        from rcdoctor.lab import network
+
+        network.remove(self.state.root)  # a partition never outlives its lab, even if its undo was lost
         errors = []
         for node in self.nodes:
             try:

@@ -3,12 +3,12 @@
     apply(lab, FaultOp("new-address", "all"))   # the seed's incident: every pod back at a new IP
     heal(lab)                                   # undo every applied fault, newest first
 
-Fault kinds live in small modules (process.py, slots.py; network partitions will join them) and
-register themselves in `KINDS`.
+Fault kinds live in small modules (process.py, slots.py, network.py) and register themselves in `KINDS`.
 """
 
 from __future__ import annotations
 
+from rcdoctor.lab.faults import network as _network  # noqa: F401  (registers kinds)
 from rcdoctor.lab.faults import process as _process  # noqa: F401  (registers kinds)
 from rcdoctor.lab.faults import slots as _slots  # noqa: F401  (registers kinds)
 from rcdoctor.lab.faults.base import KINDS, FaultKind, FaultOp, FaultResult, apply, heal, resolve_targets

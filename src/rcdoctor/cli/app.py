@@ -509,6 +509,15 @@ def probe(args: tuple[str, ...]) -> int:
 app.add_command(lab)
 
 
+def _add_split_brain() -> None:
+    from rcdoctor.cli.splitbrain import split_brain
+
+    app.add_command(split_brain)
+
+
+_add_split_brain()
+
+
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
     args = [a for a in sys.argv[1:] if a != "--debug"]

@@ -298,3 +298,12 @@ def _print_lab(lab: Lab, fmt: str, live: bool = False) -> None:
         console.print(
             f"{len(data['faults'])} fault(s) applied; `rcdoctor lab fault heal --name {data['name']}` undoes them"
         )
+
+
+def _add_rehearse() -> None:
+    from rcdoctor.cli.rehearse import rehearse
+
+    lab.add_command(rehearse)
+
+
+_add_rehearse()

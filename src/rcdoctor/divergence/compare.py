@@ -29,6 +29,7 @@ class CompareError(RuntimeError):
 class Copy:
     payload: bytes  # DUMP
     pttl: int  # -1: no expiry
+    idle: int | None = None  # OBJECT IDLETIME: seconds since last read or write (None: LFU policy, unknown)
 
     def same_value(self, other: Copy) -> bool:
         return _body(self.payload) == _body(other.payload)
@@ -102,11 +103,19 @@ def _names(link: Link, slots: Sequence[int]) -> dict[int, list[bytes]]:
 
 
 def _copies(link: Link, keys: Sequence[bytes]) -> list[Copy | None]:
-    # ASKING before each read: a node IMPORTING a slot answers for its keys only after it.
-    replies = _checked(link, link.run([c for k in keys for c in (("ASKING",), ("DUMP", k), ("ASKING",), ("PTTL", k))]))
+    # ASKING before each read: a node IMPORTING a slot answers for its keys only after it. IDLETIME is read
+    # first (DUMP does not touch a key's access time, but keep the order obvious); it fails under an LFU
+    # maxmemory-policy, which only costs us the hint.
+    commands: list[tuple[Any, ...]] = []
+    for k in keys:
+        commands += [("ASKING",), ("OBJECT", "IDLETIME", k), ("ASKING",), ("DUMP", k), ("ASKING",), ("PTTL", k)]
+    replies = link.run(commands)
+    idles = replies[1::6]
+    _checked(link, [r for i, r in enumerate(replies) if i % 6 != 1])
     found: list[Copy | None] = []
-    for payload, pttl in zip(replies[1::4], replies[3::4], strict=True):
-        found.append(None if payload is None else Copy(bytes(payload), int(pttl)))
+    for payload, pttl, idle in zip(replies[3::6], replies[5::6], idles, strict=True):
+        hint = int(idle) if isinstance(idle, int) else None
+        found.append(None if payload is None else Copy(bytes(payload), int(pttl), hint))
     return found
 
 

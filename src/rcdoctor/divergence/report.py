@@ -2,8 +2,9 @@
 
 JSON lines: a header ({"format": "rcdoctor.divergence", "version": 1, "created", "reason", "a", "b"},
 where a and b name the two nodes) then one line per key: its name (base64, plus the text when it is
-UTF-8), slot, kind (only-a, only-b, differ) and each side's DUMP payload (base64) and PTTL at the time
-of reading, or null where that side has no such key. A DUMP payload restores with `RESTORE key ttl
+UTF-8), slot, kind (only-a, only-b, differ) and each side's DUMP payload (base64), PTTL and idle time
+(OBJECT IDLETIME: seconds since the key was last read or written, null when the server cannot tell) at
+the time of reading, or null where that side has no such key. A DUMP payload restores with `RESTORE key ttl
 payload` on any Redis of the same or a newer version.
 
 Written to a temporary name, fsynced and renamed, so a file under its final name is always complete;
@@ -102,7 +103,9 @@ def _entry(diff: KeyDiff) -> dict[str, Any]:
 
 
 def _copy(copy: Copy | None) -> dict[str, Any] | None:
-    return None if copy is None else {"dump_b64": _b64(copy.payload), "pttl": copy.pttl}
+    if copy is None:
+        return None
+    return {"dump_b64": _b64(copy.payload), "pttl": copy.pttl, "idle_s": copy.idle}
 
 
 def _diff(entry: Any) -> KeyDiff:
@@ -123,7 +126,10 @@ def _side(value: Any) -> Copy | None:
         return None
     if not isinstance(value, dict):
         raise TypeError("a side is not an object")
-    return Copy(base64.b64decode(value["dump_b64"], validate=True), int(value["pttl"]))
+    idle = value.get("idle_s")
+    return Copy(
+        base64.b64decode(value["dump_b64"], validate=True), int(value["pttl"]), None if idle is None else int(idle)
+    )
 
 
 def _b64(data: bytes) -> str:

@@ -1,0 +1,165 @@
+"""`rcdoctor lab rehearse split-brain`: the Jepsen-style write-loss rehearsal on a throwaway lab."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+
+from rcdoctor.cli import common, output
+from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK
+
+
+@click.group()
+def rehearse() -> None:
+    """Rehearse failures on a throwaway lab and measure what they cost."""
+
+
+@rehearse.command("split-brain")
+@click.option("-p", "--primaries", type=click.IntRange(3, 20), default=3, show_default=True)
+@click.option("-r", "--replicas", type=click.IntRange(1, 3), default=1, show_default=True, help="Per primary.")
+@common.node_timeout_option(60_000)
+@click.option("--min-replicas-to-write", type=click.IntRange(0, 3), default=0, show_default=True)
+@click.option("--min-replicas-max-lag", type=click.IntRange(1, 600), default=10, show_default=True, help="Seconds.")
+@click.option("--replica-validity-factor", type=click.IntRange(0, 100), default=10, show_default=True)
+@click.option(
+    "--minority-primaries",
+    type=click.IntRange(1, 10),
+    default=1,
+    show_default=True,
+    help="Primaries cut off together (with client b); the rest and client a form the other side.",
+)
+@click.option(
+    "--hold", type=click.FloatRange(0.5, 600), default=None, help="Seconds partitioned (default: 3 x node timeout + 2)."
+)
+@click.option(
+    "--save-divergence",
+    "divergence_dir",
+    default=None,
+    help="Run `split-brain diff` just before the heal and keep its files in this directory.",
+)
+@click.option(
+    "--restore-minority",
+    is_flag=True,
+    help="With --save-divergence: after the heal, restore the minority-only keys and count the losses again.",
+)
+@click.option("--base-ip", default="127.240.0.11", show_default=True, help="IP of the lab's first node.")
+@common.redis_server_option
+@common.format_option
+def split_brain(
+    primaries: int,
+    replicas: int,
+    node_timeout: int,
+    min_replicas_to_write: int,
+    min_replicas_max_lag: int,
+    replica_validity_factor: int,
+    minority_primaries: int,
+    hold: float | None,
+    divergence_dir: str | None,
+    restore_minority: bool,
+    base_ip: str,
+    redis_server: str | None,
+    fmt: str,
+) -> int:
+    """Cut a primary (or a minority of primaries) and a client off, let the majority fail over, heal,
+    and count what was lost.
+
+    Client a writes from the majority side, client b from the cut-off side: unique keys in the cut-off
+    primary's slots, plus two shared keys both overwrite (the seed's Key_A). Each operation is recorded
+    ok / fail / unknown with timestamps; after the heal every key is read back. Reports acknowledged
+    writes lost, the window in which the cut-off primary still acknowledged writes (seconds and writes),
+    unavailability per client, and conflicting keys. Needs root and nftables (packets are really dropped).
+    Exit 0 when no acknowledged write was lost, 2 when some were.
+    """
+    from rcdoctor.lab import Lab, LabSpec
+    from rcdoctor.rehearsal.run import Settings
+    from rcdoctor.rehearsal.run import rehearse as run
+
+    if minority_primaries * 2 >= primaries:
+        raise click.UsageError("--minority-primaries must be fewer than half of --primaries")
+    if restore_minority and not divergence_dir:
+        raise click.UsageError("--restore-minority needs --save-divergence DIR")
+    settings = Settings(node_timeout, min_replicas_to_write, min_replicas_max_lag, replica_validity_factor)
+    root = Path(tempfile.mkdtemp(prefix="rcdoctor-rehearsal-"))
+
+    def say(text: str) -> None:
+        if fmt != "json":
+            output.info(text)
+
+    lab = None
+    try:
+        say(f"starting a {primaries}+{primaries * replicas} lab (node timeout {node_timeout} ms)")
+        spec = LabSpec(primaries=primaries, replicas=replicas, base_ip=base_ip, node_timeout_ms=node_timeout)
+        lab = Lab.up(spec, name="rehearsal", directory=root / "lab", redis_server=redis_server)
+        outcome = run(
+            lab,
+            settings,
+            hold_s=hold,
+            minority_primaries=minority_primaries,
+            divergence_dir=Path(divergence_dir) if divergence_dir else None,
+            restore=restore_minority,
+            log=say,
+        )
+    finally:
+        if lab is not None:
+            lab.down()
+        shutil.rmtree(root, ignore_errors=True)
+    result = outcome.to_dict()
+    if fmt == "json":
+        output.emit_json(result)
+    else:
+        render(result)
+    final = outcome.after_restore or outcome.verdict
+    return EXIT_OK if not final.lost else EXIT_CRITICAL
+
+
+def render(result: dict[str, object]) -> None:
+    r = result["result"]
+    assert isinstance(r, dict)
+    t = result["timeline"]
+    assert isinstance(t, dict)
+    console = output.console()
+    w = r["minority_window"]
+    failover = t.get("failover_seen")
+    console.print(
+        f"settings: {result['settings']}; {result['primaries']} primaries; cut off: {', '.join(result['isolated'])}",  # type: ignore[arg-type]
+        markup=False,
+    )
+    console.print(
+        f"partitioned {t['partition_end'] - t['partition_start']:.1f}s; failover seen after "
+        + (f"{failover - t['partition_start']:.1f}s" if failover else "never")
+        + f"; converged {t['converged'] - t['partition_end']:.1f}s after the heal",
+        markup=False,
+    )
+    console.print(
+        f"operations {r['operations']}, acknowledged writes {r['acknowledged_writes']}, unknown {r['unknown']}",
+        markup=False,
+    )
+    console.print(
+        f"minority window: the cut-off primary acknowledged {w['writes_acknowledged']} writes during "
+        f"{w['seconds']}s after the partition began; {w['writes_lost']} of them were lost",
+        markup=False,
+    )
+    for outage in r["unavailability"]:
+        console.print(
+            f"client {outage['client']}: longest unavailability {outage['longest_s']}s "
+            f"({outage['failed']} failed, {outage['unknown']} unknown)",
+            markup=False,
+        )
+    for conflict in r["conflicts"]:
+        written = ", ".join(f"{client}: {len(v)} write(s), last {v[-1]!r}" for client, v in conflict["values"].items())
+        console.print(f"conflict {conflict['key']}: {written}; the cluster kept {conflict['final']!r}", markup=False)
+    style = "red" if r["lost"] else "green"
+    console.print(f"[{style}]acknowledged writes lost: {r['lost']}[/]")
+    for saved in result.get("divergence", []):  # type: ignore[attr-defined]
+        console.print(
+            f"split-brain diff before the heal: {saved['minority_only']} minority-only key(s), {saved['conflicts']} "
+            f"conflict(s), saved to {saved['file']}",
+            markup=False,
+        )
+    after = result.get("after_restore")
+    if isinstance(after, dict):
+        style = "red" if after["lost"] else "green"
+        console.print(f"[{style}]after restoring the minority-only keys: {after['lost']} lost[/]")

@@ -1,0 +1,179 @@
+"""`rcdoctor split-brain diff|restore`: save what two claimants of the same slots disagree on, then put
+back the writes an operator chooses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from rcdoctor.cli import common, output
+from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING, UsageError
+
+
+@click.group("split-brain")
+def split_brain() -> None:
+    """Split-brain data: which keys differ between the two sides, and restoring the chosen ones."""
+
+
+@split_brain.command("diff", epilog=common.SEEDS_HELP)
+@common.cluster_options
+@click.option(
+    "-o", "--output-dir", default=".", show_default=True, help="Directory for the divergence files (one per shard)."
+)
+@common.format_option
+def diff(seeds: tuple[str, ...], output_dir: str, fmt: str, **conn: object) -> int:
+    """While both claimants of contested slots answer (the old primary cut off on the minority side and the
+    replica the majority promoted), write every key that differs between them, with both DUMPs, TTLs and
+    idle times, to a divergence file — before the old primary rejoins and Redis drops its side.
+
+    Exit 0 when no slot is contested, 2 when differences were saved (restore them with `split-brain
+    restore FILE`), 3 when the comparison could not be made (one side unreachable).
+    """
+    from rcdoctor.checks.context import Context
+    from rcdoctor.cli.commands import collect_with_progress
+    from rcdoctor.collect.connection import nothing_answered
+    from rcdoctor.splitbrain.contested import contests
+    from rcdoctor.splitbrain.diff import save
+
+    t = common.target(seeds, **conn)  # type: ignore[arg-type]
+    snapshot = collect_with_progress(t)
+    if not snapshot.answered:
+        raise nothing_answered(snapshot)
+    found = contests(Context(snapshot))
+    results = [save(c, t.options, Path(output_dir)) for c in found]
+    if fmt == "json":
+        output.emit_json(
+            {
+                "format": "rcdoctor.split-brain-diff",
+                "version": 1,
+                "contested": [
+                    {
+                        "old": {"id": r.contest.old_id, "address": r.contest.old_address},
+                        "new": {"id": r.contest.new_id, "address": r.contest.new_address},
+                        "slots": [str(s) for s in r.contest.slots],
+                        "file": str(r.path) if r.path else None,
+                        "minority_only": r.tally.only_a,
+                        "majority_only": r.tally.only_b,
+                        "conflicts": r.tally.differ,
+                        "identical": r.tally.identical,
+                        "error": r.error,
+                    }
+                    for r in results
+                ],
+            }
+        )
+    else:
+        console = output.console()
+        if not found:
+            console.print("no contested slots: no primary claims slots the majority gives to another")
+        for r in results:
+            console.print(r.contest.describe(), markup=False)
+            if r.error:
+                console.print(f"  [red]could not compare: {r.error}[/]")
+                continue
+            console.print(
+                f"  {r.tally.only_a} key(s) only on the old primary (minority writes Redis will drop), "
+                f"{r.tally.differ} with different values (conflicts), {r.tally.only_b} only on the new primary, "
+                f"{r.tally.identical} identical",
+                markup=False,
+            )
+            if r.path:
+                console.print(f"  saved to {r.path}  (rcdoctor split-brain restore {r.path} …)", markup=False)
+    if any(r.error for r in results):
+        return 3
+    return EXIT_CRITICAL if any(r.tally.only_a or r.tally.differ for r in results) else EXIT_OK
+
+
+@split_brain.command("restore", epilog=common.SEEDS_HELP)
+@click.argument("file")
+@common.cluster_options
+@click.option("--key", "keys", multiple=True, help="Restore only these keys (repeatable); default: minority-only keys.")
+@click.option(
+    "--overwrite-conflicts",
+    is_flag=True,
+    help="RISK: for keys named with --key that both sides hold, replace the cluster's current value with "
+    "the old primary's (the current value is lost).",
+)
+@click.option("--apply", is_flag=True, help="Do it. Without --apply the choice is printed and nothing changes.")
+@common.format_option
+def restore(
+    file: str, seeds: tuple[str, ...], keys: tuple[str, ...], overwrite_conflicts: bool, apply: bool, fmt: str,
+    **conn: object,
+) -> int:  # fmt: skip
+    """Put back keys of a divergence file (from `split-brain diff`) into the cluster of SEEDS.
+
+    By default the minority-only keys: writes the cut-off primary acknowledged that the majority never
+    saw. They are restored without REPLACE, so a key written since is never overwritten (reported as a
+    conflict). Keys both sides hold with different values are listed for a human decision; name them
+    with --key and add --overwrite-conflicts to restore the old primary's value. Exit 0 done (or nothing
+    to do), 1 conflicts left for a decision, 2 some keys could not be restored.
+    """
+    from redis.cluster import ClusterNode, RedisCluster
+
+    from rcdoctor.divergence import report
+    from rcdoctor.splitbrain.restore import apply as run
+    from rcdoctor.splitbrain.restore import choose, names
+
+    header, diffs = report.read(Path(file))
+    wanted = {k.encode() for k in keys} if keys else None
+    if overwrite_conflicts and not keys:
+        raise UsageError("--overwrite-conflicts needs the keys named with --key: it is a decision per key")
+    choice = choose(diffs, wanted, overwrite_conflicts)
+    console = output.console()
+    summary = {
+        "file": file,
+        "to_restore": len(choice.restore),
+        "conflicts": [report.key_text(d.key) for d in choice.conflicts],
+        "skipped": [{"key": report.key_text(d.key), "why": why} for d, why in choice.skipped],
+        "applied": apply,
+    }
+    if not apply:
+        if fmt == "json":
+            output.emit_json(summary)
+        else:
+            console.print(
+                f"would restore {len(choice.restore)} key(s): {names(d.key for d in choice.restore)}", markup=False
+            )
+            if choice.conflicts:
+                console.print(
+                    f"conflicts (both sides differ, a human decides): {names(d.key for d in choice.conflicts)}",
+                    markup=False,
+                )
+            console.print("dry run: nothing changed (add --apply)")
+        return EXIT_WARNING if choice.conflicts else EXIT_OK
+    t = common.target(seeds, **conn)  # type: ignore[arg-type]
+    password = t.options.password.reveal() if t.options.password else None
+    startup = [ClusterNode(s.endpoint.host, s.endpoint.port) for s in t.seeds]
+    cluster = RedisCluster(
+        startup_nodes=startup, username=t.options.username, password=password, ssl=t.options.tls,
+        socket_timeout=t.options.timeout,
+    )  # fmt: skip
+    try:
+        done = run(cluster, choice.restore, float(header.get("created", 0)), replace=wanted or set())
+    finally:
+        cluster.close()
+    summary |= {
+        "restored": len(done.restored),
+        "busy": [report.key_text(k) for k in done.busy],
+        "expired": [report.key_text(k) for k in done.expired],
+        "failed": [{"key": report.key_text(k), "error": e} for k, e in done.failed],
+    }
+    if fmt == "json":
+        output.emit_json(summary)
+    else:
+        console.print(f"restored {len(done.restored)} key(s)", markup=False)
+        if done.busy:
+            console.print(f"written meanwhile, left alone (now conflicts): {names(done.busy)}", markup=False)
+        if done.expired:
+            console.print(f"expired since the diff, skipped: {names(done.expired)}", markup=False)
+        for key, error in done.failed:
+            console.print(f"[red]failed[/] {report.key_text(key)}: {error}")
+        if choice.conflicts:
+            console.print(f"conflicts left for a decision: {names(d.key for d in choice.conflicts)}", markup=False)
+    if done.failed:
+        return EXIT_CRITICAL
+    return EXIT_WARNING if choice.conflicts or done.busy else EXIT_OK
+
+
+restore.params[[p.name for p in restore.params].index("seeds")].required = False

@@ -1,0 +1,2 @@
+"""Split-brain data: which slots two primaries both claim, what differs between them, and putting back
+the writes an operator chooses (contested.py is pure; diff.py and restore.py talk to the nodes)."""

@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 if ! [ -x /usr/bin/redis-server ] || ! [ -x /usr/bin/redis-cli ] || ! [ -x /usr/bin/promtool ] \
-  || ! [ -x /usr/bin/prometheus ]; then
+  || ! [ -x /usr/bin/prometheus ] || ! [ -x /usr/sbin/nft ]; then
   as_root apt-get update -qq
   # redis-server (7.0) for the lab, redis-tools for redis-cli (the reference tool in bench/),
-  # prometheus for promtool (rule checks and rule unit tests) and a real Prometheus scraping the exporter
+  # prometheus for promtool (rule checks and rule unit tests) and a real Prometheus scraping the exporter,
+  # nftables for the lab's network partitions (packets between the nodes' loopback IPs really dropped)
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
-    redis-server redis-tools prometheus >/dev/null
+    redis-server redis-tools prometheus nftables >/dev/null
 fi
 # The Debian package may start a system redis on 127.0.0.1:6379; the lab never uses that address.
 

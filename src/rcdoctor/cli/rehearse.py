@@ -29,7 +29,8 @@ def rehearse() -> None:
     type=click.IntRange(1, 10),
     default=1,
     show_default=True,
-    help="Primaries cut off together (with client b); the rest and client a form the other side.",
+    help="Primaries cut off together (with client b); the rest and client a form the other side. Half of an "
+    "even count (2 of 4) leaves no side with a majority.",
 )
 @click.option(
     "--hold", type=click.FloatRange(0.5, 600), default=None, help="Seconds partitioned (default: 3 x node timeout + 2)."
@@ -77,8 +78,8 @@ def split_brain(
     from rcdoctor.rehearsal.run import Settings
     from rcdoctor.rehearsal.run import rehearse as run
 
-    if minority_primaries * 2 >= primaries:
-        raise click.UsageError("--minority-primaries must be fewer than half of --primaries")
+    if minority_primaries * 2 > primaries:
+        raise click.UsageError("--minority-primaries must be at most half of --primaries")
     if restore_minority and not divergence_dir:
         raise click.UsageError("--restore-minority needs --save-divergence DIR")
     settings = Settings(node_timeout, min_replicas_to_write, min_replicas_max_lag, replica_validity_factor)

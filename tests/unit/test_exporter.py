@@ -7,15 +7,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.samples import Sample
 
 from rcdoctor.analyze import analyze
 from rcdoctor.checks import default_registry
 from rcdoctor.checks.context import Context
 from rcdoctor.exporter.metrics import CollectionStats, families, number
+from rcdoctor.exporter.server import render
 from rcdoctor.exporter.targets import sd_groups
 from rcdoctor.model.snapshot import Snapshot
 
@@ -23,21 +22,11 @@ DATA = Path(__file__).parent.parent / "data"
 VERSIONS = ("redis7", "redis6")
 
 
-class _Fixed(Collector):
-    def __init__(self, metrics: list[object]) -> None:
-        self.metrics = metrics
-
-    def collect(self):  # type: ignore[no-untyped-def]
-        return self.metrics
-
-
 def exposition(name: str) -> tuple[str, Snapshot]:
     snapshot = Snapshot.load(DATA / name)
     report = analyze(snapshot, default_registry())
-    registry = CollectorRegistry(auto_describe=False)
     stats = CollectionStats(collections_ok=1, last_success_unix=1.0e9, last_duration_s=snapshot.duration_s)
-    registry.register(_Fixed(families(report, Context(snapshot), stats)))  # type: ignore[arg-type]
-    return generate_latest(registry).decode(), snapshot
+    return render(families(report, Context(snapshot), stats)).decode(), snapshot
 
 
 def samples(text: str, name: str) -> list[Sample]:

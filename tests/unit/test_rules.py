@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from prometheus_client.exposition import generate_latest
-from prometheus_client.registry import CollectorRegistry
 
 from rcdoctor.analyze import analyze
 from rcdoctor.checks import default_registry
 from rcdoctor.checks.context import Context
 from rcdoctor.exporter.metrics import CollectionStats, families
+from rcdoctor.exporter.server import render
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rcdoctor-rules.yml"
@@ -69,17 +68,7 @@ def exported_names() -> set[str]:
 
         snapshot = Snapshot.load(path)
         report = analyze(snapshot, default_registry())
-        registry = CollectorRegistry(auto_describe=False)
-
-        class Fixed:
-            def __init__(self, metrics: list[object]) -> None:
-                self.metrics = metrics
-
-            def collect(self) -> list[object]:
-                return self.metrics
-
-        registry.register(Fixed(families(report, Context(snapshot), CollectionStats(last_success_unix=1.0))))  # type: ignore[arg-type]
-        text = generate_latest(registry).decode()
+        text = render(families(report, Context(snapshot), CollectionStats(last_success_unix=1.0))).decode()
         names |= {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
     return names
 

@@ -27,8 +27,13 @@ def table_name(root: str) -> str:
     return "rcdoctor_" + hashlib.sha1(os.path.realpath(root).encode()).hexdigest()[:12]
 
 
+def _nft_path() -> str | None:
+    """`nft` on PATH, else Debian's /usr/sbin (not on a plain user's PATH)."""
+    return shutil.which("nft") or ("/usr/sbin/nft" if os.path.exists("/usr/sbin/nft") else None)
+
+
 def _nft() -> str:
-    path = shutil.which("nft") or ("/usr/sbin/nft" if os.path.exists("/usr/sbin/nft") else None)
+    path = _nft_path()
     if path is None:
         raise FaultError("network partitions need nftables: apt-get install nftables (and root)")
     if os.geteuid() != 0:
@@ -78,7 +83,7 @@ def install(root: str, cuts: Sequence[Cut]) -> None:
 
 def remove(root: str) -> None:
     """Delete this lab's table; no error when there is none (or no nftables at all)."""
-    nft = shutil.which("nft") or ("/usr/sbin/nft" if os.path.exists("/usr/sbin/nft") else None)
+    nft = _nft_path()
     if nft is None or os.geteuid() != 0:
         return
     name = table_name(root)
@@ -87,7 +92,7 @@ def remove(root: str) -> None:
 
 
 def active(root: str) -> bool:
-    nft = shutil.which("nft") or ("/usr/sbin/nft" if os.path.exists("/usr/sbin/nft") else None)
+    nft = _nft_path()
     if nft is None or os.geteuid() != 0:
         return False
     result = subprocess.run([nft, "list", "table", "ip", table_name(root)], capture_output=True, text=True, check=False)

@@ -16,7 +16,7 @@ from rcdoctor.divergence import report
 from rcdoctor.lab import Lab, RedisBinary, network
 from rcdoctor.lab.faults import FaultOp, apply, heal
 from rcdoctor.rehearsal.client import Client, Plan, monotonic_clock
-from rcdoctor.rehearsal.run import Settings, read_back, rehearse, tag_in
+from rcdoctor.rehearsal.run import Settings, failed_over, read_back, rehearse, tag_in
 
 pytestmark = pytest.mark.integration
 
@@ -118,8 +118,10 @@ def test_split_brain_diff_and_restore_commands(redis7: RedisBinary, make_lab: La
         writer = Client(Plan("b", client_ip, [], []), primary.address, [primary.address], slot, monotonic_clock())
         acked = [k for k in keys if writer.write(k, "minority").outcome == "ok"]  # inside the node timeout
         assert acked, "the cut-off primary accepted no write before the node timeout"
-        wait_for(lambda: lab.slot_owner(slot).name != primary.name, node_timeouts(lab, 15), "failover")
-        with lab.client(lab.slot_owner(slot)) as c:
+        wait_for(lambda: failed_over(lab, [primary], slot), node_timeouts(lab, 15), "failover")
+        new_owner = next(n for n in lab.nodes if n.name != primary.name and lab.live_roles()[n.name] == "primary"
+                         and n.shard == primary.shard)  # fmt: skip
+        with lab.client(new_owner) as c:
             c.set(f"{{{tag}}}:majority", "x")
         out = rcdoctor("split-brain", "diff", *lab.addresses, "-o", str(tmp_path), "--format", "json")
         assert out.returncode == 2, out.stdout + out.stderr

@@ -88,11 +88,13 @@ def diff(seeds: tuple[str, ...], output_dir: str, fmt: str, **conn: object) -> i
 @split_brain.command("restore", epilog=common.SEEDS_HELP)
 @click.argument("file")
 @common.cluster_options
-@click.option("--key", "keys", multiple=True, help="Restore only these keys (repeatable); default: minority-only keys.")
+@click.option(
+    "--only", "keys", multiple=True, help="Restore only these keys (repeatable); default: every minority-only key."
+)
 @click.option(
     "--overwrite-conflicts",
     is_flag=True,
-    help="RISK: for keys named with --key that both sides hold, replace the cluster's current value with "
+    help="RISK: for keys named with --only that both sides hold, replace the cluster's current value with "
     "the old primary's (the current value is lost).",
 )
 @click.option("--apply", is_flag=True, help="Do it. Without --apply the choice is printed and nothing changes.")
@@ -106,7 +108,7 @@ def restore(
     By default the minority-only keys: writes the cut-off primary acknowledged that the majority never
     saw. They are restored without REPLACE, so a key written since is never overwritten (reported as a
     conflict). Keys both sides hold with different values are listed for a human decision; name them
-    with --key and add --overwrite-conflicts to restore the old primary's value. Exit 0 done (or nothing
+    with --only and add --overwrite-conflicts to restore the old primary's value. Exit 0 done (or nothing
     to do), 1 conflicts left for a decision, 2 some keys could not be restored.
     """
     from redis.cluster import ClusterNode, RedisCluster
@@ -118,7 +120,7 @@ def restore(
     header, diffs = report.read(Path(file))
     wanted = {k.encode() for k in keys} if keys else None
     if overwrite_conflicts and not keys:
-        raise UsageError("--overwrite-conflicts needs the keys named with --key: it is a decision per key")
+        raise UsageError("--overwrite-conflicts needs the keys named with --only: it is a decision per key")
     choice = choose(diffs, wanted, overwrite_conflicts)
     console = output.console()
     summary = {

@@ -136,7 +136,7 @@ def rehearse(
         apply(lab, FaultOp("partition", tuple(n.name for n in cut), {"with": [ip_b], "against": [ip_a]}))
         deadline = time.monotonic() + hold
         while time.monotonic() < deadline:
-            if "failover_seen" not in timeline and _new_owner(lab, cut, slot):
+            if "failover_seen" not in timeline and failed_over(lab, cut, slot):
                 timeline["failover_seen"] = clock()
             time.sleep(0.1)
         if divergence_dir is not None:
@@ -219,7 +219,7 @@ def restore_minority_only(lab: Lab, files: list[Path]) -> int:
     return restored
 
 
-def _new_owner(lab: Lab, cut: list[Any], slot: int) -> bool:
+def failed_over(lab: Lab, cut: list[Any], slot: int) -> bool:
     """Some majority-side node already gives the slot to another node than the cut-off primary."""
     ids = {n.node_id for n in cut}
     for node in lab.nodes:

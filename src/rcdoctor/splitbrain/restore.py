@@ -4,7 +4,7 @@ node owns each slot now).
 Default choice: the minority-only keys (side a holds them, side b did not): acknowledged writes the
 cut-off primary took that Redis dropped when it rejoined. They are RESTOREd without REPLACE, so a key
 written since (on any side) is never overwritten: it is reported as a conflict. Keys both sides hold
-with different values are conflicts for a human: restored only when named with --key and allowed with
+with different values are conflicts for a human: restored only when named with --only and allowed with
 --overwrite-conflicts (RESTORE … REPLACE: the current value is lost). TTLs are shortened by the time
 elapsed since the file was written; keys whose TTL ran out meanwhile are skipped.
 """

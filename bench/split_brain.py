@@ -92,6 +92,9 @@ def main() -> None:
         cells += (r["unavailable_a_s"], r["unavailable_b_s"])
         print(f"{r['name']:<42} " + " ".join(f"{c!s:>9}" for c in cells))
     RESULTS.parent.mkdir(exist_ok=True)
+    if chosen and RESULTS.exists():  # --only: replace those rows in the last full run's results
+        kept = [r for r in json.loads(RESULTS.read_text()) if r["name"] not in {x["name"] for x in results}]
+        results = sorted(kept + results, key=lambda r: [name for name, *_ in ROWS].index(r["name"]))
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {RESULTS}")
 

@@ -68,3 +68,10 @@ def test_json_has_every_field() -> None:
     verdict = check([w("b", "b:2", "2", 1.2)], {"b:2": None}, PHASES).to_dict()
     assert verdict["lost"] == 1 and verdict["minority_window"]["writes_acknowledged"] == 1
     assert verdict["lost_writes"][0]["key"] == "b:2" and verdict["phases"]["partition_start"] == 1.0
+
+
+def test_a_later_unknown_write_may_have_landed_so_the_earlier_one_is_not_lost() -> None:
+    ops = [w("b", "Key_A", "def", 2.0), w("a", "Key_A", "abc", 7.0, UNKNOWN)]
+    assert check(ops, {"Key_A": "abc"}, PHASES).lost == ()
+    failed = [w("b", "Key_A", "def", 2.0), w("a", "Key_A", "abc", 7.0, FAIL)]
+    assert [op.value for op in check(failed, {"Key_A": "abc"}, PHASES).lost] == ["def"]

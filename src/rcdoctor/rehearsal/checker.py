@@ -1,7 +1,7 @@
 """The checker: what a rehearsal's history and the final reads say happened (pure).
 
-- lost: acknowledged writes whose value is not what the cluster returns at the end (a later acknowledged
-  write of the same key by the same client is not a loss of the earlier one);
+- lost: acknowledged writes whose value is not what the cluster returns at the end, unless a later write
+  of that key which may have landed (acknowledged, or unknown: it timed out) explains the final value;
 - minority window: writes the cut-off primary acknowledged after the partition began: how many, and
   for how long (last such acknowledgement minus the partition start);
 - unavailability per client: the longest stretch without any acknowledged operation, from the first
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rcdoctor.rehearsal.history import OK, Op, Phases
+from rcdoctor.rehearsal.history import FAIL, OK, Op, Phases
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,9 @@ def check(ops: Iterable[Op], final: Mapping[str, str | None], phases: Phases, mi
         value = final.get(op.key)
         if value == op.value:
             continue
-        # Overwritten by someone else's acknowledged write that came later is not a loss of this one.
-        later = [o for o in acked if o.key == op.key and o.client != op.client and o.start > op.end]
+        # A later write that may have landed (acknowledged, or unknown: timed out) explains the final value:
+        # this one was overwritten, not lost.
+        later = [o for o in writes if o.key == op.key and o.outcome != FAIL and o.start > op.end]
         if any(final.get(op.key) == o.value for o in later):
             continue
         lost.append(op)

@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -200,12 +201,16 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="rcdoctor-bench-exporter-"))
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]  # --sizes "" measures the probes only
     results: dict[str, Any] = {"sizes": {}, "probes": {}}
-    for index, primaries in enumerate(sizes):
-        print(f"exporter on a {primaries}+{primaries} lab…", flush=True)
-        results["sizes"][f"{primaries}+{primaries}"] = measure_size(primaries, args, root, f"127.{70 + index}.0.11")
-        print("  " + json.dumps(results["sizes"][f"{primaries}+{primaries}"]), flush=True)
-    print("probes…", flush=True)
-    results["probes"] = measure_probes(args, root, "127.79.0.11")
+    try:
+        for index, primaries in enumerate(sizes):
+            print(f"exporter on a {primaries}+{primaries} lab…", flush=True)
+            name = f"{primaries}+{primaries}"
+            results["sizes"][name] = measure_size(primaries, args, root, f"127.{70 + index}.0.11")
+            print("  " + json.dumps(results["sizes"][name]), flush=True)
+        print("probes…", flush=True)
+        results["probes"] = measure_probes(args, root, "127.79.0.11")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
     print(f"\n{'lab':>8} {'collect s':>10} {'cpu s/coll':>10} {'scrape ms':>10} {'max ms':>8} {'series':>7} "
           f"{'RSS MB':>7} {'paused: collect s':>18} {'scrape ms':>10} {'max ms':>7}")  # fmt: skip

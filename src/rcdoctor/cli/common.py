@@ -13,6 +13,7 @@ from rcdoctor.errors import UsageError
 from rcdoctor.model.address import Seed, parse_seed
 
 if TYPE_CHECKING:
+    from rcdoctor.checks.context import Settings
     from rcdoctor.collect.connection import ConnectOptions
 
 DEFAULT_TIMEOUT = 3.0  # same as collect.connection's; kept here so --help does not import redis
@@ -137,6 +138,15 @@ def read_domains(paths: tuple[str, ...] | list[str]) -> dict[str, str]:
     return domains_from(documents)
 
 
+def analysis_settings(domains_file: tuple[str, ...]) -> Settings:
+    """The analysis settings of diagnose, risk and the exporter: the failure domains from --domains."""
+    from types import MappingProxyType
+
+    from rcdoctor.checks.context import Settings
+
+    return Settings(domains=MappingProxyType(read_domains(domains_file))) if domains_file else Settings()
+
+
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
 )
@@ -164,7 +174,8 @@ def target(
     insecure: bool,
     timeout: float,
 ) -> Target:
-    from rcdoctor.collect.connection import ConnectOptions, password_from_env, read_password_file
+    from rcdoctor.collect.connection import ConnectOptions
+    from rcdoctor.credentials import password_from_env, read_password_file
 
     parsed = tuple(parse_seed(s) for s in seeds)
     if not parsed:

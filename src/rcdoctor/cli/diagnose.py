@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from types import MappingProxyType
 
 from rcdoctor.cli import output
-from rcdoctor.cli.common import Target, read_domains
+from rcdoctor.cli.common import Target, analysis_settings
 from rcdoctor.errors import EXIT_OK, UsageError
 from rcdoctor.model.snapshot import Snapshot
 
@@ -25,7 +24,7 @@ def run_diagnose(
     expand: bool,
 ) -> int:
     from rcdoctor.analyze import analyze
-    from rcdoctor.checks import Settings, default_registry
+    from rcdoctor.checks import default_registry
     from rcdoctor.cli.commands import collect_with_progress
     from rcdoctor.cli.render_diagnose import render_report
     from rcdoctor.collect.connection import nothing_answered
@@ -38,7 +37,7 @@ def run_diagnose(
     checks = registry.select(chosen, dropped)
     if not checks:
         raise UsageError("--select/--ignore leave no check to run")
-    settings = Settings(domains=MappingProxyType(read_domains(domains_file))) if domains_file else Settings()
+    settings = analysis_settings(domains_file)
     if from_file is None and t is None:
         raise UsageError("give seed addresses or --from SNAPSHOT")
     snapshot = Snapshot.load(from_file) if from_file else collect_with_progress(t)  # type: ignore[arg-type]

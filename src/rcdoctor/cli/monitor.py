@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import signal
 import sys
-from types import FrameType, MappingProxyType
+from types import FrameType
 
-from rcdoctor.cli.common import Target, read_domains
+from rcdoctor.cli.common import Target, analysis_settings
 from rcdoctor.errors import EXIT_CANNOT_RUN, EXIT_OK, UsageError
 
 
 def run_exporter(
     t: Target, listen: str, interval: float, seeds_file: str | None, domains_file: tuple[str, ...], once: bool
 ) -> int:
-    from rcdoctor.checks import Settings
     from rcdoctor.exporter.server import Exporter, read_seeds_file, render_once, serve
 
-    settings = Settings(domains=MappingProxyType(read_domains(domains_file))) if domains_file else Settings()
+    settings = analysis_settings(domains_file)
     if seeds_file:
         read_seeds_file(seeds_file)  # a missing or unreadable file is a usage error now, not a log line later
     exporter = Exporter(t.seeds, t.options, interval=interval, settings=settings, seeds_file=seeds_file)

@@ -7,11 +7,11 @@ seconds on every pod, so it imports only the standard library, a small RESP clie
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import NoReturn
 
+from rcdoctor.credentials import password_from_env, read_password_file
 from rcdoctor.errors import UsageError
 from rcdoctor.probe.resp import RespError, RespProtocolError, RespTLSError, TLSOptions, call, connect
 from rcdoctor.probe.verdict import CANNOT, FAIL, KINDS, Verdict, judge
@@ -63,17 +63,8 @@ def probe(args: argparse.Namespace) -> Verdict:
     from rcdoctor.model.address import parse_seed
 
     seed = parse_seed(args.address)
-    password: str | None = None
-    if args.password_file:
-        try:
-            with open(args.password_file, encoding="utf-8") as handle:
-                password = handle.readline().rstrip("\r\n")
-        except OSError as exc:
-            raise UsageError(f"cannot read password file {args.password_file}: {exc.strerror or exc}") from None
-    elif seed.password is not None:
-        password = seed.password.reveal()
-    else:
-        password = os.environ.get("REDISCLI_AUTH") or None
+    secret = read_password_file(args.password_file) if args.password_file else seed.password or password_from_env()
+    password = secret.reveal() if secret is not None else None
     user = args.user or seed.username
     tls = TLSOptions(args.cacert, args.cert, args.key, verify=not args.insecure) if (args.tls or seed.tls) else None
     commands: list[tuple[str, ...]] = []

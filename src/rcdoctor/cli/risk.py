@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from types import MappingProxyType
-
 from rich.console import Console
 from rich.table import Table
 
 from rcdoctor.checks.context import Context
 from rcdoctor.cli import output
-from rcdoctor.cli.common import Target, read_domains
+from rcdoctor.cli.common import Target, analysis_settings
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING, UsageError
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.risk.analysis import DOWN, FAILOVER, RiskReport
@@ -18,12 +16,11 @@ EXIT = {"ok": EXIT_OK, "warning": EXIT_WARNING, "critical": EXIT_CRITICAL}
 
 
 def run_risk(t: Target | None, from_file: str | None, domains_file: tuple[str, ...], pairs: bool, fmt: str) -> int:
-    from rcdoctor.checks.context import Settings
     from rcdoctor.cli.commands import collect_with_progress
     from rcdoctor.collect.connection import nothing_answered
     from rcdoctor.risk.analysis import analyze_risk
 
-    settings = Settings(domains=MappingProxyType(read_domains(domains_file))) if domains_file else Settings()
+    settings = analysis_settings(domains_file)
     if from_file is None and t is None:
         raise UsageError("give seed addresses or --from SNAPSHOT")
     snapshot = Snapshot.load(from_file) if from_file else collect_with_progress(t)  # type: ignore[arg-type]

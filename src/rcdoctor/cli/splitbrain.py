@@ -30,42 +30,22 @@ def diff(seeds: tuple[str, ...], output_dir: str, fmt: str, **conn: object) -> i
     Exit 0 when no slot is contested, 2 when differences were saved (restore them with `split-brain
     restore FILE`), 3 when the comparison could not be made (one side unreachable).
     """
-    from rcdoctor.checks.context import Context
     from rcdoctor.cli.commands import collect_with_progress
     from rcdoctor.collect.connection import nothing_answered
-    from rcdoctor.splitbrain.contested import contests
-    from rcdoctor.splitbrain.diff import save
+    from rcdoctor.splitbrain.diff import diff_all
 
     t = common.target(seeds, **conn)  # type: ignore[arg-type]
     snapshot = collect_with_progress(t)
     if not snapshot.answered:
         raise nothing_answered(snapshot)
-    found = contests(Context(snapshot))
-    results = [save(c, t.options, Path(output_dir)) for c in found]
+    results = diff_all(snapshot, t.options, Path(output_dir))
     if fmt == "json":
         output.emit_json(
-            {
-                "format": "rcdoctor.split-brain-diff",
-                "version": 1,
-                "contested": [
-                    {
-                        "old": {"id": r.contest.old_id, "address": r.contest.old_address},
-                        "new": {"id": r.contest.new_id, "address": r.contest.new_address},
-                        "slots": [str(s) for s in r.contest.slots],
-                        "file": str(r.path) if r.path else None,
-                        "minority_only": r.tally.only_a,
-                        "majority_only": r.tally.only_b,
-                        "conflicts": r.tally.differ,
-                        "identical": r.tally.identical,
-                        "error": r.error,
-                    }
-                    for r in results
-                ],
-            }
+            {"format": "rcdoctor.split-brain-diff", "version": 1, "contested": [r.to_dict() for r in results]}
         )
     else:
         console = output.console()
-        if not found:
+        if not results:
             console.print("no contested slots: no primary claims slots the majority gives to another")
         for r in results:
             console.print(r.contest.describe(), markup=False)
@@ -111,8 +91,7 @@ def restore(
     with --only and add --overwrite-conflicts to restore the old primary's value. Exit 0 done (or nothing
     to do), 1 conflicts left for a decision, 2 some keys could not be restored.
     """
-    from redis.cluster import ClusterNode, RedisCluster
-
+    from rcdoctor.collect.connection import cluster_client
     from rcdoctor.divergence import report
     from rcdoctor.splitbrain.restore import apply as run
     from rcdoctor.splitbrain.restore import choose, names
@@ -145,12 +124,7 @@ def restore(
             console.print("dry run: nothing changed (add --apply)")
         return EXIT_WARNING if choice.conflicts else EXIT_OK
     t = common.target(seeds, **conn)  # type: ignore[arg-type]
-    password = t.options.password.reveal() if t.options.password else None
-    startup = [ClusterNode(s.endpoint.host, s.endpoint.port) for s in t.seeds]
-    cluster = RedisCluster(
-        startup_nodes=startup, username=t.options.username, password=password, ssl=t.options.tls,
-        socket_timeout=t.options.timeout,
-    )  # fmt: skip
+    cluster = cluster_client([s.endpoint for s in t.seeds], t.options)
     try:
         done = run(cluster, choice.restore, float(header.get("created", 0)), replace=wanted or set())
     finally:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import errno
 import importlib.util
-import os
 import socket
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -24,6 +23,9 @@ from rcdoctor.errors import AuthError, ConnectError, NotClusterError, TLSError, 
 from rcdoctor.model.address import Endpoint, Secret, Seed
 from rcdoctor.model.snapshot import NodeError, Snapshot
 
+if TYPE_CHECKING:
+    from redis.cluster import RedisCluster
+
 DEFAULT_TIMEOUT = 3.0
 # No CLIENT SETINFO: it costs two round trips per connection and redis-py reads its own package metadata
 # for it each time (a third of a 60-node collection's CPU). The keyword changed in redis-py 7.
@@ -32,7 +34,6 @@ _NO_SETINFO: dict[str, Any] = (
     if importlib.util.find_spec("redis.driver_info") is not None
     else {"lib_name": None, "lib_version": None}
 )
-PASSWORD_ENV = "REDISCLI_AUTH"  # the variable redis-cli reads: users already have it set
 
 
 @dataclass(frozen=True)
@@ -82,19 +83,6 @@ class ConnectOptions:
                 ssl_check_hostname=False,  # pods are dialed by IP; certificates name services
             )
         return kwargs
-
-
-def read_password_file(path: str) -> Secret:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read password file {path}: {exc.strerror or exc}") from None
-    return Secret(text.rstrip("\r\n"))
-
-
-def password_from_env() -> Secret | None:
-    value = os.environ.get(PASSWORD_ENV)
-    return Secret(value) if value else None
 
 
 def open_connection(endpoint: Endpoint, options: ConnectOptions, timeout: float | None = None) -> Connection:
@@ -194,3 +182,17 @@ def _auth_message(lowered: str) -> str:
 def _short(text: str, limit: int = 160) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def cluster_client(endpoints: Sequence[Endpoint], options: ConnectOptions, decode: bool = False) -> RedisCluster:
+    """A redis-py cluster client over `endpoints` with our credentials, TLS and timeouts (replies as bytes
+    unless `decode`)."""
+    from redis.cluster import ClusterNode, RedisCluster
+
+    if not endpoints:
+        raise UsageError("no node to start a cluster client from")
+    kwargs = options.connection_kwargs(endpoints[0])
+    for name in ("host", "port", "decode_responses", "encoding_errors", "client_name", "retry"):
+        kwargs.pop(name, None)
+    nodes = [ClusterNode(e.host, e.port) for e in endpoints]
+    return RedisCluster(startup_nodes=nodes, decode_responses=decode, **kwargs)

@@ -9,16 +9,20 @@ GETKEYSINSLOT), then DUMP and PTTL of every key on both. DUMP payloads are compa
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
+from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.migrate.link import Link
+from rcdoctor.model.address import parse_hostport
 
 SLOTS_PER_ROUND = 128
 KEYS_PER_ROUND = 1000
+READS_WHEN_DOWN = "cluster-allow-reads-when-down"
 
 
 class CompareError(RuntimeError):
@@ -128,3 +132,38 @@ def _checked(link: Link, replies: list[Any]) -> list[Any]:
 
 def _body(payload: bytes) -> bytes:
     return payload[:-10] if len(payload) > 10 else payload
+
+
+@contextlib.contextmanager
+def linked(address_a: str, address_b: str, options: ConnectOptions, timeout: float) -> Iterator[tuple[Link, Link]]:
+    """Links to both nodes, both closed at the end (connection errors are redis-py's, for the caller)."""
+    a = Link(parse_hostport(address_a), options, timeout=timeout)
+    try:
+        b = Link(parse_hostport(address_b), options, timeout=timeout)
+        try:
+            yield a, b
+        finally:
+            b.close()
+    finally:
+        a.close()
+
+
+@contextlib.contextmanager
+def reads_allowed(link: Link) -> Iterator[None]:
+    """A node whose cluster state is fail (a lone node, a primary cut off on the minority side) answers
+    CLUSTERDOWN to key reads: let reads through for the comparison (writes stay refused), then put the
+    setting back as it was."""
+    try:
+        reply = link.one("CONFIG", "GET", READS_WHEN_DOWN)
+        values = list(reply.values()) if isinstance(reply, dict) else list(reply[1:2])
+        before = values[0] if values else b"no"
+        if before != b"yes":
+            link.one("CONFIG", "SET", READS_WHEN_DOWN, "yes")
+    except ResponseError as exc:
+        raise CompareError(f"{link.endpoint}: cannot enable {READS_WHEN_DOWN} to read its keys ({exc})") from None
+    try:
+        yield
+    finally:
+        if before != b"yes":
+            with contextlib.suppress(RedisError, OSError):  # the node may be gone; the setting only allows reads
+                link.one("CONFIG", "SET", READS_WHEN_DOWN, before)

@@ -147,7 +147,7 @@ def families(report: Report, ctx: Context, stats: CollectionStats) -> list[Metri
         address = ctx.address(node_id)
         if address is None or address not in dialed:
             out.gauge("redis_up", "Could the node be reached (1) or not (0).", NODE_LABELS).add_metric(
-                [address or "", node_id, _role(ctx, node_id)], 0.0
+                [address or "", node_id, role_name(ctx, node_id)], 0.0
             )
     if report.snapshot.answered:
         _cluster(out, report, ctx)
@@ -163,7 +163,8 @@ def _ids_by_address(ctx: Context) -> dict[str, str]:
     return found
 
 
-def _role(ctx: Context, node_id: str) -> str:
+def role_name(ctx: Context, node_id: str) -> str:
+    """master / slave (INFO's words, as redis_exporter labels them) as the cluster knows the node."""
     entry = ctx.entry(node_id)
     if entry is None:
         return "unknown"
@@ -173,7 +174,7 @@ def _role(ctx: Context, node_id: str) -> str:
 def _node(out: Families, sample: NodeSample, ctx: Context, listed_id: str) -> None:
     node_id = sample.node_id or listed_id
     answered = sample.answered
-    role = (sample.role or "unknown") if answered else (_role(ctx, node_id) if node_id else "unknown")
+    role = (sample.role or "unknown") if answered else (role_name(ctx, node_id) if node_id else "unknown")
     labels = [sample.address, node_id, role]
     out.gauge("redis_up", "Could the node be reached (1) or not (0).", NODE_LABELS).add_metric(labels, float(answered))
     if sample.duration_ms is not None:
@@ -277,8 +278,10 @@ def _cluster(out: Families, report: Report, ctx: Context) -> None:
     def gauge(name: str, doc: str, value: float) -> None:
         out.gauge(f"rcdoctor_cluster_{name}", doc).add_metric([], value)
 
-    failed = [i for i in ctx.ids if any(e.failed for _, e in ctx.listings.get(i, ()))]
-    suspected = [i for i in ctx.ids if i not in failed and any(e.suspected for _, e in ctx.listings.get(i, ()))]
+    # per node: how many answering nodes flag it fail, and how many only fail? (PFAIL)
+    flagged = {i: (len(ctx.reporters(i, "fail")), len(ctx.reporters(i, "fail?"))) for i in ctx.ids}
+    failed = [i for i, (fail, _) in flagged.items() if fail]
+    suspected = [i for i, (fail, pfail) in flagged.items() if not fail and pfail]
     primaries = ctx.slot_primaries
     primaries_down = [i for i in primaries if ctx.is_down(i)]
     open_slots = {
@@ -350,11 +353,10 @@ def _cluster(out: Families, report: Report, ctx: Context) -> None:
         "How many answering nodes flag this node, by flag (fail, pfail).",
         (*NODE_LABELS, "flag"),
     )
-    for node_id in ctx.ids:
-        listed = ctx.listings.get(node_id, ())
-        labels = [ctx.address(node_id) or "", node_id, _role(ctx, node_id)]
-        nodes.add_metric([*labels, "fail"], float(sum(1 for _, e in listed if e.failed)))
-        nodes.add_metric([*labels, "pfail"], float(sum(1 for _, e in listed if e.suspected and not e.failed)))
+    for node_id, (fail, pfail) in flagged.items():
+        labels = [ctx.address(node_id) or "", node_id, role_name(ctx, node_id)]
+        nodes.add_metric([*labels, "fail"], float(fail))
+        nodes.add_metric([*labels, "pfail"], float(pfail))
     topology = out.gauge(
         "rcdoctor_node_info",
         "Each known node: its primary (for replicas), failure domain and owned slots as labels; value 1.",
@@ -366,7 +368,7 @@ def _cluster(out: Families, report: Report, ctx: Context) -> None:
             [
                 ctx.address(node_id) or "",
                 node_id,
-                _role(ctx, node_id),
+                role_name(ctx, node_id),
                 (entry.primary_id or "") if entry else "",
                 ctx.domain(node_id) or "",
             ],

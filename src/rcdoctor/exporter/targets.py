@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rcdoctor.checks.context import Context
+from rcdoctor.exporter.metrics import role_name
 
 
 def sd_groups(ctx: Context) -> list[dict[str, object]]:
@@ -14,10 +15,9 @@ def sd_groups(ctx: Context) -> list[dict[str, object]]:
         entry = ctx.entry(node_id)
         if address is None or entry is None:
             continue
-        role = "master" if entry.is_primary else "slave" if entry.is_replica else "unknown"
         labels = {
             "__meta_rcdoctor_node_id": node_id,
-            "__meta_rcdoctor_role": role,
+            "__meta_rcdoctor_role": role_name(ctx, node_id),
             "__meta_rcdoctor_primary_id": entry.primary_id or "",
             "__meta_rcdoctor_domain": ctx.domain(node_id) or "",
             "__meta_rcdoctor_answered": "true" if node_id in ctx.answers_at else "false",

@@ -10,21 +10,18 @@ keeps every key until the FLUSHALL that follows.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.divergence import report
-from rcdoctor.divergence.compare import CompareError, KeyDiff, Tally, differences
+from rcdoctor.divergence.compare import CompareError, KeyDiff, Tally, differences, linked, reads_allowed
 from rcdoctor.heal.steps import Salvage
 from rcdoctor.migrate.link import Link
-from rcdoctor.model.address import parse_hostport
 
 BATCH = 500
 READS_WHEN_DOWN = "cluster-allow-reads-when-down"
@@ -52,25 +49,20 @@ class SalvageError(RuntimeError):
 def tally(address: str, owner_address: str, slots: tuple[int, ...], options: ConnectOptions) -> Tally:
     """How the copy at `address` compares with the owner's keys (reads only; for planning)."""
     counted = Tally()
-    copy, owner = _links(address, owner_address, options)
     try:
-        with _readable(copy):
+        with linked(address, owner_address, options, _timeout(options)) as (copy, owner), reads_allowed(copy):
             for _ in differences(copy, owner, slots, counted):
                 pass
     except CompareError as exc:
         raise SalvageError(str(exc)) from None
-    finally:
-        copy.close()
-        owner.close()
     return counted
 
 
 def run(address: str, salvage: Salvage, options: ConnectOptions, keep: Path) -> Salvaged:
-    copy, owner = _links(address, salvage.owner_address, options)
-    try:
+    with linked(address, salvage.owner_address, options, _timeout(options)) as (copy, owner):
         counted = Tally()
         try:
-            with _readable(copy):
+            with reads_allowed(copy):
                 lost = [d for d in differences(copy, owner, salvage.slots, counted) if d.kind != "only-b"]
         except CompareError as exc:
             raise SalvageError(str(exc)) from None
@@ -87,9 +79,6 @@ def run(address: str, salvage: Salvage, options: ConnectOptions, keep: Path) -> 
             )
         copied, busy = _copy_over(owner, [d for d in lost if d.kind == "only-a"])
         return Salvaged(copied, counted.identical, counted.differ + busy, path)
-    finally:
-        copy.close()
-        owner.close()
 
 
 def _copy_over(owner: Link, diffs: list[KeyDiff]) -> tuple[int, int]:
@@ -109,29 +98,5 @@ def _copy_over(owner: Link, diffs: list[KeyDiff]) -> tuple[int, int]:
     return copied, busy
 
 
-@contextlib.contextmanager
-def _readable(copy: Link) -> Iterator[None]:
-    """Let a lone node answer reads while its cluster state is fail; put the setting back after."""
-    try:
-        reply = copy.one("CONFIG", "GET", READS_WHEN_DOWN)
-        before = reply[1] if len(reply) > 1 else b"no"
-        if before != b"yes":
-            copy.one("CONFIG", "SET", READS_WHEN_DOWN, "yes")
-    except ResponseError as exc:
-        raise SalvageError(f"{copy.endpoint}: cannot enable {READS_WHEN_DOWN} to read its keys ({exc})") from None
-    try:
-        yield
-    finally:
-        if before != b"yes":
-            with contextlib.suppress(RedisError, OSError):
-                copy.one("CONFIG", "SET", READS_WHEN_DOWN, before)
-
-
-def _links(address: str, owner_address: str, options: ConnectOptions) -> tuple[Link, Link]:
-    timeout = max(options.timeout, 10.0)
-    copy = Link(parse_hostport(address), options, timeout=timeout)
-    try:
-        return copy, Link(parse_hostport(owner_address), options, timeout=timeout)
-    except BaseException:
-        copy.close()
-        raise
+def _timeout(options: ConnectOptions) -> float:
+    return max(options.timeout, 10.0)

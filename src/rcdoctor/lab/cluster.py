@@ -14,7 +14,8 @@ from typing import Any
 
 import redis
 
-from rcdoctor.collect.connection import ConnectOptions, client, read_password_file
+from rcdoctor.collect.connection import ConnectOptions, client
+from rcdoctor.credentials import read_password_file
 from rcdoctor.errors import LabError
 from rcdoctor.lab import process
 from rcdoctor.lab.binary import RedisBinary, find_redis_server

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rcdoctor.model.info import parse_kv
+
 KINDS = ("liveness", "readiness", "startup")
 PASS, FAIL, CANNOT = 0, 2, 3  # exit codes; Kubernetes treats any non-zero as a failed probe
 
@@ -24,15 +26,6 @@ class Verdict:
     @property
     def passed(self) -> bool:
         return self.code == PASS
-
-
-def fields(text: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.strip().partition(":")
-        if sep and not key.startswith("#"):
-            found[key] = value
-    return found
 
 
 def judge(kind: str, ping: str | None, error: str | None, info: str | None, cluster_info: str | None) -> Verdict:
@@ -55,12 +48,12 @@ def judge(kind: str, ping: str | None, error: str | None, info: str | None, clus
         return Verdict(FAIL, f"PING answered {error or ping!r}")
     if kind == "startup":
         return Verdict(PASS, "started: data set loaded, PONG")
-    values = fields(info or "")
+    values = parse_kv(info or "").value
     if values.get("loading") == "1":
         return Verdict(FAIL, "loading its data set")
     if cluster_info is None:
         return Verdict(CANNOT, "CLUSTER INFO was refused: not a cluster node (cluster-enabled no)?")
-    state = fields(cluster_info).get("cluster_state")
+    state = parse_kv(cluster_info).value.get("cluster_state")
     if state != "ok":
         return Verdict(FAIL, f"cluster_state:{state} (this node refuses queries; rcdoctor diagnose explains why)")
     if values.get("role") == "slave":

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rcdoctor.model.cluster_slots import parse_cluster_slots
 from rcdoctor.probe.resp import RespError, RespProtocolError, call
 from rcdoctor.rehearsal.history import FAIL, OK, UNKNOWN, Op
 
@@ -134,16 +135,19 @@ class Client:
 
 
 def _owner(reply: object, slot: int) -> str | None:
-    if not isinstance(reply, list):
-        return None
-    for entry in reply:
-        if not isinstance(entry, list) or len(entry) < 3 or not isinstance(entry[2], list):
-            continue
-        first, last, primary = entry[0], entry[1], entry[2]
-        if isinstance(first, int) and isinstance(last, int) and first <= slot <= last and len(primary) >= 2:
-            host = primary[0].decode() if isinstance(primary[0], bytes) else str(primary[0])
-            return f"{host}:{primary[1]}"
+    """The slot's primary in a CLUSTER SLOTS reply read as bytes by our RESP client."""
+    for entry in parse_cluster_slots(_text(reply)).value:
+        if entry.range.start <= slot <= entry.range.end and entry.primary.endpoint is not None:
+            return str(entry.primary.endpoint)
     return None
+
+
+def _text(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_text(v) for v in value]
+    return value
 
 
 def monotonic_clock(origin: float | None = None) -> Callable[[], float]:

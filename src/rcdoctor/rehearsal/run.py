@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 
+from rcdoctor.collect.connection import cluster_client
 from rcdoctor.lab.cluster import Lab, owner_in_view
 from rcdoctor.lab.faults import FaultOp, apply
 from rcdoctor.lab.faults import heal as heal_faults
@@ -174,40 +175,18 @@ def rehearse(
 
 def save_divergence(lab: Lab, directory: Path) -> list[dict[str, Any]]:
     """`split-brain diff` as the CLI does it, from rcdoctor's own address (which no partition cuts)."""
-    from rcdoctor.checks.context import Context
     from rcdoctor.collect import collect
-    from rcdoctor.splitbrain.contested import contests
-    from rcdoctor.splitbrain.diff import save
+    from rcdoctor.splitbrain.diff import diff_all
 
-    snapshot = collect(lab.addresses, lab.options)
-    saved = []
-    for contest in contests(Context(snapshot)):
-        result = save(contest, lab.options, directory)
-        saved.append(
-            {
-                "old": contest.old_address,
-                "new": contest.new_address,
-                "slots": [str(s) for s in contest.slots],
-                "file": str(result.path) if result.path else None,
-                "minority_only": result.tally.only_a,
-                "conflicts": result.tally.differ,
-                "majority_only": result.tally.only_b,
-                "error": result.error,
-            }
-        )
-    return saved
+    return [r.to_dict() for r in diff_all(collect(lab.addresses, lab.options), lab.options, directory)]
 
 
 def restore_minority_only(lab: Lab, files: list[Path]) -> int:
-    from redis.cluster import ClusterNode, RedisCluster
-
     from rcdoctor.divergence import report
     from rcdoctor.splitbrain.restore import apply as restore_keys
     from rcdoctor.splitbrain.restore import choose
 
-    password = lab.password.reveal() if lab.password else None
-    cluster = RedisCluster(startup_nodes=[ClusterNode(n.endpoint.host, n.endpoint.port) for n in lab.nodes],
-                           password=password)  # fmt: skip
+    cluster = cluster_client([n.endpoint for n in lab.nodes], lab.options)
     restored = 0
     try:
         for path in files:
@@ -235,11 +214,7 @@ def failed_over(lab: Lab, cut: list[Any], slot: int) -> bool:
 
 
 def read_back(lab: Lab, keys: set[str]) -> dict[str, str | None]:
-    from redis.cluster import ClusterNode, RedisCluster
-
-    password = lab.password.reveal() if lab.password else None
-    startup = [ClusterNode(n.endpoint.host, n.endpoint.port) for n in lab.nodes]
-    cluster = RedisCluster(startup_nodes=startup, password=password, decode_responses=True)
+    cluster = cluster_client([n.endpoint for n in lab.nodes], lab.options, decode=True)
     try:
         ordered = sorted(keys)
         values: dict[str, str | None] = {}

@@ -12,11 +12,12 @@ Redis Cluster's rules, as the cluster specification gives them:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import Any
 
 from rcdoctor.checks.context import Context
+from rcdoctor.model.address import parse_hostport
 
 UNAFFECTED, FAILOVER, DEGRADED, DOWN = "unaffected", "failover", "degraded", "down"
 # A failover is what Redis Cluster is built for; a lost replica leaves a shard without a spare (reported,
@@ -170,13 +171,9 @@ def shards_of(ctx: Context) -> tuple[Shard, ...]:
     for slot_range, owner in ctx.consensus:
         counts[owner] = counts.get(owner, 0) + slot_range.end - slot_range.start + 1
     return tuple(
-        Shard(p, tuple(r for r in ctx.replicas_of.get(p, ()) if not _failed(ctx, r)), counts.get(p, 0))
+        Shard(p, tuple(r for r in ctx.replicas_of.get(p, ()) if not ctx.reporters(r, "fail")), counts.get(p, 0))
         for p in ctx.slot_primaries
     )
-
-
-def _failed(ctx: Context, node_id: str) -> bool:
-    return any(e.failed for _, e in ctx.listings.get(node_id, ()))
 
 
 def analyze_risk(ctx: Context, pairs: bool = False) -> RiskReport:
@@ -211,7 +208,7 @@ def analyze_risk(ctx: Context, pairs: bool = False) -> RiskReport:
         addresses={i: a for i in members if (a := ctx.address(i)) is not None},
         names=domain_of,
     )
-    return RiskReport(**{**report.__dict__, "recommendations": tuple(_recommend(report, ctx))})
+    return replace(report, recommendations=tuple(_recommend(report, ctx)))
 
 
 def _loss(group: tuple[str, ...], shards: Iterable[Shard], domain_of: dict[str, str], quorum: int) -> Loss:
@@ -295,7 +292,7 @@ def _recommend(report: RiskReport, ctx: Context) -> Iterable[Recommendation]:
             yield Recommendation(
                 f"domain {domain} holds {count} of {report.primaries} primaries (losing it loses the majority): "
                 f"fail shard {ctx.name(shard.primary)} over to its replica {ctx.name(target)} in {domain_of[target]}",
-                f"redis-cli -h {_host(report, target)} -p {_port(report, target)} CLUSTER FAILOVER",
+                f"redis-cli {_cli_address(report, target)} CLUSTER FAILOVER",
             )
             primaries_per_domain[domain] -= 1
             primaries_per_domain[domain_of[target]] = primaries_per_domain.get(domain_of[target], 0) + 1
@@ -328,9 +325,9 @@ def _recommend(report: RiskReport, ctx: Context) -> Iterable[Recommendation]:
         )
 
 
-def _host(report: RiskReport, node_id: str) -> str:
-    return report.addresses.get(node_id, "HOST").rpartition(":")[0] or "HOST"
-
-
-def _port(report: RiskReport, node_id: str) -> str:
-    return report.addresses.get(node_id, ":PORT").rpartition(":")[2] or "PORT"
+def _cli_address(report: RiskReport, node_id: str) -> str:
+    address = report.addresses.get(node_id)
+    if address is None:
+        return "-h HOST -p PORT"
+    endpoint = parse_hostport(address)
+    return f"-h {endpoint.host} -p {endpoint.port}"

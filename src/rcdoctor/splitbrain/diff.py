@@ -3,18 +3,19 @@ both copies, written to a divergence file before the old primary rejoins and is 
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from rcdoctor.collect.connection import ConnectOptions
+from redis.exceptions import RedisError
+
+from rcdoctor.checks.context import Context
+from rcdoctor.collect.connection import ConnectOptions, classify
 from rcdoctor.divergence import report
-from rcdoctor.divergence.compare import CompareError, Tally, differences
-from rcdoctor.errors import ConnectError
-from rcdoctor.migrate.link import Link
-from rcdoctor.model.address import parse_hostport
-from rcdoctor.splitbrain.contested import Contest
+from rcdoctor.divergence.compare import CompareError, Tally, differences, linked, reads_allowed
+from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.splitbrain.contested import Contest, contests
 
 
 @dataclass(frozen=True)
@@ -24,62 +25,46 @@ class PairResult:
     tally: Tally
     error: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        c = self.contest
+        return {
+            "old": {"id": c.old_id, "address": c.old_address},
+            "new": {"id": c.new_id, "address": c.new_address},
+            "slots": [str(s) for s in c.slots],
+            "file": str(self.path) if self.path else None,
+            "minority_only": self.tally.only_a,
+            "majority_only": self.tally.only_b,
+            "conflicts": self.tally.differ,
+            "identical": self.tally.identical,
+            "error": self.error,
+        }
+
 
 def save(contest: Contest, options: ConnectOptions, directory: Path, stamp: str | None = None) -> PairResult:
     """Compare both claimants over the contested slots and write the differing keys (a = old, b = new)."""
     stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
     path = directory / f"split-brain-{stamp}-{contest.old_id[:8]}-{contest.new_id[:8]}.jsonl"
     tally = Tally()
-    timeout = max(options.timeout, 5.0)
     try:
-        old = Link(parse_hostport(contest.old_address), options, timeout=timeout)
-    except Exception as exc:  # redis-py connection errors: report, not crash
-        return PairResult(contest, None, tally, f"cannot reach {contest.old_address}: {exc}")
-    try:
-        try:
-            new = Link(parse_hostport(contest.new_address), options, timeout=timeout)
-        except Exception as exc:
-            return PairResult(contest, None, tally, f"cannot reach {contest.new_address}: {exc}")
-        try:
-            # Each side is read as the owner of its claim: the old primary still serves its slots (until it
-            # refuses: then it needs cluster-allow-reads-when-down, see below), the new one serves them.
-            with _reads_when_down(old):
-                count = report.write(
-                    path,
-                    f"split-brain: {contest.describe()}",
-                    report.side(contest.old_id, contest.old_address, role="minority claimant (old primary)"),
-                    report.side(contest.new_id, contest.new_address, role="majority owner (new primary)"),
-                    differences(old, new, contest.slot_numbers, tally),
-                )
-        except CompareError as exc:
-            return PairResult(contest, None, tally, str(exc))
-        finally:
-            new.close()
-    finally:
-        old.close()
-    return PairResult(contest, path if count or path.exists() else None, tally)
+        # The old primary refuses reads once it sees no majority: reads are allowed for the comparison only.
+        with (
+            linked(contest.old_address, contest.new_address, options, max(options.timeout, 5.0)) as (old, new),
+            reads_allowed(old),
+        ):
+            report.write(
+                path,
+                f"split-brain: {contest.describe()}",
+                report.side(contest.old_id, contest.old_address, role="minority claimant (old primary)"),
+                report.side(contest.new_id, contest.new_address, role="majority owner (new primary)"),
+                differences(old, new, contest.slot_numbers, tally),
+            )
+    except CompareError as exc:
+        return PairResult(contest, None, tally, str(exc))
+    except (RedisError, OSError) as exc:
+        return PairResult(contest, None, tally, f"cannot compare {contest.describe()}: {classify(exc).message}")
+    return PairResult(contest, path, tally)
 
 
-class _reads_when_down:
-    """A cut-off primary answers CLUSTERDOWN once it sees no majority; allow reads for the comparison only,
-    then put the setting back as it was."""
-
-    def __init__(self, link: Link) -> None:
-        self.link = link
-        self.before: str | None = None
-
-    def __enter__(self) -> None:
-        try:
-            reply = self.link.one("CONFIG", "GET", "cluster-allow-reads-when-down")
-            value = next(iter(reply.values())) if isinstance(reply, dict) else reply[1]
-            self.before = value.decode() if isinstance(value, bytes) else str(value)
-            if self.before != "yes":
-                self.link.one("CONFIG", "SET", "cluster-allow-reads-when-down", "yes")
-        except Exception as exc:
-            raise ConnectError(f"{self.link.endpoint}: cannot allow reads while down: {exc}") from None
-
-    def __exit__(self, *exc: object) -> None:
-        if self.before is not None and self.before != "yes":
-            # The node may be gone; the setting only allows reads, never writes.
-            with contextlib.suppress(Exception):
-                self.link.one("CONFIG", "SET", "cluster-allow-reads-when-down", self.before)
+def diff_all(snapshot: Snapshot, options: ConnectOptions, directory: Path) -> list[PairResult]:
+    """Every contested shard of the snapshot, compared and saved."""
+    return [save(c, options, directory) for c in contests(Context(snapshot))]

@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import MovedError
 
 from rcdoctor.collect import collect
-from rcdoctor.collect.connection import ConnectOptions, classify, client
+from rcdoctor.collect.connection import ConnectOptions, classify, client, cluster_client
 from rcdoctor.migrate.topology import Node, Topology, topology
 from rcdoctor.model.address import Seed
 from rcdoctor.model.slots import format_ranges, key_hash_slot, to_ranges
@@ -99,7 +98,7 @@ def probe(top: Topology, options: ConnectOptions, report: VerifyReport) -> None:
     primaries = [p for p in top.primaries if p.slots]
     token = f"{os.getpid()}:{int(time.time())}"
     keys = {p.node_id: probe_key(p.slots, f"{token}:{p.node_id[:8]}") for p in primaries}
-    cluster = _cluster_client(top, options)
+    cluster = cluster_client([n.endpoint for n in top.nodes.values()], options)
     try:
         written: dict[str, bytes] = {}
         for primary in primaries:
@@ -123,14 +122,6 @@ def probe(top: Topology, options: ConnectOptions, report: VerifyReport) -> None:
             with contextlib.suppress(redis.RedisError, OSError):  # else it expires within 5 minutes
                 cluster.delete(key)
         cluster.close()
-
-
-def _cluster_client(top: Topology, options: ConnectOptions) -> RedisCluster:
-    kwargs = options.connection_kwargs(next(iter(top.nodes.values())).endpoint)
-    for name in ("host", "port", "decode_responses", "encoding_errors", "client_name", "retry"):
-        kwargs.pop(name, None)
-    nodes = [ClusterNode(n.endpoint.host, n.endpoint.port) for n in top.nodes.values()]
-    return RedisCluster(startup_nodes=nodes, **kwargs)
 
 
 def _through_every_node(

@@ -36,7 +36,13 @@ def run_add(t: Target, new: str, replica_of: str | None, apply: bool) -> int:
     console = output.console()
     membership.run_steps(steps[:1], t.options, console.print)
     membership.wait_known(top, node_id, t.options)
-    console.print(f"every member now lists {node_id[:8]} ({new})")
+    # Until the new node has learned the slot map by gossip its view differs from the others', and the next
+    # command (another add-node, a rebalance) would refuse the cluster for it: return only once it agrees.
+    assigned = sum(len(n.slots) for n in top.nodes.values() if n.primary)
+    membership.wait_until_all(
+        [endpoint], lambda c: membership.slots_assigned(c) == assigned, t.options, 30.0, "to learn the slot map"
+    )
+    console.print(f"every member now lists {node_id[:8]} ({new}), and it knows the slot map")
     if primary is not None:
         # The new node learns the others by gossip, a moment after they learn it: REPLICATE needs the id.
         membership.wait_until_all(

@@ -21,6 +21,7 @@ from rcdoctor.collect.connection import ConnectOptions, classify, client, error_
 from rcdoctor.errors import DoctorError, UsageError
 from rcdoctor.migrate.topology import Node, Topology
 from rcdoctor.model.address import Endpoint
+from rcdoctor.model.info import as_int, parse_kv
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,13 @@ def lists(c: redis.Redis, node_id: str) -> bool:
     """This node's CLUSTER NODES has `node_id` (a handshake line does not count)."""
     text = str(c.execute_command("CLUSTER", "NODES"))
     return any(line.startswith(node_id) and "handshake" not in line for line in text.splitlines())
+
+
+def slots_assigned(c: redis.Redis) -> int:
+    """CLUSTER INFO cluster_slots_assigned as this node sees it."""
+    value = c.execute_command("CLUSTER", "INFO")  # redis-py may already parse it into a dict
+    fields = value if isinstance(value, dict) else parse_kv(str(value)).value
+    return as_int(str(fields.get("cluster_slots_assigned"))) or 0
 
 
 def wait_until_all(

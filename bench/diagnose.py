@@ -7,8 +7,8 @@ Part 1 starts a P+P*R lab (default 30+30) and times, alternately and `--repeat` 
   - `rcdoctor diagnose SEED --format json` as a user runs it (new process, collection included),
   - `redis-cli --cluster check SEED` (the reference tool).
 Part 2 builds a snapshot of N nodes (N/2 primaries, one replica each) from the replies of a real node
-(tests/data/healthy-redis7.json) with generated CLUSTER NODES/SLOTS, and times analyze() on it: parsing
-the N views of N lines included, then the checks alone on the parsed views.
+(bench/synthetic.py) and times analyze() on it: parsing the N views of N lines included, then the checks
+alone on the parsed views. bench/scale.py measures diagnose --from on such snapshots of several sizes.
 Prints a table and writes JSON (bench/results/diagnose.json). No assertions.
 """
 
@@ -22,57 +22,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from _tools import find_redis_cli, timed
 from rcdoctor.analyze import analyze
 from rcdoctor.checks import default_registry
 from rcdoctor.lab import Lab, LabSpec
-from rcdoctor.model.slots import SLOT_COUNT
-from rcdoctor.model.snapshot import CLUSTER_MYID, CLUSTER_NODES, CLUSTER_SLOTS, NodeSample, PortProbe, Snapshot
-
-TEMPLATE = Path(__file__).parent.parent / "tests" / "data" / "healthy-redis7.json"
-
-
-def synthetic(count: int) -> Snapshot:
-    """`count` nodes (half primaries, one replica each), every one answering with the same consistent view."""
-    template = next(n for n in Snapshot.load(TEMPLATE).nodes if n.answered)
-    primaries = count // 2
-    ids = [f"{i:040x}" for i in range(count)]
-    ips = [f"10.{i // 250}.{i % 250}.1" for i in range(count)]
-    per = SLOT_COUNT // primaries
-    ranges = [(i * per, SLOT_COUNT - 1 if i == primaries - 1 else (i + 1) * per - 1) for i in range(primaries)]
-    lines = []
-    for i in range(count):
-        if i < primaries:
-            start, end = ranges[i]
-            lines.append(f"{ids[i]} {ips[i]}:6379@16379 master - 0 1 {i + 1} connected {start}-{end}")
-        else:
-            lines.append(f"{ids[i]} {ips[i]}:6379@16379 slave {ids[i - primaries]} 0 1 {i - primaries + 1} connected")
-    slots = [
-        [start, end, [ips[i], 6379, ids[i]], [ips[i + primaries], 6379, ids[i + primaries]]]
-        for i, (start, end) in enumerate(ranges)
-    ]
-    nodes = []
-    for i in range(count):
-        view = "\n".join(
-            line.replace(" master ", " myself,master ", 1).replace(" slave ", " myself,slave ", 1) if j == i else line
-            for j, line in enumerate(lines)
-        )
-        replies = dict(template.replies)
-        replies.update({CLUSTER_NODES: view + "\n", CLUSTER_MYID: ids[i], CLUSTER_SLOTS: slots})
-        nodes.append(
-            NodeSample(
-                address=f"{ips[i]}:6379",
-                origin="view",
-                data_port=PortProbe(True, 0.1),
-                bus_port=PortProbe(True, 0.1),
-                bus_port_number=16379,
-                replies=MappingProxyType(replies),
-            )
-        )
-    return Snapshot("2026-01-01T00:00:00Z", 1.0, (nodes[0].address,), 3.0, tuple(nodes))
+from synthetic import synthetic
 
 
 def time_synthetic(count: int, repeat: int) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rcdoctor.checks.base import SEVERITIES, Check, Finding, Registry, severity_rank
+from rcdoctor.checks.base import BASES, SEVERITIES, Check, Finding, Registry, severity_rank
 from rcdoctor.checks.context import Context, Settings
 from rcdoctor.errors import EXIT_CANNOT_RUN, EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
 from rcdoctor.model.snapshot import Snapshot
@@ -49,6 +49,11 @@ class Report:
     def root_causes(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.root_cause)
 
+    @property
+    def not_seen(self) -> tuple[str, ...]:
+        """What this diagnosis could not see: its findings hold only for the rest."""
+        return not_seen(self.snapshot)
+
     def children(self, finding: Finding) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.explained_by == finding.id)
 
@@ -71,20 +76,51 @@ class Report:
                 "by_severity": {s: counts.get(s, 0) for s in SEVERITIES[1:]},
             },
             "checks_run": [c.code for c in self.checks],
+            "not_seen": list(self.not_seen),
             "findings": [f.to_dict() for f in self.findings],
         }
 
 
 def analyze(
-    snapshot: Snapshot, registry: Registry, checks: Iterable[Check] | None = None, settings: Settings | None = None
+    snapshot: Snapshot,
+    registry: Registry,
+    checks: Iterable[Check] | None = None,
+    settings: Settings | None = None,
+    context: Context | None = None,
 ) -> Report:
-    ctx = Context(snapshot, settings)
+    """`context`: a Context of this snapshot the caller reads too (the report), so its cached views of
+    every node are computed once."""
+    ctx = context if context is not None else Context(snapshot, settings)
     chosen = tuple(registry) if checks is None else tuple(checks)
     raw: list[Finding] = []
     for check in chosen:
         raw.extend(_run(check, ctx))
     linked = _link(raw, registry)
     return Report(_order(linked), chosen, snapshot, len(ctx.answers_at) if snapshot.answered else 0, len(ctx.ids))
+
+
+def not_seen(snapshot: Snapshot) -> tuple[str, ...]:
+    """Endpoints not reached, commands a node refused (an ACL user without CONFIG, a server without
+    CLUSTER SHARDS), replies cut short by the deadline: each one line, worst first."""
+    lines: list[str] = []
+    for sample in snapshot.nodes:
+        if sample.error is not None:
+            lines.append(f"{sample.address}: not reached ({sample.error})")
+    for sample in snapshot.nodes:
+        if sample.error is not None:
+            continue
+        refused = [k for k, v in sample.reply_errors.items() if not _unsupported(v)]
+        if refused:
+            first = sample.reply_errors[refused[0]]
+            more = f" and {len(refused) - 1} more" if len(refused) > 1 else ""
+            lines.append(f"{sample.address}: {refused[0]} refused ({first.splitlines()[0][:120]}){more}")
+    return tuple(lines)
+
+
+def _unsupported(error: str) -> bool:
+    # A command this server version does not have (CLUSTER SHARDS/LINKS on 6.2) is not a blind spot.
+    lowered = error.lower()
+    return "unknown subcommand" in lowered or "unknown command" in lowered
 
 
 def _run(check: Check, ctx: Context) -> list[Finding]:
@@ -106,6 +142,7 @@ def _run(check: Check, ctx: Context) -> list[Finding]:
         ]
     findings = []
     for index, issue in enumerate(issues, 1):
+        basis = issue.basis if issue.basis in BASES else check.basis
         findings.append(
             Finding(
                 id=f"{check.code}-{index}",
@@ -116,6 +153,8 @@ def _run(check: Check, ctx: Context) -> list[Finding]:
                 evidence=issue.evidence,
                 fix=issue.fix or check.fix,
                 subjects=frozenset(n.id for n in issue.nodes if n.id) if issue.subjects is None else issue.subjects,
+                basis=basis,
+                confirm=issue.confirm if basis == "inferred" else None,
             )
         )
     return findings

@@ -48,3 +48,8 @@ class LabError(DoctorError):
 
 class FaultError(LabError):
     """A fault could not be applied or undone."""
+
+
+class SourceError(DoctorError):
+    """A seed source could not give any address: kubectl missing or refused, no pod matches, a seeds
+    file unreadable."""

@@ -14,6 +14,7 @@ from typing import Any
 from rcdoctor.checks.context import Context
 from rcdoctor.errors import EXIT_CANNOT_RUN, EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
 from rcdoctor.model.cluster_nodes import ClusterNode
+from rcdoctor.model.server import ServerIdentity
 from rcdoctor.model.slots import SlotRange, count_slots, format_ranges
 from rcdoctor.model.snapshot import NodeError, NodeSample, Snapshot
 
@@ -38,9 +39,13 @@ class StatusRow:
     links: tuple[int, int]  # (views with link connected, views listing it)
     flags: tuple[tuple[str, int], ...]  # flag -> number of views reporting it (role flags left out)
     keys: int | None
-    version: str | None
+    server: ServerIdentity | None  # Redis or Valkey and its own version, from its INFO server
     error: str | None  # why we could not ask it
     problems: tuple[str, ...] = field(default=())
+
+    @property
+    def version(self) -> str | None:
+        return self.server.version if self.server else None
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -67,6 +72,11 @@ class StatusReport:
         return _worst(row.health for row in self.rows)
 
     @property
+    def servers(self) -> dict[str, int]:
+        """ "Valkey 8.1.8" -> number of nodes running it, most common first."""
+        return dict(Counter(str(r.server) for r in self.rows if r.server).most_common())
+
+    @property
     def exit_code(self) -> int:
         if self.answered == 0:
             return EXIT_CANNOT_RUN
@@ -79,16 +89,19 @@ class StatusReport:
             "collected_at": self.collected_at,
             "duration_s": self.duration_s,
             "health": self.health,
-            "summary": {"endpoints": self.endpoints, "answered": self.answered, "nodes": len(self.rows)},
+            "summary": {
+                "endpoints": self.endpoints,
+                "answered": self.answered,
+                "nodes": len(self.rows),
+                "servers": self.servers,
+            },
             "nodes": [_row_dict(r) for r in self.rows],
         }
 
 
 def build_status(snapshot: Snapshot) -> StatusReport:
-    listings: dict[str, list[tuple[NodeSample, ClusterNode]]] = {}
-    for sample in snapshot.answered:
-        for entry in sample.view.value:
-            listings.setdefault(entry.id, []).append((sample, entry))
+    ctx = Context(snapshot)  # which sample is a node's own, and its consensus line: shared with diagnose
+    listings = _listings(snapshot, ctx, grouped=len(ctx.viewers) == len(snapshot.answered))
     # Where each node id really answers (a node may answer at several addresses: a DNS name and its IP).
     answers_at: dict[str, set[str]] = {}
     for sample in snapshot.answered:
@@ -96,7 +109,6 @@ def build_status(snapshot: Snapshot) -> StatusReport:
             answers_at.setdefault(sample.node_id, set()).add(sample.address)
     ids = list(dict.fromkeys([*answers_at, *listings]))
     errors = {s.address: s.error for s in snapshot.nodes if s.error is not None}
-    ctx = Context(snapshot)  # which sample is a node's own, and its consensus line: shared with diagnose
     rows = [
         _row(
             node_id,
@@ -118,23 +130,48 @@ def build_status(snapshot: Snapshot) -> StatusReport:
     )
 
 
+def _listings(snapshot: Snapshot, ctx: Context, grouped: bool) -> dict[str, list[tuple[ClusterNode, int]]]:
+    """node id -> (line, how many views list it so), over every answering sample's view.
+
+    `grouped` (one sample per node): from the grouped index (checks/view_index), each distinct line once
+    instead of every line of every view (a million on 1,000 nodes), the viewers' own lines added apart.
+    Else (a node answered at several addresses: each of its samples is a view of its own here) the walk."""
+    listings: dict[str, list[tuple[ClusterNode, int]]] = {}
+    if grouped:
+        for sample in ctx.viewers:
+            if sample.myself is not None:
+                listings.setdefault(sample.myself.id, []).append((sample.myself, 1))
+        for node_id, items in ctx.index.listed.items():
+            listings.setdefault(node_id, []).extend((x.entry, len(x.viewers)) for x in items)
+        return listings
+    for sample in snapshot.answered:
+        for entry in sample.view.value:
+            listings.setdefault(entry.id, []).append((entry, 1))
+    return listings
+
+
 def _row(
     node_id: str,
     own: NodeSample | None,
     entry: ClusterNode | None,  # its own line, else the line most of its peers have
-    listed: list[tuple[NodeSample, ClusterNode]],
+    listed: list[tuple[ClusterNode, int]],  # each line with how many views have it
     answers_at: set[str],
     errors: dict[str, NodeError],
 ) -> StatusRow:
-    others = [(s, e) for s, e in listed if not e.is_myself]
+    others = [(e, n) for e, n in listed if not e.is_myself]
+    views = sum(n for _, n in others)
     mine = own.myself if own else None
-    flags = Counter(f for _, e in others for f in e.flags - ROLE_FLAGS)
-    listed_at = Counter(e.address for _, e in others)
-    connected = sum(1 for _, e in others if e.link_state == "connected")
+    flags: Counter[str] = Counter()
+    listed_at: Counter[str] = Counter()
+    for e, n in others:
+        for flag in e.flags - ROLE_FLAGS:
+            flags[flag] += n
+        listed_at[e.address] += n
+    connected = sum(n for e, n in others if e.link_state == "connected")
     role = None
     if entry is not None:
         role = "primary" if entry.is_primary else "replica" if entry.is_replica else None
-    problems = list(_problems(own, flags, len(others), connected))
+    problems = list(_problems(own, flags, views, connected))
     advertised = mine.address if mine and mine.endpoint else None
     if own is not None:
         # An address is stale only if nothing answers there as this node.
@@ -150,7 +187,7 @@ def _row(
         why = "; ".join(f"{a}: {errors[a]}" for a in sorted(listed_at) if a in errors)
         addresses = ", ".join(sorted(listed_at)) or "?"
         problems.append(
-            f"critical: listed by {len(others)} node(s) at {addresses} but did not answer there"
+            f"critical: listed by {views} node(s) at {addresses} but did not answer there"
             + (f" ({why})" if why else "")
         )
     return StatusRow(
@@ -164,10 +201,10 @@ def _row(
         cluster_state=own.cluster_state if own else None,
         config_epoch=entry.config_epoch if entry else None,
         current_epoch=own.current_epoch if own else None,
-        links=(connected, len(others)),
+        links=(connected, views),
         flags=tuple(sorted(flags.items())),
         keys=own.keys if own else None,
-        version=own.version if own else None,
+        server=own.identity if own else None,
         error=None,
         problems=tuple(problems),
     )
@@ -205,7 +242,7 @@ def _unknown_row(sample: NodeSample) -> StatusRow:
         links=(0, 0),
         flags=(),
         keys=None,
-        version=None,
+        server=None,
         error=error,
         problems=(f"critical: {sample.address}: {error}",),
     )
@@ -248,7 +285,9 @@ def _row_dict(row: StatusRow) -> dict[str, Any]:
         "links": {"connected": row.links[0], "views": row.links[1]},
         "flags": {f: n for f, n in row.flags},
         "keys": row.keys,
+        "server": row.server.name if row.server else None,
         "version": row.version,
+        "mode": row.server.mode if row.server else None,
         "error": row.error,
         "health": row.health,
         "problems": list(row.problems),

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import LabFactory, rcdoctor, start_plain_server
+from tests.conftest import LabFactory, rcdoctor, spare_ip, start_plain_server
 from tests.integration.helpers import node_timeouts, wait_for
 from tests.integration.monitoring import exporter_process, get, scrape, sd, value
 
@@ -144,20 +144,28 @@ def test_probes_with_credentials_tls_mismatch_and_a_plain_server(
     assert probe("readiness", node, "--password-file", str(tmp_path / "pw")).returncode == 0
     wrong = probe("readiness", node, env={"REDISCLI_AUTH": "nope"})
     assert wrong.returncode == 3 and "credentials" in wrong.stderr and "nope" not in wrong.stderr + wrong.stdout
+    assert "WRONGPASS" in wrong.stderr and "NOAUTH" not in wrong.stderr, wrong.stderr  # the cause, not its echo
+    # options between the kind and the address (argparse would call the address unrecognized)
+    between = probe("readiness", "--password-file", str(tmp_path / "pw"), node)
+    assert between.returncode == 0, between.stderr
     missing = probe("startup", node)
     assert missing.returncode == 3, missing.stderr
     alive = probe("liveness", node)  # alive even with the wrong credentials: a restart would not fix them
     assert alive.returncode == 0 and "credentials" in alive.stdout
     tls = probe("liveness", node, "--tls", "--timeout", "1", env={"REDISCLI_AUTH": secret})
-    assert tls.returncode in (2, 3) and len(tls.stderr.strip().splitlines()) == 1, tls.stderr
+    # TLS to a plain port: the server waits for a command line, like a hung TLS node would (2); the line says
+    # which mistake it may be (a plain client on a TLS port is the clear case: 3, in test_tls.py)
+    assert tls.returncode == 2 and len(tls.stderr.strip().splitlines()) == 1, tls.stderr
+    assert "plain port" in tls.stderr, tls.stderr
     bad = probe("readiness", "host:99999")
     assert bad.returncode == 3 and "port" in bad.stderr
 
-    server = start_plain_server(redis_binary, tmp_path / "plain", "127.0.3.1")
+    ip = spare_ip()
+    server = start_plain_server(redis_binary, tmp_path / "plain", ip)
     try:
-        plain = probe("readiness", "127.0.3.1:6379")
+        plain = probe("readiness", f"{ip}:6379")
         assert plain.returncode == 3 and "not a cluster node" in plain.stderr, plain.stderr
-        assert probe("liveness", "127.0.3.1:6379").returncode == 0
+        assert probe("liveness", f"{ip}:6379").returncode == 0
     finally:
         server.terminate()
         server.wait()

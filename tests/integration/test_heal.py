@@ -137,9 +137,14 @@ def test_lost_nodes_conf_on_a_primary_keeps_its_keys(
     lose_nodes_conf(lab, "primary")
     planned = heal_and_verify(lab, baseline, env)
     rejoin = steps(planned, "rejoin")
+    assert not any(s["risk"] for s in rejoin)
+    if redis_binary.name == "valkey":
+        # Valkey 8.1 fails the noaddr old id over by itself within node-timeout: heal then meets a replica
+        # already promoted and rejoins the node back without nodes.conf as a stale copy of its slots (its
+        # keys compared first). Either way no step risks data, and heal_and_verify proved every key kept.
+        return
     verbs = [s["command"][1] for s in rejoin]  # type: ignore[index]
     assert verbs.index("SET-CONFIG-EPOCH") < verbs.index("MEET") < verbs.index("FORGET")
-    assert not any(s["risk"] for s in rejoin)
 
 
 def test_lost_nodes_conf_on_a_replica_rejoins_once_its_copy_is_known_to_match(
@@ -220,6 +225,14 @@ def test_replica_of_a_forgotten_primary_keeps_its_keys(
     assert run.returncode == 1, run.stdout + run.stderr
     result = json.loads(run.stdout)
     assert result["degraded"] and [r[:4] for r in result["remaining"]] == ["R001"]
-    assert [r["phase"] for r in result["rounds"]] == ["failover", "forget"]
+    phases = [r["phase"] for r in result["rounds"]]
+    # Redis 7.2+ and Valkey gossip a FORGET for 60 s (the forgotten-node ping extension): a replica that
+    # became primary within that time drops the dead node by itself, sometimes before heal looks again.
+    propagates = redis_binary.name == "valkey" or redis_binary.version_tuple >= (7, 2)
+    assert phases in ([["failover", "forget"], ["failover"]] if propagates else [["failover", "forget"]]), phases
+    for node in lab.nodes:
+        if node.name != primary.name:
+            with lab.client(node) as c:
+                assert primary.node_id not in str(c.execute_command("CLUSTER", "NODES")), node.name
     verified = rcdoctor("verify", *live, "--baseline", str(baseline), env=env)
     assert verified.returncode == 0, verified.stdout

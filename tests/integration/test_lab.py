@@ -1,4 +1,4 @@
-"""The lab on real redis-server processes, Redis 7.0 and 6.2."""
+"""The lab on real server processes, every server of the matrix (Redis 7.0, 6.2, 8.2, Valkey 8.1)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tests.integration.helpers import cluster_nodes, cluster_state
 from rcdoctor.errors import LabError
 from rcdoctor.lab import Lab, LabSpec, RedisBinary
 from rcdoctor.lab import process as lab_process
+from rcdoctor.model.server import server_identity
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,13 @@ def test_up_creates_a_healthy_cluster_and_down_removes_everything(redis_binary: 
             with lab.client(node) as c:
                 assert c.config_get("appendonly")["appendonly"] == "yes"
                 assert c.config_get("cluster-node-timeout")["cluster-node-timeout"] == "2000"
-                assert c.info("server")["redis_version"] == redis_binary.version
+                # The node runs the binary's own server and version. Read through server_identity: Valkey
+                # answers redis_version:7.2.4 whatever its release, its own version is valkey_version.
+                identity = server_identity(c.info("server"))
+                assert identity is not None and (identity.name, identity.version) == (
+                    redis_binary.name,
+                    redis_binary.version,
+                )
             # each node records every peer at its own loopback IP (bind-source-addr on 7.x)
             addresses = {line[1].split("@")[0] for line in cluster_nodes(lab, node)}
             assert addresses == {n.address for n in lab.nodes}
@@ -109,7 +116,8 @@ def test_cli_up_status_down(redis_binary: RedisBinary, tmp_path: Path) -> None:
     )
     try:
         assert up.returncode == 0, up.stderr
-        assert f"redis-server {redis_binary.version}" in up.stderr + up.stdout
+        # Named as the server it is: "valkey-server 8.1.8" for Valkey, "redis-server 7.0.15" for Redis.
+        assert f"{redis_binary.name}-server {redis_binary.version}" in up.stderr + up.stdout
         status = rcdoctor("lab", "status", "--dir", directory, "--format", "json")
         assert status.returncode == 0, status.stderr
         data = json.loads(status.stdout)

@@ -186,6 +186,12 @@ def test_killed_run_leaves_only_its_batches_open_and_resume_finishes(
     assert 0 < len(left) <= 2 * 32, journal.read_text()[-600:]  # at most the batches in flight
     assert missing_or_wrong(lab.nodes[0].endpoint, lab.options, data) == []  # reachable through ASK too? no: owners
 
+    # diagnose folds the open slots into one finding per source -> target pair and points to --resume
+    diagnosed = json.loads(rcdoctor("diagnose", seed, "--format", "json", env=_env(tmp_path)).stdout)
+    opened = [f for f in diagnosed["findings"] if f["code"] == "S004"]
+    assert 1 <= len(opened) <= 2 and all("--resume" in f["fix"] for f in opened), opened
+    assert not [f for f in diagnosed["findings"] if f["code"] == "S003"]
+
     refused = rcdoctor("rebalance", seed, "--use-empty-primaries", "--apply", env=_env(tmp_path))
     assert refused.returncode == 3 and "--resume" in refused.stderr
 
@@ -348,3 +354,34 @@ def _state_ok(lab: Lab, node: object) -> bool:
 
 def seed_endpoint(lab: Lab, address: str) -> object:
     return lab.node(address).endpoint
+
+
+def test_the_plan_names_how_slots_move_and_atomic_needs_the_command(
+    make_lab: LabFactory, redis_binary: RedisBinary, tmp_path: Path
+) -> None:
+    """None of the four servers has atomic slot migration (Valkey 9.0 / Redis 8.4): each answers COMMAND INFO
+    with nil for it, so auto moves key by key and says why, and --method atomic refuses in one line."""
+    from rcdoctor.migrate import atomic_protocol as proto
+    from rcdoctor.migrate.link import Link
+
+    lab = make_lab(redis_binary, primaries=3, replicas=0)
+    link = Link(lab.nodes[0].endpoint, lab.options, timeout=5.0)
+    try:
+        for dialect in ("valkey", "redis"):
+            assert not proto.probe_says_present(link.one(*proto.probe_command(dialect)))  # type: ignore[arg-type]
+        if redis_binary.version_tuple >= (7, 0):  # 6.2's COMMAND INFO knows no subcommand names
+            assert proto.probe_says_present(link.one("COMMAND", "INFO", "cluster|setslot"))
+    finally:
+        link.close()
+    target = str(lab.nodes[2].node_id)
+    args = ("reshard", lab.nodes[0].address, "--from", "all", "--to", target, "--slots", "10")
+    planned = rcdoctor(*args, "--format", "json", env=_env(tmp_path))
+    assert planned.returncode == 0, planned.stderr
+    plan = json.loads(planned.stdout)["plan"]
+    assert plan["method"] == "keys" and "Valkey 9.0+ or Redis 8.4+" in plan["method_why"], plan
+    before = _slots_per_primary(lab)
+    refused = rcdoctor(*args, "--method", "atomic", "--apply", env=_env(tmp_path))
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "--method atomic" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert _slots_per_primary(lab) == before

@@ -43,6 +43,12 @@ def test_tls_mistakes_are_one_line_errors(redis7: RedisBinary, make_lab: LabFact
     _one_line_error(rcdoctor("status", f"rediss://{seed}", "--timeout", "2"), 3, "not trusted", "--cacert")
     insecure = rcdoctor("status", f"rediss://{seed}", "--insecure", "--format", "json")
     assert insecure.returncode == 0, insecure.stderr
+    # the probe set up without TLS on a TLS port cannot judge the node (3), it must not call it failing (2)
+    for kind in ("liveness", "readiness"):
+        plain = rcdoctor("probe", kind, seed, "--timeout", "2")
+        assert plain.returncode == 3 and "--tls" in plain.stderr, plain.stderr
+    # a --cacert that does not exist: one line naming the option, not the TLS library's errno per node
+    _one_line_error(rcdoctor("status", f"rediss://{seed}", "--cacert", "/nonexistent/ca.pem"), 3, "--cacert")
 
 
 def test_tls_lab_on_a_binary_without_tls(tmp_path: Path) -> None:

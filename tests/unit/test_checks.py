@@ -203,3 +203,143 @@ def test_recorded_scenario(recorded: str) -> None:
     assert must_fire <= codes(report), must_fire - codes(report)
     assert must_be_root <= codes(report, root=True), must_be_root - codes(report, root=True)
     assert not any(f.crashed for f in report.findings)
+
+
+# M010 cluster-merge (tests/scenarios.py cluster_merge: a 3+0 cluster's node met into a 3+3 one, collected
+# right after the MEET handshake)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_cluster_merge_is_a_critical_inferred_root_cause(version: str) -> None:
+    report = diagnose(f"scenario-cluster_merge-{version}")
+    merge = [f for f in report.findings if f.code == "M010"]
+    assert len(merge) == 1
+    finding = merge[0]
+    assert finding.severity == "critical" and finding.root_cause and finding.basis == "inferred"
+    assert finding.confirm and "split-brain diff" in finding.fix and "CLUSTER FORGET" in finding.fix
+    assert "unrelated histories" in finding.title
+    assert any("neither lists the other as its replica" in e for e in finding.evidence)
+    assert any("(sampled) in those slots" in e for e in finding.evidence)  # both sides hold keys
+    assert any("(its own cluster)" in e for e in finding.evidence)  # peers the other side does not know
+    # The two claims and the other transient symptoms are its symptoms, not causes of their own.
+    for code in ("E002", "E001", "M004", "M005"):
+        assert code in codes(report, root=False), code
+    assert codes(report, root=True) - {"C001", "C005"} == {"M010"}
+    assert report.exit_code == 2
+
+
+def test_cluster_merge_still_shows_while_the_losers_turn_replicas() -> None:
+    """Recorded on Valkey 8.1 under load: the merge read later, while the losers were becoming replicas of
+    the winners. Some views already list each loser as the winner's replica while its own view still claims
+    the slots. That direction (the older configEpoch as the newer one's replica) is how a merge ends, not a
+    shared history: still M010, with the claims as its symptoms."""
+    report = diagnose("scenario-cluster_merge_late-valkey8")
+    assert codes(report, root=True) - {"C001", "C005", "R002"} == {"M010"}
+    (merge,) = [f for f in report.findings if f.code == "M010"]
+    assert merge.severity == "critical" and "E002" in codes(report, root=False)
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        p.name.removesuffix(".json")
+        for p in DATA.glob("*.json")
+        if "cluster_merge" not in p.name  # every other recorded cluster: healthy, failovers, separate clusters…
+    ),
+)
+def test_cluster_merge_does_not_fire_elsewhere(name: str) -> None:
+    assert "M010" not in codes(diagnose(name))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_separate_clusters_are_not_a_merge(version: str) -> None:
+    report = diagnose(f"scenario-two_clusters-{version}")
+    assert "M007" in codes(report, root=True) and "M010" not in codes(report)
+
+
+def _relink(snapshot: Snapshot, viewer: str, node_id: str, primary_id: str) -> Snapshot:
+    """`viewer`'s CLUSTER NODES lists `node_id` as a replica of `primary_id` (the line of a failover)."""
+    nodes = []
+    for sample in snapshot.nodes:
+        text = sample.replies.get("CLUSTER NODES")
+        if sample.node_id == viewer and isinstance(text, str):
+            lines = []
+            for line in text.splitlines():
+                fields = line.split()
+                if fields and fields[0] == node_id:
+                    fields = [*fields[:2], "slave", primary_id, *fields[4:8]]  # a replica owns no slots
+                lines.append(" ".join(fields))
+            sample = dataclasses.replace(sample, replies={**sample.replies, "CLUSTER NODES": "\n".join(lines) + "\n"})
+        nodes.append(sample)
+    return dataclasses.replace(snapshot, nodes=tuple(nodes))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_merge_names_claimants_that_do_not_list_each_other_yet(version: str) -> None:
+    """Right after the MEET most pairs of claimants have not heard of each other (gossip is still
+    spreading the newcomers), yet other members list both: their clusters have met, and M010 names every
+    such pair, each one's E002 folded under it (on Valkey 8.1 one pair's E002 was left a root cause)."""
+    from rcdoctor.checks.membership.cluster_merge import clashes
+
+    snapshot = load(f"scenario-cluster_merge-{version}")
+    ctx = Context(snapshot)
+    found = clashes(ctx)
+    strangers = [c for c in found if not any(e.id == c.rival for e in ctx.own[c.claimant].view.value)]
+    strangers = [c for c in strangers if not any(e.id == c.claimant for e in ctx.own[c.rival].view.value)]
+    assert len(found) == 3 and strangers  # the three shards of the 3+0 cluster met, some pairs strangers
+    report = analyze(snapshot, default_registry())
+    merge = next(f for f in report.findings if f.code == "M010")
+    named = {n.id for n in merge.nodes}
+    assert all({c.claimant, c.rival} <= named for c in found)
+    assert all(f.explained_by == merge.id for f in report.findings if f.code == "E002")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_claims_of_one_history_are_a_split_brain_not_a_merge(version: str) -> None:
+    """A stale primary that lists its rival as its own replica is a failover's split-brain (E002)."""
+    snapshot = load(f"scenario-cluster_merge-{version}")
+    ctx = Context(snapshot)
+    from rcdoctor.checks.membership.cluster_merge import clashes
+
+    found = clashes(ctx)
+    assert found
+    for clash in found:
+        # Whichever of the two has met the other records the replication link, as after a failover; where
+        # neither lists the other yet (M010 names such pairs too), a peer's view records it.
+        a, b = clash.claimant, clash.rival
+        if any(e.id == b for e in ctx.own[a].view.value):
+            snapshot = _relink(snapshot, a, b, a)
+        elif any(e.id == a for e in ctx.own[b].view.value):
+            snapshot = _relink(snapshot, b, a, b)
+        else:
+            peer = next(s for s in ctx.viewers if s.node_id != a and any(e.id == b for e in s.view.value))
+            snapshot = _relink(snapshot, str(peer.node_id), b, a)
+    report = analyze(snapshot, default_registry())
+    assert "M010" not in codes(report) and "E002" in codes(report)
+
+
+def _claim_also(snapshot: Snapshot, claimant: str, slots: str) -> Snapshot:
+    """`claimant`'s own CLUSTER NODES line also claims `slots` (a slot assigned twice by hand)."""
+    nodes = []
+    for sample in snapshot.nodes:
+        text = sample.replies.get("CLUSTER NODES")
+        if sample.node_id == claimant and isinstance(text, str):
+            lines = [f"{line} {slots}" if "myself" in line.split()[2] else line for line in text.splitlines()]
+            sample = dataclasses.replace(sample, replies={**sample.replies, "CLUSTER NODES": "\n".join(lines) + "\n"})
+        nodes.append(sample)
+    return dataclasses.replace(snapshot, nodes=tuple(nodes))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_slot_claimed_twice_in_one_settled_cluster_is_not_a_merge(version: str) -> None:
+    from rcdoctor.checks.membership.cluster_merge import clashes, member_lists
+
+    snapshot = load(f"healthy-{version}")
+    ctx = Context(snapshot)
+    owners = sorted({owner for _, owner in ctx.consensus})
+    first = next(r for r, owner in ctx.consensus if owner == owners[1])
+    doubled = _claim_also(snapshot, owners[0], f"{first.start}-{first.start + 9}")
+    ctx = Context(doubled)
+    assert clashes(ctx) and member_lists(ctx) == 1  # unrelated claimants, but every view lists the same members
+    report = analyze(doubled, default_registry())
+    assert "E002" in codes(report) and "M010" not in codes(report)

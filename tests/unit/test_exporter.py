@@ -136,3 +136,14 @@ def test_sd_groups_list_every_addressed_node() -> None:
 )
 def test_number_reads_info_values_as_redis_exporter_does(text: str | None, value: float | None) -> None:
     assert number(text) == value
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_cluster_merge_has_its_own_gauge(version: str) -> None:
+    text, _ = exposition(f"scenario-cluster_merge-{version}.json")
+    assert one(text, "rcdoctor_cluster_merge_suspected") == 1
+    roots = {s.labels["code"] for s in samples(text, "rcdoctor_root_causes") if s.value > 0}
+    assert "M010" in roots
+    for other in ("healthy", "scenario-two_clusters", "scenario-stale_copy_after_failover"):
+        quiet, _ = exposition(f"{other}-{version}.json")
+        assert one(quiet, "rcdoctor_cluster_merge_suspected") == 0, other

@@ -82,8 +82,13 @@ def test_rebalance_ignores_empty_primaries_unless_asked_and_respects_threshold()
 def test_weights_and_weight_zero_drains() -> None:
     top = _top([4096, 4096, 4096, 4096])
     ids = list(top.nodes)
-    counts = _apply(top, rebalance(top, weights={ids[0]: 0.0}).transfers)
+    emptied = rebalance(top, weights={ids[0]: 0.0})
+    counts = _apply(top, emptied.transfers)
     assert counts[ids[0]] == 0 and sorted(counts.values())[1:] in ([5461, 5461, 5462], [5461, 5462, 5461])
+    # weight 0 empties a primary that stays a member: said, with the way to take it out
+    assert len(emptied.warnings) == 1 and "keeps no slot" in emptied.warnings[0]
+    assert f"remove-node {ids[0][:8]}" in emptied.warnings[0]
+    assert not rebalance(top, weights={ids[1]: 2.0}).warnings
     counts = _apply(top, rebalance(top, weights={ids[1]: 2.0}).transfers)
     assert counts[ids[1]] == pytest.approx(2 * SLOT_COUNT / 5, abs=1)
     with pytest.raises(UsageError):
@@ -171,3 +176,36 @@ def test_journal_in_flight_and_a_cut_last_line(tmp_path: Path) -> None:
     path.write_text("garbage\n" + json.dumps(lines[0]) + "\n")
     with pytest.raises(UsageError, match="not a journal line"):
         journal_mod.in_flight(path)
+
+
+def test_a_target_that_failed_over_hands_the_move_to_its_successor() -> None:
+    """The slot was MIGRATING to b when b's replica c took over: c holds the keys b had received (replication)
+    but no IMPORTING (Redis does not replicate SETSLOT). The move goes on to c, not stuck on 'keys on a
+    node that is neither source nor target'."""
+    top = _top([8192, 8192])
+    a, b = list(top.nodes)
+    c = "c" * 40
+    demoted = replace(top.nodes[b], primary=False, primary_id=c, slots=())
+    successor = replace(top.nodes[b], node_id=c, endpoint=Endpoint("10.0.0.9", 6379))
+    failed_over = replace(
+        top,
+        nodes={a: top.nodes[a], b: demoted, c: successor},
+        owners=tuple(c if o == b else o for o in top.owners),
+        open_slots=(OpenSlot(5, a, ((a, b),), ()),),
+    )
+    closing = decide(failed_over, {5: {a: 2, c: 3}})[0]
+    assert (closing.action, closing.source, closing.target) == ("forward", a, c)
+    # The source failed over instead: its successor owns the slot and the keys left on it go forward.
+    d = "d" * 40
+    source_gone = replace(
+        top,
+        nodes={
+            a: replace(top.nodes[a], primary=False, primary_id=d, slots=()),
+            b: top.nodes[b],
+            d: replace(top.nodes[a], node_id=d),
+        },
+        owners=tuple(d if o == a else o for o in top.owners),
+        open_slots=(OpenSlot(5, d, (), ((b, a),)),),
+    )
+    closing = decide(source_gone, {5: {d: 2, b: 3}})[0]
+    assert (closing.action, closing.source, closing.target) == ("forward", d, b)

@@ -36,7 +36,7 @@ SEED_RULES = {
 SERVER_METRICS = re.compile(r"rcdoctor_exporter_process_\w+|rcdoctor_collection_age_seconds")
 PROMQL_WORDS = {
     "sum", "min", "max", "count", "by", "without", "changes", "absent", "or", "and", "unless", "time", "rate",
-    "first", "value", "query", "with", "end", "on", "ignoring",
+    "first", "value", "query", "with", "end", "on", "ignoring", "max_over_time",
 }  # fmt: skip
 
 

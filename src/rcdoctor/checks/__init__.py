@@ -12,6 +12,8 @@ from rcdoctor.checks.addresses import (
     bus_port,
     client_endpoints,
     hostnames,
+    not_cluster,
+    pods_moved,
     stale_own_address,
     stale_peer_address,
     unreachable,
@@ -29,6 +31,7 @@ from rcdoctor.checks.config import (
 from rcdoctor.checks.context import Context, Settings
 from rcdoctor.checks.epochs import conflicting_claims, epoch_collision, minority_primary, partition
 from rcdoctor.checks.membership import (
+    cluster_merge,
     failed,
     ghosts,
     isolated,
@@ -44,8 +47,9 @@ from rcdoctor.checks.replication import cannot_failover, lag, link_down, no_repl
 from rcdoctor.checks.slots import failed_owner, keys_elsewhere, open_slots, uncovered, views_disagree
 
 MODULES = (
-    unreachable, bus_port, stale_peer_address, stale_own_address, hostnames, client_endpoints,
-    failed, suspected, ghosts, partial, known_nodes, isolated, separate_clusters, state_fail, links,
+    unreachable, bus_port, stale_peer_address, stale_own_address, hostnames, client_endpoints, pods_moved,
+    not_cluster,
+    failed, suspected, ghosts, partial, known_nodes, isolated, separate_clusters, state_fail, links, cluster_merge,
     uncovered, failed_owner, keys_elsewhere, open_slots, views_disagree,
     epoch_collision, conflicting_claims, minority_primary, partition,
     no_replica, link_down, lag, orphan, cannot_failover,

@@ -26,6 +26,9 @@ FAMILIES = {
     "placement": "Quorum & placement",
     "config": "Configuration",
 }
+# How a finding is known: "seen" (a node said so: a flag, a reply, a refused connection) or "inferred"
+# (deduced from what other nodes said or from what is missing). Nothing is changed on an inference alone.
+BASES = ("seen", "inferred")
 CODE_RE = re.compile(r"^[A-Z][0-9]{3}$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 
@@ -62,6 +65,8 @@ class Issue:
     # Node ids this issue is about for cause/symptom matching; None: the ids in `nodes`. A symptom is
     # folded under a cause only when their subjects meet.
     subjects: frozenset[str] | None = None
+    basis: str | None = None  # "seen" | "inferred"; None: the check's declared basis
+    confirm: str | None = None  # for an inferred issue: what would confirm (or refute) it
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class Check:
     run: Callable[[Context], Iterable[Issue]]
     explains: tuple[str, ...] = ()  # codes of findings this one can be the cause of
     needs: str = ""  # server features it needs, e.g. "Redis 7.0+ (hostnames)"
+    basis: str = "seen"  # how its findings are known unless an issue says otherwise (BASES)
 
     @property
     def module(self) -> str:
@@ -98,6 +104,8 @@ class Finding:
     explains: tuple[str, ...] = ()
     explained_by: str | None = None
     crashed: bool = False  # the check itself failed: its verdict is unknown
+    basis: str = "seen"  # "seen": a node said so; "inferred": deduced (see `confirm`)
+    confirm: str | None = None  # for an inferred finding: what would confirm it
 
     @property
     def code(self) -> str:
@@ -122,6 +130,8 @@ class Finding:
             "explained_by": self.explained_by,
             "root_cause": self.root_cause,
             "unknown": self.crashed,
+            "basis": self.basis,
+            "confirm": self.confirm,
         }
 
 
@@ -191,6 +201,8 @@ def _validate(check: Check) -> None:
         raise ValueError(f"{where}: a name is lower-case words joined by '-'")
     if check.family not in FAMILIES:
         raise ValueError(f"{where}: unknown family {check.family!r}")
+    if check.basis not in BASES:
+        raise ValueError(f"{where}: basis must be one of {', '.join(BASES)}")
     if check.severity not in SEVERITIES[1:]:
         raise ValueError(f"{where}: severity must be info, warning or critical")
     for attr in ("summary", "explanation", "evidence", "why", "fix", "heal"):

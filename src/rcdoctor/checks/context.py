@@ -14,9 +14,15 @@ from functools import cached_property
 from types import MappingProxyType
 
 from rcdoctor.checks.base import NodeRef
+from rcdoctor.checks.view_index import Listed, Listings, ViewIndex
 from rcdoctor.model.cluster_nodes import ClusterNode
+from rcdoctor.model.cluster_slots import SlotsEntry
 from rcdoctor.model.domains import domain_for
 from rcdoctor.model.info import as_int
+from rcdoctor.model.journals import LocalJournals
+from rcdoctor.model.replication import SyncState, sync_state
+from rcdoctor.model.server import ServerIdentity, fails_noaddr_nodes
+from rcdoctor.model.slot_migrations import AtomicMove, fold
 from rcdoctor.model.slots import SLOT_COUNT, SlotRange, to_ranges
 from rcdoctor.model.snapshot import NodeSample, Snapshot
 
@@ -35,6 +41,9 @@ class Settings:
     domains: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     replica_lag_seconds: int = 3  # replicas ACK every second; 3 s without one is lag, not jitter
     replica_lag_bytes: int = 1 << 20
+    # rcdoctor's own journals on the machine diagnose runs on (read by the CLI): S004 names the run that
+    # left slots open. None: not looked at (the exporter, a library caller), so nothing is claimed.
+    journals: LocalJournals | None = None
 
 
 class Context:
@@ -58,14 +67,30 @@ class Context:
         return {k: frozenset(v) for k, v in found.items()}
 
     @cached_property
+    def index(self) -> ViewIndex:
+        """The viewers' views grouped and indexed once (see view_index): what checks read instead of
+        walking every line of every view."""
+        return ViewIndex(self.viewers)
+
+    @cached_property
     def listings(self) -> Mapping[str, tuple[tuple[NodeSample, ClusterNode], ...]]:
-        """node id -> (viewer, entry) for every *other* answering node whose view lists it."""
-        found: dict[str, list[tuple[NodeSample, ClusterNode]]] = {}
+        """node id -> (viewer, entry) for every *other* answering node whose view lists it (N pairs per
+        node, made when asked: `listed` has the same grouped by line)."""
+        return Listings(self.index)
+
+    @cached_property
+    def slots_replies(self) -> tuple[tuple[tuple[SlotsEntry, ...], tuple[NodeSample, ...]], ...]:
+        """Each distinct CLUSTER SLOTS reply of the viewers (parsed once: see ParseCache) with the viewers
+        that gave it, in viewer order: a settled cluster gives one reply, read once instead of N times."""
+        found: dict[int, tuple[tuple[SlotsEntry, ...], list[NodeSample]]] = {}
         for sample in self.viewers:
-            for entry in sample.view.value:
-                if not entry.is_myself:
-                    found.setdefault(entry.id, []).append((sample, entry))
-        return {k: tuple(v) for k, v in found.items()}
+            parsed = sample.slots
+            found.setdefault(id(parsed), (parsed.value, []))[1].append(sample)
+        return tuple((entries, tuple(samples)) for entries, samples in found.values())
+
+    def listed(self, node_id: str) -> tuple[Listed, ...]:
+        """How the other answering nodes list `node_id`: each distinct line with the views that have it."""
+        return self.index.listed.get(node_id, ())
 
     @cached_property
     def viewers(self) -> tuple[NodeSample, ...]:
@@ -80,10 +105,12 @@ class Context:
         for sample in self.answered:
             if sample.node_id:
                 by_id.setdefault(sample.node_id, []).append(sample)
+        # Only a node reached at several addresses needs its peers' lines read (one walk of every view).
+        twice = {i for i, samples in by_id.items() if len(samples) > 1}
         peer_addresses: dict[str, set[str]] = {}
-        for sample in self.answered:
+        for sample in self.answered if twice else ():
             for entry in sample.view.value:
-                if not entry.is_myself:
+                if not entry.is_myself and entry.id in twice:
                     peer_addresses.setdefault(entry.id, set()).add(entry.address)
         for node_id, samples in by_id.items():
             used = peer_addresses.get(node_id, set())
@@ -93,7 +120,7 @@ class Context:
     @cached_property
     def ids(self) -> tuple[str, ...]:
         """Every node id known: answering ones first, then the ones only listed (ghosts left out)."""
-        listed = [i for i, items in self.listings.items() if not all(e.flags & HANDSHAKE for _, e in items)]
+        listed = [i for i, items in self.index.listed.items() if not all(x.entry.flags & HANDSHAKE for x in items)]
         return tuple(dict.fromkeys([*self.answers_at, *listed]))
 
     def entry(self, node_id: str) -> ClusterNode | None:
@@ -106,11 +133,17 @@ class Context:
         sample = self.own.get(node_id)
         if sample is not None and sample.myself is not None:
             return sample.myself
-        entries = [e for _, e in self.listings.get(node_id, ())]
-        if not entries:
+        listed = self.listed(node_id)
+        if not listed:
             return None
-        key = Counter((e.address, e.primary_id, e.slots, e.is_primary) for e in entries).most_common(1)[0][0]
-        return next(e for e in entries if (e.address, e.primary_id, e.slots, e.is_primary) == key)
+        votes: Counter[tuple[object, ...]] = Counter()
+        for item in listed:  # in the order of each line's first view: ties go to the line seen first
+            e = item.entry
+            votes[(e.address, e.primary_id, e.slots, e.is_primary)] += len(item.viewers)
+        key = votes.most_common(1)[0][0]
+        return next(
+            x.entry for x in listed if (x.entry.address, x.entry.primary_id, x.entry.slots, x.entry.is_primary) == key
+        )
 
     def address(self, node_id: str) -> str | None:
         return self._addresses.get(node_id)
@@ -123,7 +156,10 @@ class Context:
         sample = self.own.get(node_id)
         if sample is not None:
             return sample.address
-        listed = Counter(e.address for _, e in self.listings.get(node_id, ()) if e.endpoint is not None)
+        listed: Counter[str] = Counter()
+        for item in self.listed(node_id):
+            if item.entry.endpoint is not None:
+                listed[item.entry.address] += len(item.viewers)
         return listed.most_common(1)[0][0] if listed else None  # None: no view has an address for it
 
     def ref(self, node_id: str) -> NodeRef:
@@ -171,7 +207,10 @@ class Context:
 
     def reporters(self, node_id: str, flag: str) -> tuple[NodeSample, ...]:
         """The answering nodes whose view gives `node_id` this flag."""
-        return tuple(s for s, e in self.listings.get(node_id, ()) if flag in e.flags)
+        found = [x.viewers for x in self.listed(node_id) if flag in x.entry.flags]
+        if len(found) == 1:
+            return found[0]
+        return tuple(s for s, e in self.listings.get(node_id, ()) if flag in e.flags) if found else ()
 
     def primary_reporters(self, node_id: str, flag: str) -> tuple[NodeSample, ...]:
         voters = set(self.slot_primaries)
@@ -182,6 +221,59 @@ class Context:
         """Ids listed by peers that answered us at no address."""
         return frozenset(i for i in self.ids if i not in self.answers_at)
 
+    # Where nodes are: moved nodes and what rcdoctor cannot see
+
+    @cached_property
+    def moved(self) -> Mapping[str, tuple[str, ...]]:
+        """Answering node id -> the addresses recorded for it (its own `myself` line, its peers' lines)
+        where it does not answer: it came back at a new address (a pod recreated with a new IP).
+
+        An address its own cluster-announce-ip/-port name is left out: that is a setting, not a move (C006)."""
+        found: dict[str, tuple[str, ...]] = {}
+        for node_id, sample in self.own.items():
+            here = self.answers_at[node_id]
+            recorded = [x.entry.address for x in self.listed(node_id) if x.entry.endpoint is not None]
+            mine = sample.myself
+            if mine is not None and mine.endpoint is not None:
+                recorded.append(mine.address)
+            stale = tuple(dict.fromkeys(a for a in recorded if a not in here and not _announced(sample, a)))
+            if stale:
+                found[node_id] = stale
+        return MappingProxyType(found)
+
+    @cached_property
+    def proven_gone(self) -> frozenset[str]:
+        """Unreachable ids proven not to be behind any address: a complete Kubernetes inventory was
+        given (every pod listed, each with an IP) and every pod answered as some other node."""
+        inventories = [src for src in self.snapshot.sources if src.kind == "k8s" and src.complete]
+        if not inventories:
+            return frozenset()
+        answered = {s.address for s in self.answered}
+        for src in inventories:
+            if not src.addresses or any(a not in answered for a in src.addresses):
+                return frozenset()
+        return frozenset(self.unreachable)
+
+    def may_be_elsewhere(self, node_id: str) -> bool:
+        """A node that answers nowhere rcdoctor dialled may still be alive at an address it was not given:
+        when any node is seen to have moved, the others may have moved too (every pod recreated at once).
+        Nothing is forgotten, failed over or given away on that guess."""
+        return (
+            node_id in self.unreachable
+            and node_id not in self.proven_gone
+            and bool(self.moved)
+            and not self._accounted_for
+        )
+
+    @cached_property
+    def _accounted_for(self) -> bool:
+        """Every member that answers nowhere is matched by a node that answers knowing only itself (a pod
+        back without nodes.conf gets a new id): as many pods answer as the cluster has members, so none is
+        hiding at an address rcdoctor was not given."""
+        lone = [s for s in self.viewers if s.myself is not None and len(s.view.value) == 1]
+        missing = [i for i in self.unreachable if not all(x.entry.flags & HANDSHAKE for x in self.listed(i))]
+        return len(missing) <= len(lone)
+
     def is_down(self, node_id: str) -> bool:
         """Flagged fail by any view, or fail? by most, or not answering us at all."""
         return node_id in self._down
@@ -191,13 +283,10 @@ class Context:
         return frozenset(i for i in self.ids if self._judge_down(i))
 
     def _judge_down(self, node_id: str) -> bool:
-        listed = self.listings.get(node_id, ())
-        failing = sum(1 for _, e in listed if e.failed or e.suspected)
-        return (
-            node_id in self.unreachable
-            or any(e.failed for _, e in listed)
-            or (bool(listed) and failing * 2 > len(listed))
-        )
+        listed = self.listed(node_id)
+        failing = sum(len(x.viewers) for x in listed if x.entry.failed or x.entry.suspected)
+        views = sum(len(x.viewers) for x in listed)
+        return node_id in self.unreachable or any(x.entry.failed for x in listed) or (views > 0 and failing * 2 > views)
 
     # Slots
 
@@ -207,9 +296,17 @@ class Context:
     @cached_property
     def _ownership(self) -> Mapping[str, Ownership]:
         result: dict[str, Ownership] = {}
+        by_group: dict[int, Ownership] = {}  # views that agree own the same: computed once per group
         for sample in self.answered:
-            pairs = [(r, e.id) for e in sample.view.value if e.is_primary for r in e.slots]
-            result[sample.address] = tuple(sorted(pairs, key=lambda p: p[0].start))
+            group = self.index.group_of(sample)
+            made = by_group.get(id(group)) if group is not None else None
+            if made is None:
+                view = group.entries if group is not None else sample.view.value
+                pairs = [(r, e.id) for e in view if e.is_primary for r in e.slots]
+                made = tuple(sorted(pairs, key=lambda p: p[0].start))
+                if group is not None:
+                    by_group[id(group)] = made
+            result[sample.address] = made
         return result
 
     @cached_property
@@ -225,8 +322,52 @@ class Context:
     def consensus(self) -> Ownership:
         return self.view_groups[0][0] if self.view_groups else ()
 
+    @cached_property
+    def open_slots(self) -> frozenset[int]:
+        """Slots MIGRATING or IMPORTING on any answering node (its own view): a migration in flight or left
+        behind, whose keys may sit on both sides and on their replicas. One finding (S004), one repair (the
+        migration engine's closing): no stray-key finding or step for them."""
+        found: set[int] = set()
+        for sample in self.viewers:
+            mine = sample.myself
+            if mine is not None:
+                found.update(slot for slot, _ in (*mine.migrating, *mine.importing))
+        return frozenset(found)
+
+    @cached_property
+    def atomic_moves(self) -> tuple[AtomicMove, ...]:
+        """Server-side atomic slot migrations (Valkey 9.0+, Redis 8.4+), one per job, finished ones too."""
+        return fold((s.node_id, job) for s in self.viewers if s.node_id for job in s.slot_migrations.value)
+
+    @cached_property
+    def atomic_slots(self) -> frozenset[int]:
+        """Slots an atomic migration is moving right now: the server copies their keys to the target (and
+        trims them from the source after the hand-off), so keys on both sides are expected, not strays."""
+        return frozenset(slot for m in self.atomic_moves if m.active for r in m.slots for slot in r)
+
+    @cached_property
+    def servers(self) -> frozenset[ServerIdentity]:
+        """The servers the answering nodes run (one, unless the cluster is mid-upgrade)."""
+        return frozenset(i for i in (s.identity for s in self.own.values()) if i is not None)
+
+    @cached_property
+    def noaddr_failover(self) -> bool | None:
+        """True: every answering node fails a noaddr primary over by itself (Valkey 8.1); False: none does
+        (Redis); None: a mix, or nothing answered."""
+        found = {fails_noaddr_nodes(i) for i in self.servers}
+        return found.pop() if len(found) == 1 else None
+
     def owned_slots(self, node_id: str) -> tuple[SlotRange, ...]:
         return tuple(r for r, owner in self.consensus if owner == node_id)
+
+    def sync(self, node_id: str) -> SyncState | None:
+        """Where an answering replica is in its sync with its primary (None: not an answering replica)."""
+        sample = self.own.get(node_id)
+        mine = sample.myself if sample is not None else None
+        if sample is None or mine is None or not mine.is_replica:
+            return None
+        primary = self.own.get(mine.primary_id or "")
+        return sync_state(sample.info, sample.address, primary.info if primary is not None else None)
 
     # Configuration and info
 
@@ -252,6 +393,15 @@ class Context:
         return domain_for(addresses, self.settings.domains)
 
 
+def _announced(sample: NodeSample, address: str) -> bool:
+    """The address is the one the node's cluster-announce-ip/-port make it give (NAT, Docker port maps):
+    a setting (C006 judges it), not a move."""
+    ip = (sample.config.get("cluster-announce-ip") or "").strip()
+    port = (sample.config.get("cluster-announce-port") or "0").strip()
+    host, _, given = address.rpartition(":")
+    return bool(ip and host.strip("[]") == ip) or (port not in ("", "0") and given == port)
+
+
 def components(ids: Iterable[str], links: Iterable[tuple[str, str]]) -> list[set[str]]:
     """Connected groups of `ids` under undirected `links` (pairs naming other ids are ignored), largest first."""
     parent = {i: i for i in ids}
@@ -265,6 +415,33 @@ def components(ids: Iterable[str], links: Iterable[tuple[str, str]]) -> list[set
     for a, b in links:
         if a in parent and b in parent:
             parent[find(a)] = find(b)
+    found: dict[str, set[str]] = {}
+    for i in parent:
+        found.setdefault(find(i), set()).add(i)
+    return sorted(found.values(), key=lambda g: (-len(g), min(g)))
+
+
+def joined(ids: Iterable[str], together: Iterable[Iterable[str]]) -> list[set[str]]:
+    """Connected groups of `ids` when the members of each set in `together` are linked to one another
+    (names outside `ids` ignored), largest first: what `components` gives for all the pairs of each set,
+    in about one step per member instead of one per pair."""
+    parent = {i: i for i in ids}
+
+    def find(i: str) -> str:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for members in together:
+        root: str | None = None
+        for member in members:
+            if member not in parent:
+                continue
+            if root is None:
+                root = find(member)
+            else:
+                parent[find(member)] = root
     found: dict[str, set[str]] = {}
     for i in parent:
         found.setdefault(find(i), set()).add(i)

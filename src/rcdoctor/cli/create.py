@@ -6,12 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from rcdoctor.cli import output
-from rcdoctor.cli.common import Target, read_domains
+from rcdoctor.cli.common import Target, expanded, read_domains
 from rcdoctor.errors import EXIT_OK, UsageError
 from rcdoctor.migrate import create
 from rcdoctor.migrate.membership import EmptyNode
 from rcdoctor.migrate.placement import CreatePlan, Member, plan_create
 from rcdoctor.model.domains import domain_for
+from rcdoctor.model.sources import pod_domains
 
 FORMAT = "rcdoctor.create"
 VERSION = 1
@@ -20,8 +21,10 @@ VERSION = 1
 def run_create(
     t: Target, replicas: int, domains_file: tuple[str, ...], apply: bool, allow_one_domain: bool, fmt: str
 ) -> int:
-    domains = read_domains(domains_file) if domains_file else {}
-    addresses = [str(seed.endpoint) for seed in t.seeds]
+    seeds, sources = expanded(t)  # k8s:, @FILE and DNS names: every node they name
+    # no --domains: the pods' zones (else Kubernetes nodes) of k8s: seeds, else each IP its own domain
+    domains = read_domains(domains_file) if domains_file else pod_domains(sources)
+    addresses = [str(seed.endpoint) for seed in seeds]
     members = [Member(a, domain_for([a], domains) or a) for a in addresses]
     plan = plan_create(members, replicas)  # usage errors before touching any node
     nodes = create.probe_all(addresses, t.options)

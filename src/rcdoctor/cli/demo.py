@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 import time
@@ -11,8 +10,6 @@ from pathlib import Path
 
 from rcdoctor.cli import output
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK
-
-STATE_CHANGE = re.compile(r"(\d+ \w+ \d{4} [\d:.]+) .*Cluster state changed: (\w+)")
 
 
 def _quiet(log: Callable[[str], None]) -> Callable[[str], None]:
@@ -41,6 +38,8 @@ def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: in
     from rcdoctor.lab.faults import FaultOp, apply
     from rcdoctor.migrate.journal import Journal
     from rcdoctor.status import build_status
+    from rcdoctor.timeline import build
+    from rcdoctor.timeline.inputs import node_logs
     from rcdoctor.verify.baseline import Baseline
     from rcdoctor.verify.run import digest_cluster, run_verify
 
@@ -99,10 +98,17 @@ def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: in
             time.sleep(0.25)
         all_failed = bool(states) and all(state == "fail" for state in states.values())
         con.print(f"after {time.monotonic() - started:.1f}s: " + ", ".join(f"{a} {s}" for a, s in states.items()))
-        con.print("the servers' logs (the seed's symptom):")
+        con.print("the servers' logs (the seed's symptom), as `rcdoctor timeline` reads them:")
+        timeline = build(node_logs(lab))
         for node in lab.nodes:
-            changes = STATE_CHANGE.findall((Path(node.dir) / "redis.log").read_text(errors="replace"))
-            con.print(f"  {node.name}: " + "  ".join(f"{ts.split()[-1]} {state}" for ts, state in changes[-3:]))
+            changes = [e for e in timeline.events if e.node == node.name and e.kind in ("state-ok", "state-fail")]
+            con.print(f"  {node.name}: " + "  ".join(f"{e.time:%H:%M:%S.%f}"[:-3] + f" {e.text}" for e in changes[-2:]))
+        fails = timeline.kinds().get("state-fail")
+        if fails is not None:
+            con.print(
+                f"  Cluster state changed: fail on {len(fails.nodes)} of {len(lab.nodes)} nodes, "
+                f"{fails.first:%H:%M:%S} to {fails.last:%H:%M:%S}"
+            )
 
         step("What applications see")
         for label, addresses in (("configured with the old pod IPs", old), ("given the new pod IPs", lab.addresses)):

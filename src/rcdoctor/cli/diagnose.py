@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from rcdoctor.cli import output
-from rcdoctor.cli.common import Target, analysis_settings
+from rcdoctor.cli.common import Target, analysis_settings, snapshot_for, with_source_domains
 from rcdoctor.errors import EXIT_OK, UsageError
-from rcdoctor.model.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from rcdoctor.analyze import Report
+    from rcdoctor.checks.base import Check
+    from rcdoctor.checks.context import Context, Settings
+    from rcdoctor.model.snapshot import Snapshot
 
 
 def _selectors(values: Iterable[str]) -> list[str]:
@@ -23,11 +30,8 @@ def run_diagnose(
     domains_file: tuple[str, ...],
     expand: bool,
 ) -> int:
-    from rcdoctor.analyze import analyze
     from rcdoctor.checks import default_registry
-    from rcdoctor.cli.commands import collect_with_progress
     from rcdoctor.cli.render_diagnose import render_report
-    from rcdoctor.collect.connection import nothing_answered
 
     registry = default_registry()
     chosen, dropped = _selectors(select), _selectors(ignore)
@@ -37,18 +41,40 @@ def run_diagnose(
     checks = registry.select(chosen, dropped)
     if not checks:
         raise UsageError("--select/--ignore leave no check to run")
-    settings = analysis_settings(domains_file)
-    if from_file is None and t is None:
-        raise UsageError("give seed addresses or --from SNAPSHOT")
-    snapshot = Snapshot.load(from_file) if from_file else collect_with_progress(t)  # type: ignore[arg-type]
-    report = analyze(snapshot, registry, checks, settings)
+    settings = analysis_settings(domains_file)  # a bad --domains file fails before anything is dialled
+    snapshot = snapshot_for(t, from_file)
+    report, _ = diagnosis(snapshot, settings, checks)
+    source = output.from_snapshot(from_file, snapshot.collected_at) if from_file else None
+    if fmt == "json":
+        data = report.to_dict()
+        if from_file:
+            data["from_snapshot"] = from_file
+        output.emit_json(data)
+    else:
+        render_report(report, output.console(), expand=expand, source=source)
+    return report.exit_code
+
+
+def diagnosis(snapshot: Snapshot, settings: Settings, checks: Iterable[Check] | None = None) -> tuple[Report, Context]:
+    """The analysis diagnose prints (and report lays out), with the Context it ran on: the failure
+    domains of --domains, else of the snapshot's k8s sources, and this machine's journals. 'Nothing
+    answered' is an error (exit 3). The Context is returned for the report to read the same views."""
+    from rcdoctor.analyze import analyze
+    from rcdoctor.checks import default_registry
+    from rcdoctor.checks.context import Context
+    from rcdoctor.collect.connection import nothing_answered
+    from rcdoctor.migrate.journal import local_journals
+
+    settings = with_source_domains(settings, snapshot)  # k8s sources' zones when --domains gave none
+    # rcdoctor's own journals on this machine, so S004 can name the run that left slots open (read here,
+    # at the edge: the checks stay pure). Node ids are random per node, so a journal of another cluster
+    # never matches.
+    settings = replace(settings, journals=local_journals())
+    ctx = Context(snapshot, settings)
+    report = analyze(snapshot, default_registry(), checks, settings, context=ctx)
     if report.answered == 0:
         raise nothing_answered(snapshot)
-    if fmt == "json":
-        output.emit_json(report.to_dict())
-    else:
-        render_report(report, output.console(), expand=expand)
-    return report.exit_code
+    return report, ctx
 
 
 def run_explain(code: str | None, fmt: str) -> int:

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
 from rcdoctor.heal.plan import Expect, Flags, HealPlan, Step
 
+if TYPE_CHECKING:
+    from rcdoctor.analyze import Report
+
 FORMAT = "rcdoctor.heal"
 VERSION = 1
 
 
 def run_heal(t: Target, flags: Flags, apply: bool, journal_path: str | None, fmt: str) -> int:
+    from rcdoctor.analyze import analyze
+    from rcdoctor.checks import default_registry
     from rcdoctor.heal import session
     from rcdoctor.migrate.journal import Journal, new_path
 
@@ -23,7 +28,11 @@ def run_heal(t: Target, flags: Flags, apply: bool, journal_path: str | None, fmt
     if fmt == "text":
         render_plan(first, apply)
     data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "applied": apply, "plan": plan_dict(first)}
+    data["blocked"] = list(first.blocked)  # what is left for a human or a flag; replaced by the run's own
     code = EXIT_OK if first.empty and not first.blocked else EXIT_CRITICAL
+    if first.empty:
+        # Nothing heal can do is not the same as healthy: say what diagnose still finds, for a human.
+        code = _verdict_without_plan(analyze(survey[0], default_registry()), first, data, fmt)
     if apply and not first.empty:
         path = Path(journal_path) if journal_path else new_path("heal")
         journal = Journal(path)
@@ -68,6 +77,37 @@ def run_heal(t: Target, flags: Flags, apply: bool, journal_path: str | None, fmt
     return code
 
 
+def _indented(console: Any, text: str, indent: int = 5, style: str = "") -> None:
+    """One line of a step, wrapped under its own start (not at column 0) when the terminal is narrow; plain
+    text, so a "[" in a reason is never read as markup."""
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid()
+    grid.add_column(width=indent, no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row("", Text(text, style=style))
+    console.print(grid)
+
+
+def _verdict_without_plan(report: Report, plan: HealPlan, data: dict[str, Any], fmt: str) -> int:
+    """Exit code and text when heal plans no step: 0 only if diagnose finds nothing above info; else the
+    root causes left for a human (2 when one is critical, 1 for warnings only; 2 whenever a step is blocked)."""
+    left = [f"{f.code} {f.title}" for f in report.root_causes if f.severity != "info"]
+    data["healthy"] = report.healthy
+    data["remaining"] = left
+    if fmt == "text" and left:
+        console = output.console()
+        severity = "critical" if report.worst == "critical" else "warnings"
+        console.print(f"[bold red]not healthy ({severity})[/], and nothing here heal can repair; left for a human:")
+        for line in left:
+            console.print(f"  {line}")
+        console.print("  (`rcdoctor diagnose` shows the evidence and fix of each)")
+    if plan.blocked or report.worst == "critical":
+        return EXIT_CRITICAL
+    return EXIT_WARNING if not report.healthy else EXIT_OK
+
+
 def _precondition(expect: Expect) -> str:
     return {
         "answers-as": f"{expect.address} answers as {expect.node_id[:8]}",
@@ -76,6 +116,7 @@ def _precondition(expect: Expect) -> str:
         "owns-none": f"{expect.node_id[:8]} owns no slots in {expect.address}'s view",
         "alone": f"{expect.address} is {expect.node_id[:8]} and still knows only itself",
         "knows": f"{expect.address} lists {expect.other[:8]} (waits up to 15 s for gossip)",
+        "config-is": f"{expect.address} is {expect.node_id[:8]} and its {expect.other.replace(' ', ' is still ', 1)}",
     }.get(expect.kind, expect.kind)
 
 
@@ -113,9 +154,11 @@ def plan_dict(plan: HealPlan) -> dict[str, Any]:
     }
 
 
-def render_plan(plan: HealPlan, apply: bool, compact: bool = False) -> None:
+def render_plan(plan: HealPlan, apply: bool, compact: bool = False, console: Any = None) -> None:
     """Every step with why, preconditions and risk; `compact`: one line per step, six per phase."""
-    console = output.console()
+    from rich.markup import escape
+
+    console = console or output.console()
     if plan.empty and not plan.blocked:
         console.print("[bold green]nothing to heal[/]: no finding heal acts on")
         return
@@ -129,35 +172,41 @@ def render_plan(plan: HealPlan, apply: bool, compact: bool = False) -> None:
                 console.print(f"  … and {len(phase.steps) - 6} more like these")
                 number += len(phase.steps) - 7
                 break
-            console.print(f"  {number}. {step.describe()}   [dim]answers {', '.join(step.answers)}[/]")
+            console.print(f"  {number}. {escape(step.describe())}   [dim]answers {', '.join(step.answers)}[/]")
             if compact:
-                console.print(f"     why: {step.why}")
+                _indented(console, "why: " + step.why)
                 continue
-            console.print(f"     why: {step.why}")
+            _indented(console, "why: " + step.why)
             for expect in step.expect:
-                console.print(f"     checked first: {_precondition(expect)}")
+                _indented(console, "checked first: " + _precondition(expect))
             if step.salvage is not None:
-                console.print(
-                    f"     first: keys only this node holds are copied to {step.salvage.owner_address}; every key "
-                    "it holds that the owner lacks or holds differently is written to a salvage file"
+                _indented(
+                    console,
+                    f"first: keys only this node holds are copied to {step.salvage.owner_address}; every key "
+                    "it holds that the owner lacks or holds differently is written to a salvage file",
                 )
-            console.print(f"     [red]can lose data: {step.risk}[/]" if step.risk else "     loses nothing")
+            if step.risk:
+                _indented(console, "can lose data: " + step.risk, style="red")
+            else:
+                console.print("     loses nothing")
         for closing in phase.closings:
             if closing.action != "stuck":
                 number += 1
-                console.print(f"  {number}. slot {closing.slot}: {closing.action} the migration ({closing.reason})")
+                console.print(
+                    f"  {number}. slot {closing.slot}: {closing.action} the migration ({escape(closing.reason)})"
+                )
                 console.print("     loses nothing: keys move with MIGRATE, nothing is deleted")
         for stray in phase.strays:
             number += 1
             console.print(
-                f"  {number}. slot {stray.slot}: return ~{stray.keys} stray key(s) from {stray.holder_address} "
-                f"to the owner {stray.owner_address}   [dim]answers S003[/]"
+                f"  {number}. slot {stray.slot}: return ~{stray.keys} stray key(s) from {escape(stray.holder_address)} "
+                f"to the owner {escape(stray.owner_address)}   [dim]answers S003[/]"
             )
             console.print(
                 "     loses nothing: a key the owner lacks is MIGRATEd, an identical copy dropped, a different "
                 "one kept on both and reported"
             )
     for line in plan.blocked:
-        console.print(f"[yellow]not done[/]: {line}")
+        console.print(f"[yellow]not done[/]: {escape(line)}")
     if not apply:
         console.print("[bold]dry run[/]: nothing changed. Add --apply to heal.")

@@ -269,7 +269,7 @@ def _print_lab(lab: Lab, fmt: str, live: bool = False) -> None:
 
     console = output.console()
     console.print(
-        f"lab {data['name']!r} at {data['dir']}: redis-server {data['version']} ({data['redis_server']}), "
+        f"lab {data['name']!r} at {data['dir']}: {data['server']}-server {data['version']} ({data['redis_server']}), "
         f"cluster-node-timeout {data['node_timeout_ms']} ms"
     )
     table = Table(header_style="bold", pad_edge=False)

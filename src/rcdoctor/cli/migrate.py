@@ -14,6 +14,8 @@ from rcdoctor.cli.common import Target
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, UsageError
 from rcdoctor.migrate.engine import Outcome, Progress, Settings
 from rcdoctor.migrate.journal import Journal, in_flight, latest, new_path
+from rcdoctor.migrate.method import Method
+from rcdoctor.migrate.method import choose as choose_method
 from rcdoctor.migrate.plan import MovePlan
 from rcdoctor.migrate.resume import Closing
 from rcdoctor.migrate.topology import Topology, describe_slots
@@ -32,6 +34,7 @@ class EngineArgs:
     overwrite_target_keys: bool
     journal_path: str | None
     resume: bool
+    method: str = "auto"
 
     @property
     def settings(self) -> Settings:
@@ -41,6 +44,7 @@ class EngineArgs:
             max_keys_per_sec=self.max_keys_per_sec,
             migrate_timeout_ms=self.migrate_timeout,
             overwrite_target_keys=self.overwrite_target_keys,
+            method=self.method,
         )
 
 
@@ -98,13 +102,15 @@ def _move(
         session.require_safe(top)
     plan = planner(top) if exit_code == EXIT_OK and (not closings or args.apply) else MovePlan((), note="resume first")
     keys = session.estimate_keys(top, plan)
-    report["plan"] = _plan_dict(top, plan, keys)
+    how = choose_method(top, t.options, args.method) if plan.transfers else None
+    report["plan"] = _plan_dict(top, plan, keys) | {"method": how.name if how else None}
+    report["plan"]["method_why"] = how.describe() if how else None
     outcome: Outcome | None = None
     if args.apply and plan.transfers:
         if fmt == "text":
-            _print_plan(top, plan, keys, closings)
+            _print_plan(top, plan, keys, closings, how)
         with _progress(fmt, True, plan.slot_count) as progress:
-            outcome = session.execute(top, plan.transfers, t.options, args.settings, journal, progress)
+            outcome = session.execute(top, plan.transfers, t.options, args.settings, journal, progress, how)
         report["outcome"] = _outcome_dict(outcome)
         report["journal"] = str(journal.path)
         if not outcome.ok:
@@ -113,7 +119,7 @@ def _move(
         output.emit_json(report)
         return exit_code
     if outcome is None:
-        _print_plan(top, plan, keys, closings)
+        _print_plan(top, plan, keys, closings, how)
         if not args.apply and (plan.transfers or closings):
             output.console().print("[bold]dry run[/]: nothing changed. Add --apply to do it.")
     else:
@@ -160,6 +166,7 @@ def _plan_dict(top: Topology, plan: MovePlan, keys: int) -> dict[str, Any]:
     return {
         "by": plan.by,
         "note": plan.note,
+        "warnings": list(plan.warnings),
         "slots": plan.slot_count,
         "keys_estimate": keys,
         "transfers": [
@@ -192,11 +199,13 @@ def _outcome_dict(outcome: Outcome | None) -> dict[str, Any] | None:
         "busykey_identical_replaced": outcome.replaced_identical,
         "busykey_overwritten": outcome.overwritten,
         "interrupted": outcome.interrupted,
+        "warnings": outcome.warnings,
     }
 
 
-def _print_plan(top: Topology, plan: MovePlan, keys: int, closings: list[Closing]) -> None:
+def _print_plan(top: Topology, plan: MovePlan, keys: int, closings: list[Closing], how: Method | None = None) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     console = output.console()
     if closings:
@@ -205,6 +214,8 @@ def _print_plan(top: Topology, plan: MovePlan, keys: int, closings: list[Closing
             console.print(f"  slot {c.slot}: {c.action} — {c.reason}")
         if len(closings) > 20:
             console.print(f"  … {len(closings) - 20} more")
+    for warning in plan.warnings:
+        console.print(Text("warning: " + warning, style="yellow"))
     if not plan.transfers:
         console.print(f"nothing to move: {plan.note}")
         return
@@ -220,6 +231,8 @@ def _print_plan(top: Topology, plan: MovePlan, keys: int, closings: list[Closing
             ranges[:60] + ("…" if len(ranges) > 60 else ""),
         )
     console.print(table)
+    if how is not None:
+        console.print(f"method: {how.describe()}")
     loads = Table(title=f"load by {plan.by}", title_justify="left")
     for column in ("primary", "before", "after"):
         loads.add_column(column, justify="right" if column != "primary" else "left")
@@ -241,6 +254,8 @@ def _print_outcome(outcome: Outcome, journal: Path | None, command: str) -> None
         console.print(
             f"[yellow]{outcome.overwritten} key(s) on the target were overwritten (--overwrite-target-keys)[/]"
         )
+    for warning in outcome.warnings:
+        console.print(f"[yellow]note[/]: {warning}")
     for node_id, why in outcome.broken_nodes.items():
         console.print(f"[red]gave up on {node_id[:8]}[/]: {why}")
     for failure in outcome.failures[:10]:

@@ -11,7 +11,7 @@ import sys
 import time
 from typing import NoReturn
 
-from rcdoctor.credentials import password_from_env, read_password_file
+from rcdoctor.credentials import check_tls_files, password_from_env, read_password_file
 from rcdoctor.errors import UsageError
 from rcdoctor.probe.resp import RespError, RespProtocolError, RespTLSError, TLSOptions, call, connect
 from rcdoctor.probe.verdict import CANNOT, FAIL, KINDS, Verdict, judge
@@ -62,6 +62,7 @@ def _text(reply: object) -> str | None:
 def probe(args: argparse.Namespace) -> Verdict:
     from rcdoctor.model.address import parse_seed
 
+    check_tls_files(cacert=args.cacert, cert=args.cert, key=args.key)
     seed = parse_seed(args.address)
     secret = read_password_file(args.password_file) if args.password_file else seed.password or password_from_env()
     password = secret.reveal() if secret is not None else None
@@ -80,7 +81,8 @@ def probe(args: argparse.Namespace) -> Verdict:
     except RespTLSError as exc:
         return Verdict(CANNOT, f"TLS handshake with {host}:{port} failed ({exc}): TLS on one side only?")
     except TimeoutError:
-        return Verdict(FAIL, f"no answer from {host}:{port} within {args.timeout:g}s")
+        hint = " (a plain port? then drop --tls)" if tls is not None else ""
+        return Verdict(FAIL, f"no answer from {host}:{port} within {args.timeout:g}s{hint}")
     except OSError as exc:
         return Verdict(FAIL, f"cannot connect to {host}:{port}: {exc.strerror or exc}")
     try:
@@ -88,21 +90,31 @@ def probe(args: argparse.Namespace) -> Verdict:
     except TimeoutError:
         return Verdict(FAIL, f"{host}:{port} accepted the connection but did not answer within {args.timeout:g}s")
     except (RespProtocolError, OSError) as exc:
-        hint = " (a TLS port? try --tls)" if tls is None else ""
-        return Verdict(FAIL, f"{host}:{port} did not answer as Redis: {exc}{hint}")
+        if tls is None:
+            # A plain client on a TLS port reads TLS bytes or a closed connection: the probe is set up
+            # wrong, it cannot judge the node (3), it must not call it failing (2).
+            return Verdict(CANNOT, f"{host}:{port} did not answer as Redis: {exc} (a TLS port? try --tls)")
+        return Verdict(FAIL, f"{host}:{port} did not answer as Redis: {exc}")
     finally:
         sock.close()
-    replies = replies[1:] if password is not None else replies
+    refused = None
+    if password is not None:
+        auth, replies = replies[0], replies[1:]
+        # AUTH's own refusal (WRONGPASS) is the cause; PING's NOAUTH after it only a consequence.
+        if isinstance(auth, RespError) and auth.message.split(" ", 1)[0] in ("WRONGPASS", "NOPERM"):
+            refused = auth.message
     ping = replies[0]
+    error = refused or (ping.message if isinstance(ping, RespError) else None)
     if args.kind != "readiness":
-        return judge(args.kind, _text(ping), ping.message if isinstance(ping, RespError) else None, None, None)
+        return judge(args.kind, _text(ping) if refused is None else None, error, None, None)
     info = "\n".join(t for r in replies[1:3] if (t := _text(r)))
     cluster = _text(replies[3])
-    return judge("readiness", _text(ping), ping.message if isinstance(ping, RespError) else None, info, cluster)
+    return judge("readiness", _text(ping) if refused is None else None, error, info, cluster)
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    # intermixed: options may sit between the kind and the address (`readiness --password-file F ADDR`)
+    args = parser().parse_intermixed_args(argv)
     started = time.perf_counter()
     try:
         verdict = probe(args)

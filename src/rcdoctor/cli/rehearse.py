@@ -1,4 +1,5 @@
-"""`rcdoctor lab rehearse split-brain`: the Jepsen-style write-loss rehearsal on a throwaway lab."""
+"""`rcdoctor lab rehearse split-brain` (write loss across a partition) and `chaos` (seeded rounds of
+faults, each diagnosed, healed and verified), on throwaway labs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import click
 
 from rcdoctor.cli import common, output
-from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK
+from rcdoctor.errors import EXIT_CANNOT_RUN, EXIT_CRITICAL, EXIT_OK
 
 
 @click.group()
@@ -164,3 +165,92 @@ def render(result: dict[str, object]) -> None:
     if isinstance(after, dict):
         style = "red" if after["lost"] else "green"
         console.print(f"[{style}]after restoring the minority-only keys: {after['lost']} lost[/]")
+
+
+@rehearse.command("chaos")
+@click.option("--rounds", type=click.IntRange(1, 10_000), default=10, show_default=True)
+@click.option("--seed", type=int, default=None, help="Seed of the draw (default: a new one, printed).")
+@click.option("--round", "only_round", type=click.IntRange(0), default=None, help="Replay only this round.")
+@click.option(
+    "--faults",
+    "kinds",
+    default=None,
+    metavar="K,K,…",
+    help="Fault kinds to draw from (default: all; partition only as root with nft). "
+    "`rcdoctor lab rehearse chaos --list` names them.",
+)
+@click.option("--list", "list_kinds", is_flag=True, help="List the fault kinds and exit.")
+@click.option("-p", "--primaries", type=click.IntRange(2, 10), default=3, show_default=True)
+@click.option("--keys", type=click.IntRange(0, 10_000_000), default=2000, show_default=True, help="Data set size.")
+@common.node_timeout_option(60_000)
+@click.option("--base-ip", default="127.230.0.11", show_default=True, help="IP of the lab's first node.")
+@common.redis_server_option
+@common.format_option
+def chaos(
+    rounds: int,
+    seed: int | None,
+    only_round: int | None,
+    kinds: str | None,
+    list_kinds: bool,
+    primaries: int,
+    keys: int,
+    node_timeout: int,
+    base_ip: str,
+    redis_server: str | None,
+    fmt: str,
+) -> int:
+    """Rounds of seeded faults on a real lab, each diagnosed, healed and verified; count what was lost.
+
+    The lab is formed by `redis-cli --cluster create` (one replica per primary) at server defaults, with
+    --keys keys written. Each round draws faults (and combinations that leave one copy of every shard)
+    from the catalogue, writes from one client per shard throughout (a write counts once WAIT says a
+    replica has it), applies the faults, lets the infrastructure undo the passing ones (restart, wake,
+    network back), then runs diagnose, `rcdoctor heal --apply` with only the risk flags its plan asks
+    for, and `rcdoctor verify`. Keys lost: data-set keys missing or changed, plus acknowledged writes
+    gone. A failing round prints the command that replays it. Exit 0 when no key was lost and every
+    round healed (or heal refused, saying why), 2 otherwise, 3 when the rehearsal could not run.
+    """
+    import secrets
+
+    from rcdoctor.chaos.generator import CATALOGUE, parse_kinds
+    from rcdoctor.chaos.run import Settings, verdict
+    from rcdoctor.chaos.run import rehearse as run
+    from rcdoctor.lab.network import network_available
+
+    if list_kinds:
+        for name, summary in CATALOGUE.items():
+            click.echo(f"{name:<18} {summary}")
+        return EXIT_OK
+    try:
+        chosen = parse_kinds(kinds, network_available())
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    seed = secrets.randbelow(1_000_000) if seed is None else seed
+    settings = Settings(
+        seed, rounds, chosen, only_round, primaries, 1, keys, node_timeout, base_ip=base_ip, redis_server=redis_server
+    )
+
+    def say(text: str) -> None:
+        if fmt != "json":
+            output.info(text)
+
+    say(f"chaos rehearsal: seed {seed}, {1 if only_round is not None else rounds} round(s), faults {','.join(chosen)}")
+    outcome = run(settings, say)
+    result = outcome.to_dict()
+    if fmt == "json":
+        output.emit_json(result)
+    else:
+        console = output.console()
+        style = "red" if outcome.failed else "green"
+        console.print(
+            f"[{style}]{result['rounds']} round(s): {result['rounds_healed']} healed, "
+            f"{result['rounds_refused']} refused, "
+            f"{result['rounds_failed']} failed; keys lost: {result['keys_lost']}[/]"
+            + (f" ({result['keys_lost_accepted']} more under a risk flag)" if result["keys_lost_accepted"] else "")
+        )
+        for failed in outcome.failed:
+            console.print(f"round {failed.plan.index}: {verdict(failed)}", markup=False)
+            console.print(f"  replay: {outcome.replay(failed)}", markup=False)
+    if not outcome.results:
+        return EXIT_CANNOT_RUN
+    return EXIT_CRITICAL if outcome.failed else EXIT_OK

@@ -14,16 +14,19 @@ from rcdoctor.checks.base import Finding
 STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan", "ok": "green"}
 MARK = {"critical": "✗", "warning": "!", "info": "i", "ok": "✓"}
 MAX_NODES = 6
+MAX_UNSEEN = 8
 
 
-def render_report(report: Report, console: Console, expand: bool = False) -> None:
+def render_report(report: Report, console: Console, expand: bool = False, source: str | None = None) -> None:
+    """`source`: the snapshot read (`snapshot F, 3 h old`), so a saved file never reads like a live run."""
     snap = report.snapshot
+    origin = f"{source}, collected {snap.collected_at}: " if source else ""
     console.print(
         Text(
-            f"rcdoctor diagnose: {report.answered} node(s) answered, {report.nodes} known, "
-            f"{len(snap.nodes)} endpoint(s) dialed in {snap.duration_s:.2f}s ({snap.collected_at}); "
-            f"{len(report.checks)} checks",
-            style="dim",
+            f"rcdoctor diagnose: {origin}{report.answered} node(s) answered, {report.nodes} known, "
+            f"{len(snap.nodes)} endpoint(s) dialed in {snap.duration_s:.2f}s"
+            f"{'' if source else f' ({snap.collected_at})'}; {len(report.checks)} checks",
+            style="bold yellow" if source else "dim",
         )
     )
     roots = [f for f in report.root_causes if f.severity != "info"]
@@ -48,6 +51,14 @@ def render_report(report: Report, console: Console, expand: bool = False) -> Non
             line = Text(f"  i {finding.code} {finding.check.name}: ", style="cyan")
             line.append(finding.title, style="")
             console.print(line)
+    unseen = report.not_seen
+    if unseen:
+        console.print()
+        console.print(Text(f"Not seen ({len(unseen)}): the findings above hold only for the rest", style="bold"))
+        for item in unseen[:MAX_UNSEEN]:
+            _wrapped(console, "- " + item, "  ", subsequent="    ")
+        if len(unseen) > MAX_UNSEEN:
+            console.print(Text(f"  … and {len(unseen) - MAX_UNSEEN} more (--format json lists them all)", style="dim"))
     console.print()
     console.print(Text("`rcdoctor explain CODE` for what a code means and how to fix it.", style="dim"))
 
@@ -55,7 +66,8 @@ def render_report(report: Report, console: Console, expand: bool = False) -> Non
 def _finding(report: Report, finding: Finding, console: Console, indent: int, expand: bool) -> None:
     pad = " " * indent
     head = Text(f"{pad}{MARK[finding.severity]} {finding.code} {finding.check.name} ", style=STYLE[finding.severity])
-    head.append(f"[{finding.severity}]" + (" (check could not run)" if finding.crashed else ""), style="dim")
+    basis = ", inferred" if finding.basis == "inferred" else ""
+    head.append(f"[{finding.severity}{basis}]" + (" (check could not run)" if finding.crashed else ""), style="dim")
     console.print(head)
     _wrapped(console, finding.title, pad + "  ", style="bold")
     if finding.nodes:
@@ -64,6 +76,8 @@ def _finding(report: Report, finding: Finding, console: Console, indent: int, ex
         _wrapped(console, "nodes: " + shown + (f" and {more} more" if more > 0 else ""), pad + "  ")
     for item in finding.evidence:
         _wrapped(console, "- " + item, pad + "  ", subsequent=pad + "    ")
+    if finding.confirm:
+        _wrapped(console, "to confirm: " + finding.confirm, pad + "  ", style="cyan", subsequent=pad + "      ")
     _wrapped(console, "fix: " + finding.fix, pad + "  ", style="green", subsequent=pad + "       ")
     children = report.children(finding)
     if not children:

@@ -7,23 +7,20 @@ from rich.table import Table
 
 from rcdoctor.checks.context import Context
 from rcdoctor.cli import output
-from rcdoctor.cli.common import Target, analysis_settings
+from rcdoctor.cli.common import Target, analysis_settings, snapshot_for, with_source_domains
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING, UsageError
-from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.risk.analysis import DOWN, FAILOVER, RiskReport
 
 EXIT = {"ok": EXIT_OK, "warning": EXIT_WARNING, "critical": EXIT_CRITICAL}
 
 
 def run_risk(t: Target | None, from_file: str | None, domains_file: tuple[str, ...], pairs: bool, fmt: str) -> int:
-    from rcdoctor.cli.commands import collect_with_progress
     from rcdoctor.collect.connection import nothing_answered
     from rcdoctor.risk.analysis import analyze_risk
 
     settings = analysis_settings(domains_file)
-    if from_file is None and t is None:
-        raise UsageError("give seed addresses or --from SNAPSHOT")
-    snapshot = Snapshot.load(from_file) if from_file else collect_with_progress(t)  # type: ignore[arg-type]
+    snapshot = snapshot_for(t, from_file)
+    settings = with_source_domains(settings, snapshot)  # k8s sources' zones when --domains gave none
     if not snapshot.answered:
         raise nothing_answered(snapshot)
     ctx = Context(snapshot, settings)
@@ -31,8 +28,16 @@ def run_risk(t: Target | None, from_file: str | None, domains_file: tuple[str, .
         raise UsageError("no slot-owning primary found: nothing to analyze (is the cluster created?)")
     report = analyze_risk(ctx, pairs=pairs)
     if fmt == "json":
-        output.emit_json(report.to_dict())
+        data = report.to_dict()
+        if from_file:
+            data["from_snapshot"] = from_file
+        output.emit_json(data)
     else:
+        if from_file:
+            from rich.text import Text
+
+            note = "risk of " + output.from_snapshot(from_file, snapshot.collected_at)
+            output.console().print(Text(note, style="bold yellow"))
         render(report, ctx, output.console())
     return EXIT[report.worst]
 

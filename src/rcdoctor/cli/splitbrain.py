@@ -124,7 +124,7 @@ def restore(
             console.print("dry run: nothing changed (add --apply)")
         return EXIT_WARNING if choice.conflicts else EXIT_OK
     t = common.target(seeds, **conn)  # type: ignore[arg-type]
-    cluster = cluster_client([s.endpoint for s in t.seeds], t.options)
+    cluster = cluster_client([s.endpoint for s in common.expanded(t)[0]], t.options)
     try:
         done = run(cluster, choice.restore, float(header.get("created", 0)), replace=wanted or set())
     finally:

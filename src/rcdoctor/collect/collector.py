@@ -7,6 +7,7 @@ done by then is recorded as a `deadline` error and the snapshot is returned anyw
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -21,9 +22,16 @@ import redis
 from rcdoctor import __version__
 from rcdoctor.collect.connection import ConnectOptions, classify, classify_with, open_connection
 from rcdoctor.collect.probe import resolve, tcp_probe
+from rcdoctor.collect.sources import expand
+from rcdoctor.errors import SourceError
 from rcdoctor.model.address import BUS_PORT_OFFSET, Endpoint, Seed, is_ip, parse_seed
 from rcdoctor.model.cluster_nodes import ClusterNode, parse_cluster_nodes
 from rcdoctor.model.cluster_slots import pairs_to_dict
+from rcdoctor.model.info import parse_info
+from rcdoctor.model.parse_cache import ParseCache
+from rcdoctor.model.server import ServerIdentity, server_identity
+from rcdoctor.model.slot_migrations import commands_for
+from rcdoctor.model.slot_stats import SLOT_STATS, SLOT_STATS_COMMAND, has_slot_stats, with_keys
 from rcdoctor.model.slots import key_hash_slot
 from rcdoctor.model.snapshot import (
     CLUSTER_INFO,
@@ -79,6 +87,7 @@ COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 # server, well under a millisecond for 1,000 keys).
 KEY_SAMPLE = 1000
 SCAN_KEY = "SCAN"
+CLIENT_NAME = "rcdoctor"  # as every connection of rcdoctor's is named (ConnectOptions.connection_kwargs)
 
 Progress = Callable[[int, int], None]  # (done, known)
 
@@ -90,6 +99,10 @@ class _Pending:
     bus_port: int | None = None
 
 
+def identity_of(info: object) -> ServerIdentity | None:
+    return server_identity(parse_info(info).value.get("server", {})) if isinstance(info, str) else None
+
+
 def collect(
     seeds: Sequence[Seed | str],
     options: ConnectOptions | None = None,
@@ -99,15 +112,30 @@ def collect(
     count_open_slot_keys: bool = True,
     progress: Progress | None = None,
 ) -> Snapshot:
-    """Collect every node reachable from `seeds` (and every node any of them knows) in parallel."""
+    """Collect every node reachable from `seeds` (and every node any of them knows) in parallel.
+
+    Seeds are expanded first, within the same deadline: a DNS name to every address it resolves to, a
+    `k8s:` selector to its pods' IPs, `@FILE` to its lines; so each collection follows pods that moved.
+    Raises SourceError only when no seed gave any address and a k8s:/file source failed (a name that does
+    not resolve is a "dns" node record, as before).
+    """
     options = options or ConnectOptions()
-    parsed = [parse_seed(s) if isinstance(s, str) else s for s in seeds]
-    for seed in parsed:
+    given = [parse_seed(s) if isinstance(s, str) else s for s in seeds]
+    for seed in given:
         options = options.with_seed(seed)
     grace = max(1.0, options.timeout / 2) if grace is None else grace
     started_wall = datetime.now(UTC)
     started = time.monotonic()
     deadline = started + options.timeout + grace
+    expansion = expand(given, started + options.timeout, kube_context=options.kube_context)
+    failed = [s for s in expansion.sources if s.error and s.kind in ("k8s", "file")]
+    if not expansion.seeds and not expansion.unresolved and failed:
+        raise SourceError(failed[0].error if len(failed) == 1 else "; ".join(f"{s.spec}: {s.error}" for s in failed))
+    parsed = list(expansion.seeds)
+    for seed in parsed:
+        options = options.with_seed(seed)
+    if expansion.server_names:
+        options = replace(options, server_names=MappingProxyType({**options.server_names, **expansion.server_names}))
 
     pending: dict[str, _Pending] = {}
     samples: dict[str, NodeSample] = {}
@@ -115,14 +143,22 @@ def collect(
     hostnames: set[str] = set()
 
     executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rcdoctor-collect")
+    # One parse cache for every sample (the Snapshot keeps it): discovery reads each view as it comes,
+    # and a line every view has is parsed once for the whole cluster, not once per view. Its memo dicts
+    # are only ever filled with the same value for a key, so worker threads may share it.
+    cache = ParseCache()
 
     def submit(address: str) -> None:
         meta = pending[address]
         future = executor.submit(
-            _sample_node, address, meta.origin, options, deadline, count_open_slot_keys, meta.bus_port
+            _sample_node, address, meta.origin, options, deadline, count_open_slot_keys, meta.bus_port, cache
         )
         futures[future] = address
 
+    for address, reason in expansion.unresolved.items():
+        # Kept as a node record, as when the name itself was dialled: "nothing answered" then names it.
+        pending[address] = _Pending("seed")
+        samples[address] = NodeSample(address, "seed", error=NodeError("dns", reason), parse_cache=cache)
     try:
         for seed in parsed:
             address = str(seed.endpoint)
@@ -156,6 +192,7 @@ def collect(
                 error=NodeError(
                     "deadline", f"no complete answer before the collection deadline ({options.timeout + grace:.1f}s)"
                 ),
+                parse_cache=cache,
             )
     finally:
         # Threads still blocked on a hung node end at their own socket timeout; don't wait for them.
@@ -163,17 +200,19 @@ def collect(
 
     _probe_bus_ports_peers_use(samples, deadline)
     nodes = tuple(_with_announcers(samples[address], pending[address].announced_by) for address in sorted(pending))
-    dns = _resolve_names(hostnames - {n.endpoint.host for n in nodes}, deadline)
+    dns: dict[str, Any] = dict(expansion.answers)  # the seeds' names, resolved once above
+    dns.update(_resolve_names(hostnames - {n.endpoint.host for n in nodes} - set(dns), deadline))
     return Snapshot(
         collected_at=started_wall.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         duration_s=round(time.monotonic() - started, 4),
-        seeds=tuple(str(s.endpoint) for s in parsed),
+        seeds=tuple(dict.fromkeys([*(str(s.endpoint) for s in parsed), *expansion.unresolved])),
         timeout_s=options.timeout,
         nodes=nodes,
         tool_version=__version__,
         tls=options.tls,
         auth=options.password is not None,
         dns=MappingProxyType(dns),
+        sources=expansion.sources,
     )
 
 
@@ -233,6 +272,7 @@ def _sample_node(
     deadline: float,
     count_open_slot_keys: bool,
     bus_port_hint: int | None,
+    cache: ParseCache,
 ) -> NodeSample:
     """Talk to one node; every failure becomes data. Runs in a worker thread."""
     started = time.monotonic()
@@ -264,16 +304,36 @@ def _sample_node(
     myself: ClusterNode | None = None
     try:
         if error is None:
-            conn = open_connection(endpoint, options, timeout=max(0.05, budget()))
+            # Round trips are most of a node's cost (CPU of syscalls and thread wake-ups, not only wait):
+            # the name goes with the PING, the key sample with the commands.
+            conn = open_connection(endpoint, options, timeout=max(0.05, budget()), named=False)
             connecting = False
             ping_started = time.perf_counter()
-            conn.send_command("PING")
+            conn.send_packed_command(conn.pack_commands([("CLIENT", "SETNAME", CLIENT_NAME), ("PING",)]))
+            # The name only shows rcdoctor in CLIENT LIST: an ACL user without CLIENT is no blind spot.
+            with contextlib.suppress(redis.ResponseError):
+                conn.read_response()
             conn.read_response()
             ping_ms = round((time.perf_counter() - ping_started) * 1000, 3)
-            _pipeline(conn, COMMANDS, replies, reply_errors, budget)
+            scan = ((SCAN_KEY, ("SCAN", "0", "COUNT", str(KEY_SAMPLE))),) if count_open_slot_keys else ()
+            _send(conn, (*COMMANDS, *scan))
+            _read(conn, COMMANDS, replies, reply_errors, budget)
+            scanned: dict[str, Any] = {}  # key names: never in `replies`, which a failure below still keeps
+            _read(conn, scan, scanned, reply_errors, budget)
+            # Atomic slot migrations only where the server has them (Valkey 9.0+, Redis 8.4+), known from
+            # its INFO: older servers would answer every snapshot with an "unknown subcommand" error.
+            info = replies.get(INFO)
+            newer = commands_for(parse_info(info).value.get("server", {})) if isinstance(info, str) else ()
+            if newer:
+                _pipeline(conn, newer, replies, reply_errors, budget)
             myself = _myself(replies.get(CLUSTER_NODES))
+            if myself is not None and myself.is_primary and myself.slots and has_slot_stats(identity_of(info)):
+                # Exact key counts of its own slots: DBSIZE minus their sum is what it holds elsewhere (S003)
+                _pipeline(conn, ((SLOT_STATS, SLOT_STATS_COMMAND),), replies, reply_errors, budget)
+                if SLOT_STATS in replies:
+                    replies[SLOT_STATS] = with_keys(replies[SLOT_STATS])
             if count_open_slot_keys and myself is not None:
-                to_count = _slots_to_count(conn, myself, replies, reply_errors, budget)
+                to_count = _slots_to_count(myself, scanned, replies)
                 if to_count:
                     counts = tuple(
                         (COUNTKEYSINSLOT_PREFIX + str(s), ("CLUSTER", "COUNTKEYSINSLOT", str(s))) for s in to_count
@@ -300,24 +360,17 @@ def _sample_node(
         duration_ms=_ms(started),
         replies=MappingProxyType(replies),
         reply_errors=MappingProxyType(reply_errors),
+        parse_cache=cache,
     )
 
 
-def _slots_to_count(
-    conn: Any,
-    myself: ClusterNode,
-    replies: dict[str, Any],
-    reply_errors: dict[str, str],
-    budget: Callable[[], float],
-) -> list[int]:
+def _slots_to_count(myself: ClusterNode, scanned: dict[str, Any], replies: dict[str, Any]) -> list[int]:
     """Slots whose keys are worth counting here: the open ones, and those of a sample of keys that
     fall outside the slots this node serves (keys left on a node that does not own them).
 
     One `SCAN 0 COUNT n` gives the sample; only the slots of its keys are kept, never key names
     (snapshots are shared, key names can be personal data).
     """
-    scanned: dict[str, Any] = {}
-    _pipeline(conn, ((SCAN_KEY, ("SCAN", "0", "COUNT", str(KEY_SAMPLE))),), scanned, reply_errors, budget)
     sampled: Counter[int] = Counter()
     reply = scanned.get(SCAN_KEY)
     if isinstance(reply, list) and len(reply) == 2 and isinstance(reply[1], list):
@@ -333,7 +386,9 @@ def _served_slots(myself: ClusterNode, view_text: Any) -> set[int]:
     """The slots this node serves in its own view: its own, or its primary's when it is a replica."""
     ranges = myself.slots
     if myself.is_replica and myself.primary_id and isinstance(view_text, str):
-        primary = next((n for n in parse_cluster_nodes(view_text).value if n.id == myself.primary_id), None)
+        # Only the primary's line is parsed: the whole view is parsed once, later, for discovery.
+        lines = (line for line in view_text.splitlines() if line.startswith(myself.primary_id + " "))
+        primary = next((n for line in lines for n in parse_cluster_nodes(line).value), None)
         ranges = primary.slots if primary else ()
     return {slot for r in ranges for slot in range(r.start, r.end + 1)}
 
@@ -346,7 +401,22 @@ def _pipeline(
     budget: Callable[[], float],
 ) -> None:
     """Send all commands in one write, read every reply; an error reply is recorded, not raised."""
+    _send(conn, commands)
+    _read(conn, commands, replies, reply_errors, budget)
+
+
+def _send(conn: Any, commands: Sequence[tuple[str, tuple[str, ...]]]) -> None:
     conn.send_packed_command(conn.pack_commands([args for _, args in commands]))
+
+
+def _read(
+    conn: Any,
+    commands: Sequence[tuple[str, tuple[str, ...]]],
+    replies: dict[str, Any],
+    reply_errors: dict[str, str],
+    budget: Callable[[], float],
+) -> None:
+    """Read the replies of `commands`, sent before, in order."""
     for key, _ in commands:
         remaining = budget()
         if remaining <= 0:

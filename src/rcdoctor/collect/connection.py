@@ -10,8 +10,9 @@ import errno
 import importlib.util
 import socket
 import ssl
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -48,6 +49,11 @@ class ConnectOptions:
     key_file: str | None = None
     tls_verify: bool = True
     timeout: float = DEFAULT_TIMEOUT
+    # IP -> the DNS name it was resolved from (a seed name): TLS to that IP keeps sending the name as SNI,
+    # as it did when the name itself was dialled. Filled by the collector.
+    server_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    kube_context: str | None = None  # kubectl --context for k8s: seeds (not a connection setting, but it
+    # travels with the options so every re-collection lists the same cluster's pods)
 
     def with_seed(self, seed: Seed) -> ConnectOptions:
         """Take credentials and TLS from a URL seed where the options do not already set them."""
@@ -69,7 +75,8 @@ class ConnectOptions:
             "socket_connect_timeout": limit,
             "decode_responses": True,
             "encoding_errors": "replace",
-            "client_name": "rcdoctor",
+            # No client_name: redis-py would send CLIENT SETNAME while connecting and fail the connection
+            # for an ACL user without it. open_connection names the connection when the user may.
             # No silent retries with backoff (redis-py's default): a dead node must cost one timeout.
             "retry": Retry(NoBackoff(), 0),
             **_NO_SETINFO,
@@ -85,19 +92,49 @@ class ConnectOptions:
         return kwargs
 
 
-def open_connection(endpoint: Endpoint, options: ConnectOptions, timeout: float | None = None) -> Connection:
-    """A connected, authenticated low-level connection (raises redis-py errors)."""
+def open_connection(
+    endpoint: Endpoint, options: ConnectOptions, timeout: float | None = None, named: bool = True
+) -> Connection:
+    """A connected, authenticated low-level connection (raises redis-py errors). `named=False`: no
+    CLIENT SETNAME round trip while connecting (the collector sends it with its first commands)."""
     kwargs = options.connection_kwargs(endpoint, timeout)
-    cls = SSLConnection if options.tls else Connection
-    conn = cls(**kwargs)
+    name = options.server_names.get(endpoint.host) if options.tls else None
+    conn: Connection
+    if name is not None:
+        conn = _NamedSSLConnection(server_name=name, **kwargs)
+    else:
+        conn = (SSLConnection if options.tls else Connection)(**kwargs)
     conn.connect()
+    if not named:
+        return conn
+    try:
+        # Cosmetic (CLIENT LIST shows who we are): never a reason to fail a connection.
+        conn.send_command("CLIENT", "SETNAME", "rcdoctor")
+        conn.read_response()
+    except redis.ResponseError:
+        pass
     return conn
+
+
+class _NamedSSLConnection(SSLConnection):
+    """TLS to an IP with the DNS name it came from as SNI (redis-py takes SNI from the host it dials)."""
+
+    def __init__(self, *, server_name: str, **kwargs: Any) -> None:
+        self._server_name = server_name
+        super().__init__(**kwargs)
+
+    def _wrap_socket_with_ssl(self, sock: socket.socket) -> Any:
+        # The TCP connection to the IP is already made; only the handshake sees the name.
+        dialled, self.host = self.host, self._server_name
+        try:
+            return super()._wrap_socket_with_ssl(sock)  # type: ignore[no-untyped-call]
+        finally:
+            self.host = dialled
 
 
 def client(endpoint: Endpoint, options: ConnectOptions, timeout: float | None = None) -> redis.Redis:
     """A redis-py client for one node (for the lab and, later, the executor)."""
     kwargs = options.connection_kwargs(endpoint, timeout)
-    kwargs.pop("client_name")
     if options.tls:
         kwargs["ssl"] = True
     return redis.Redis(**kwargs)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import AskError, RedisError, ResponseError
 
 from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.migrate.link import Link
@@ -106,7 +106,7 @@ def _names(link: Link, slots: Sequence[int]) -> dict[int, list[bytes]]:
     return names
 
 
-def _copies(link: Link, keys: Sequence[bytes]) -> list[Copy | None]:
+def _copies(link: Link, keys: Sequence[bytes], follow: bool = True) -> list[Copy | None]:
     # ASKING before each read: a node IMPORTING a slot answers for its keys only after it. IDLETIME is read
     # first (DUMP does not touch a key's access time, but keep the order obvious); it fails under an LFU
     # maxmemory-policy, which only costs us the hint.
@@ -114,12 +114,33 @@ def _copies(link: Link, keys: Sequence[bytes]) -> list[Copy | None]:
     for k in keys:
         commands += [("ASKING",), ("OBJECT", "IDLETIME", k), ("ASKING",), ("DUMP", k), ("ASKING",), ("PTTL", k)]
     replies = link.run(commands)
-    idles = replies[1::6]
-    _checked(link, [r for i, r in enumerate(replies) if i % 6 != 1])
     found: list[Copy | None] = []
-    for payload, pttl, idle in zip(replies[3::6], replies[5::6], idles, strict=True):
+    asked: dict[tuple[str, int], tuple[AskError, list[int]]] = {}
+    for i in range(len(keys)):
+        idle, payload, pttl = replies[6 * i + 1], replies[6 * i + 3], replies[6 * i + 5]
+        ask = next((r for r in (payload, pttl) if isinstance(r, AskError)), None)
+        if ask is not None and follow:
+            # A node MIGRATING the slot answers -ASK for a key it no longer holds (ASKING does not change
+            # that): if the key still exists it is on the importing node, and that is this side's copy.
+            asked.setdefault(ask.node_addr, (ask, []))[1].append(i)
+            found.append(None)  # replaced below by what the importing node holds
+            continue
+        _checked(link, [r for j, r in enumerate(replies[6 * i : 6 * i + 6]) if j != 1])  # IDLETIME: a hint
         hint = int(idle) if isinstance(idle, int) else None
         found.append(None if payload is None else Copy(bytes(payload), int(pttl), hint))
+    for ask, indexes in asked.values():
+        try:
+            there = link.asked(ask)
+        except (RedisError, OSError) as exc:
+            raise CompareError(
+                f"{link.endpoint} sends keys of slot {ask.slot_id} to {ask.host}:{ask.port}, unreadable: {exc}"
+            ) from None
+        try:
+            # Once: the importing node answers them itself (or refuses, a CompareError naming it).
+            for i, copy in zip(indexes, _copies(there, [keys[i] for i in indexes], follow=False), strict=True):
+                found[i] = copy
+        finally:
+            there.close()
     return found
 
 

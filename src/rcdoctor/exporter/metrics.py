@@ -22,6 +22,7 @@ from rcdoctor.analyze import Report
 from rcdoctor.checks.base import SEVERITIES, Finding, severity_rank
 from rcdoctor.checks.context import Context, uncovered
 from rcdoctor.model.info import parse_keyspace
+from rcdoctor.model.server import ServerIdentity
 from rcdoctor.model.snapshot import NodeSample
 
 NODE_LABELS = ("addr", "node_id", "role")
@@ -86,6 +87,7 @@ CLUSTER_COUNTERS = {
 # Where a check's findings count towards a cluster-wide gauge.
 STALE_ADDRESS_CODES = ("A003", "A004")
 SPLIT_BRAIN_CODES = ("E002", "E003", "E004")
+CLUSTER_MERGE_CODE = "M010"
 PLACEMENT_FAMILY_PREFIX = "Q"
 WORST = {"ok": 0, "info": 1, "warning": 2, "critical": 3}
 
@@ -208,7 +210,7 @@ def _node(out: Families, sample: NodeSample, ctx: Context, listed_id: str) -> No
         for db, keys in sorted(parse_keyspace(keyspace).items()):
             family.add_metric([*labels, db], float(keys))
     _replication(out, labels, sample.info.get("replication", {}))
-    _instance_info(out, labels, info)
+    _instance_info(out, labels, info, sample.identity)
     if sample.ping_ms is not None:
         out.gauge("rcdoctor_node_ping_seconds", "PING round trip seen by rcdoctor.", NODE_LABELS).add_metric(
             labels, sample.ping_ms / 1000
@@ -244,11 +246,20 @@ def _replication(out: Families, labels: list[str], replication: dict[str, str]) 
             ).add_metric(values, lag)
 
 
-def _instance_info(out: Families, labels: list[str], info: dict[str, str]) -> None:
-    fields = ("redis_version", "redis_mode", "os", "tcp_port", "run_id", "process_id")
-    out.gauge("redis_instance_info", "Information about the Redis instance.", (*NODE_LABELS, *fields)).add_metric(
-        [*labels, *(info.get(f, "") for f in fields)], 1.0
-    )
+def _instance_info(out: Families, labels: list[str], info: dict[str, str], identity: ServerIdentity | None) -> None:
+    # redis_exporter's labels, filled from the server's identity: Valkey's redis_version field is always
+    # 7.2.4 and it has server_mode instead of redis_mode, so the raw fields would mislabel every Valkey node.
+    # server_name (redis or valkey) says whose version redis_version is.
+    fields = ("os", "tcp_port", "run_id", "process_id")
+    names = ("redis_version", "redis_mode", *fields, "server_name")
+    values = [
+        identity.version if identity else "",
+        (identity.mode or "") if identity else "",
+        *(info.get(f, "") for f in fields),
+        identity.name if identity else "",
+    ]
+    family = out.gauge("redis_instance_info", "Information about the Redis or Valkey instance.", (*NODE_LABELS, *names))
+    family.add_metric([*labels, *values], 1.0)
 
 
 def _collection(out: Families, report: Report, stats: CollectionStats) -> None:
@@ -321,6 +332,13 @@ def _cluster(out: Families, report: Report, ctx: Context) -> None:
         "split_brain_suspected",
         "Conflicting slot claims, a minority primary or a partition was found (E002, E003, E004): 1, else 0.",
         float(bool(codes & set(SPLIT_BRAIN_CODES))),
+    )
+    # Its own gauge: a merge is visible for seconds only (the slot maps settle, the losers resync) and
+    # deletes one cluster's keys, so an alert must not have to pick it out of the root causes by code.
+    gauge(
+        "merge_suspected",
+        "A node of another cluster was met into this one: unrelated primaries claim the same slots (M010): 1, else 0.",
+        float(CLUSTER_MERGE_CODE in codes),
     )
     risky = [
         f

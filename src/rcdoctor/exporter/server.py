@@ -18,22 +18,24 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 from prometheus_client.core import Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from rcdoctor.analyze import analyze
+from rcdoctor.analyze import Report, analyze
 from rcdoctor.checks import Settings, default_registry
 from rcdoctor.checks.context import Context
 from rcdoctor.collect import collect
 from rcdoctor.collect.connection import ConnectOptions
-from rcdoctor.errors import UsageError
+from rcdoctor.collect.sources import file_seeds
+from rcdoctor.errors import DoctorError, UsageError
 from rcdoctor.exporter.metrics import CollectionStats, families
 from rcdoctor.exporter.targets import sd_groups
 from rcdoctor.model.address import Seed, parse_seed
+from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.sources import failure_domains
 
 Clock = Callable[[], float]
 
@@ -46,12 +48,12 @@ class Result:
 
 
 def read_seeds_file(path: str) -> list[Seed]:
-    """One address per line (blank lines and # comments ignored), e.g. kept current by a sidecar."""
+    """One seed per line (blank lines and # comments ignored), e.g. kept current by a sidecar; each line
+    is any seed (address, DNS name, k8s:…), expanded by the collector like a command-line seed."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read --seeds-file {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    return [parse_seed(line.strip()) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        return file_seeds(path)
+    except DoctorError as exc:  # named by the option the user gave
+        raise UsageError(str(exc).replace("seeds file", "--seeds-file", 1)) from None
 
 
 class Exporter:
@@ -75,6 +77,8 @@ class Exporter:
         self.stats = CollectionStats()
         self.result: Result | None = None
         self.error: str | None = None  # why the last refresh failed, for /healthz and the log
+        # What this refresh saw when some node answered (else None): the autopilot decides from it
+        self.observed: tuple[Snapshot, Report] | None = None
         # The exporter process' own CPU, memory and fds, rendered with each collection.
         self._process = CollectorRegistry(auto_describe=False)
         ProcessCollector(namespace="rcdoctor_exporter", registry=self._process)
@@ -86,7 +90,9 @@ class Exporter:
 
     def current_seeds(self) -> list[Seed]:
         found: dict[str, Seed] = {}
-        extra = read_seeds_file(self.seeds_file) if self.seeds_file else []
+        # The file as an @FILE seed: the collector reads it at each collection, through the same expansion
+        # as every seed (DNS names, k8s: selectors), and records it among the snapshot's sources.
+        extra = [parse_seed(f"@{self.seeds_file}")] if self.seeds_file else []
         previous = [parse_seed(a) for a in self.result.answered] if self.result else []
         for seed in [*self.seeds, *extra, *previous]:
             found.setdefault(str(seed.endpoint), seed)
@@ -95,10 +101,14 @@ class Exporter:
     def refresh(self) -> None:
         started = self.clock()
         result: Result | None
+        self.observed = None
         try:
             snapshot = collect(self.current_seeds(), self.options)
-            report = analyze(snapshot, self.registry, settings=self.settings)
-            ctx = Context(snapshot, self.settings)
+            settings = self.settings
+            if not settings.domains:  # no --domains: the k8s sources' zones, followed at each collection
+                settings = replace(settings, domains=failure_domains(settings.domains, snapshot))
+            report = analyze(snapshot, self.registry, settings=settings)
+            ctx = Context(snapshot, settings)
             ok = bool(snapshot.answered)
             now = self.clock()
             stats = replace(
@@ -115,6 +125,7 @@ class Exporter:
                 tuple(s.address for s in snapshot.answered),
             )
             error = None if ok else "no node answered"
+            self.observed = (snapshot, report) if ok else None
         except Exception as exc:  # a bug or a bad seeds file must not stop the exporter: keep serving
             now = self.clock()
             stats = replace(
@@ -129,6 +140,16 @@ class Exporter:
         with self._lock:
             self.stats, self.result, self.error = stats, result, error
 
+    # What a subclass (the autopilot) adds to the pages
+
+    def extra_metrics(self) -> bytes:
+        """More metrics in the text format, rendered at scrape time (cheap: no I/O)."""
+        return b""
+
+    def routes(self) -> dict[str, Callable[[], tuple[int, str, bytes]]]:
+        """More GET endpoints: path -> () -> (status, content type, body)."""
+        return {}
+
     # The loop
 
     def start(self) -> None:
@@ -136,15 +157,19 @@ class Exporter:
         self._thread.start()
 
     def stop(self) -> None:
+        """End the loop after the collection under way, without waiting for it: a collection lasts until
+        its deadline (timeout + grace) when a node hangs, and the thread (a daemon) holds nothing to close."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.options.timeout * 3 + 5)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             began = time.monotonic()
             self.refresh()
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - began)))
+            self._stop.wait(max(0.0, self.next_interval() - (time.monotonic() - began)))
+
+    def next_interval(self) -> float:
+        """Seconds from the start of this refresh to the start of the next (a subclass may hurry it)."""
+        return self.interval
 
     # What the HTTP handler reads
 
@@ -194,13 +219,13 @@ def page(exporter: Exporter) -> bytes:
     blocks or loops over metrics, so a scrape is served between two slices of a busy collection's GIL time."""
     stats, result, _ = exporter.snapshot_state()
     if result is None:
-        return b""
+        return exporter.extra_metrics()
     age = b""
     if stats.last_success_unix is not None:
         age = AGE_HELP + b"rcdoctor_collection_age_seconds %.3f\n" % max(
             0.0, exporter.clock() - stats.last_success_unix
         )
-    return result.text + age
+    return result.text + age + exporter.extra_metrics()
 
 
 def handler_for(exporter: Exporter) -> type[BaseHTTPRequestHandler]:
@@ -209,7 +234,10 @@ def handler_for(exporter: Exporter) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
-            if path == "/metrics":
+            extra = exporter.routes()
+            if path in extra:
+                self._send(*extra[path]())
+            elif path == "/metrics":
                 self._send(200, CONTENT_TYPE_LATEST, page(exporter))
             elif path == "/healthz":
                 ok, text = exporter.health()

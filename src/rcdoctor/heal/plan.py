@@ -3,16 +3,19 @@
 Phases run in this order, because each one's facts depend on the ones before:
   0. rebuild    no cluster left (every node knows only itself): create it again around the keys the
                 nodes hold, behind --rebuild-from-keys (plan_rebuild.py)
-  1. meet       nodes back at new addresses: MEET them at the address where they answer now (A003/A004)
-  2. rejoin     nodes that know only themselves while the others form the cluster: restarted without
+  1. config     an announce setting sends peers where a node cannot be reached (C006): CONFIG SET it,
+                behind --fix-announce-config; until then no MEET is planned for that node, as it would be
+                undone by the node's next gossip packet (plan_config.py)
+  2. meet       nodes back at new addresses: MEET them at the address where they answer now (A003/A004)
+  3. rejoin     nodes that know only themselves while the others form the cluster: restarted without
                 nodes.conf (M006) or empty replacements (plan_rejoin.py); a stale copy's claim on
                 slots a live primary serves (E002) ends with its keys merged or kept in a file
-  3. failover   a failed primary with slots whose replica did not take over (S002/R005), or a replica with
+  4. failover   a failed primary with slots whose replica did not take over (S002/R005), or a replica with
                 the only copy of uncovered slots: FORCE/TAKEOVER, only behind the flag that names the risk
-  4. replicas   replicas following a primary that is gone, or whose link is down (R004/R002)
-  5. forget     ghosts and failed nodes that own nothing: FORGET on every node at once (M003/M001);
-                phases 3-5: plan_roles.py
-  6. slots      open slots closed in the direction of the keys (S004); uncovered slots given to the node
+  5. replicas   replicas following a primary that is gone, or whose link is down (R004/R002)
+  6. forget     ghosts and failed nodes that own nothing: FORGET on every node at once (M003/M001);
+                phases 4-6: plan_roles.py
+  7. slots      open slots closed in the direction of the keys (S004); uncovered slots given to the node
                 holding their keys, else spread over the primaries (S001); stray keys returned to their
                 slot's owner (S003): plan_slots.py
 What a plan is made of (steps, preconditions, risks, flags, facts) is in steps.py.
@@ -25,8 +28,11 @@ Facts that need I/O beyond the snapshot (keys per slot for open and uncovered sl
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from rcdoctor.checks.context import Context
 from rcdoctor.heal.plan_addresses import meets
+from rcdoctor.heal.plan_config import FIX_ANNOUNCE, config_fixes, undoing
 from rcdoctor.heal.plan_rebuild import rebuild
 from rcdoctor.heal.plan_rejoin import rejoins
 from rcdoctor.heal.plan_roles import failovers, forgets, replicas
@@ -45,6 +51,7 @@ from rcdoctor.heal.steps import (
 )
 
 __all__ = [
+    "FIX_ANNOUNCE",
     "REBUILD",
     "RISK_DISCARD",
     "RISK_FORCE",
@@ -62,13 +69,25 @@ __all__ = [
 def plan(ctx: Context, facts: Facts, flags: Flags) -> HealPlan:
     blocked: list[str] = []
     rejoin, adopted = rejoins(ctx, facts, flags, blocked)
+    undone = undoing(ctx)
     phases = [
         Phase("rebuild", tuple(rebuild(ctx, facts, flags, blocked))),
+        Phase("config", tuple(config_fixes(ctx, flags, blocked))),
         Phase("meet", tuple(meets(ctx)), parallel=True, hold_failovers=True),
         Phase("rejoin", tuple(rejoin)),
         Phase("failover", tuple(failovers(ctx, facts, flags, blocked, adopted)), promotes=True),
-        Phase("replicas", tuple(replicas(ctx, set(orphan_copies(ctx, facts))))),
+        # A replica of a primary that announces an unusable address would re-dial that address: re-pointing
+        # it waits for the config phase (the setting is the cause, not the replica).
+        Phase(
+            "replicas",
+            tuple(s for s in replicas(ctx, set(orphan_copies(ctx, facts))) if not _toward(s, undone)),
+        ),
         Phase("forget", tuple(forgets(ctx, flags, blocked)), parallel=True),
         slots(ctx, facts, blocked),
     ]
     return HealPlan(tuple(p for p in phases if not p.empty), tuple(blocked))
+
+
+def _toward(step: Step, nodes: Collection[str]) -> bool:
+    """A CLUSTER REPLICATE to one of `nodes`."""
+    return step.command[:2] == ("CLUSTER", "REPLICATE") and len(step.command) > 2 and step.command[2] in nodes

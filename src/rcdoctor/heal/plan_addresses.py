@@ -1,9 +1,11 @@
 """Planning the meet phase: MEET nodes back at new addresses (A003), forgotten on one side (M004), or
-advertising a stale address of their own (A004)."""
+advertising a stale address of their own (A004); never a node whose announce settings would undo it."""
 
 from __future__ import annotations
 
+from rcdoctor.checks.config.announce import from_config
 from rcdoctor.checks.context import Context
+from rcdoctor.heal.plan_config import undoing
 from rcdoctor.heal.steps import Expect, Step
 from rcdoctor.model.address import parse_hostport
 
@@ -22,12 +24,21 @@ def meets(ctx: Context) -> list[Step]:
     (a node learns its own address from a MEET it receives). Only between nodes that already know each
     other's id: a MEET between two different clusters would merge them."""
     steps: list[Step] = []
+    # A node whose own announce settings name the stale address re-announces it with its next gossip
+    # packet: a MEET would be undone within a second. The config phase fixes the setting first (C006).
+    undone = undoing(ctx)
     for node_id, sample in ctx.own.items():
+        if node_id in undone:
+            continue
         here = sample.address
         bus = sample.bus_port_number
         expect = (Expect("answers-as", here, node_id),)
+        # Listed where its own announce settings put it is not stale, even when rcdoctor cannot reach that
+        # address (behind NAT it may be the right one for the peers): a MEET elsewhere would be undone.
         stale_at = {
-            v.node_id: e.address for v, e in ctx.listings.get(node_id, ()) if e.address not in ctx.answers_at[node_id]
+            v.node_id: e.address
+            for v, e in ctx.listings.get(node_id, ())
+            if e.address not in ctx.answers_at[node_id] and not from_config(sample, e.ip, e.port)
         }
         for viewer_id, old in sorted(stale_at.items(), key=lambda x: str(x[0])):
             if viewer_id is None or viewer_id == node_id:
@@ -58,7 +69,12 @@ def meets(ctx: Context) -> list[Step]:
                 )
             )
         mine = sample.myself
-        if mine is not None and mine.endpoint is not None and mine.address not in ctx.answers_at[node_id]:
+        if (
+            mine is not None
+            and mine.endpoint is not None
+            and mine.address not in ctx.answers_at[node_id]
+            and not from_config(sample, mine.ip, mine.port)
+        ):
             peer = next((v for v, _ in ctx.listings.get(node_id, ()) if v.node_id not in (None, node_id)), None)
             if peer is not None and not any(
                 s.node == peer.address and s.command[2:4] == meet_command(here, bus)[2:4] for s in steps

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from rcdoctor.checks.context import Context, uncovered
+from rcdoctor.heal.evidence import missing, unproven
 from rcdoctor.heal.plan_addresses import meet_command
 from rcdoctor.heal.plan_slots import addslots
 from rcdoctor.heal.steps import RISK_DISCARD, Expect, Facts, Flags, Salvage, Step
@@ -78,7 +79,11 @@ def rejoins(ctx: Context, facts: Facts, flags: Flags, blocked: list[str]) -> tup
             for i in ctx.slot_primaries
             if i not in ctx.answers_at and claimed and claimed <= slot_set(ctx.owned_slots(i))
         ]
-        if old or (claimed and claimed <= holes):
+        if old and unproven(ctx, old[0], flags):
+            # Its claim matches a silent primary's slots, but that primary may be a moved pod, alive
+            # elsewhere: adopting its slots would make two primaries for them.
+            blocked.append(missing(ctx, old[:1], f"giving {here} ({node_id[:8]}) the slots of"))
+        elif old or (claimed and claimed <= holes):
             x = old[0] if old else None
             steps += _adopt(ctx, sample, x, top_epoch, joined)
             top_epoch += 1

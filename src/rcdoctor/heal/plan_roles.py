@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from rcdoctor.checks.context import Context
+from rcdoctor.heal.evidence import missing, named, unproven
 from rcdoctor.heal.plan_slots import orphan_copies
 from rcdoctor.heal.steps import RISK_FORCE, RISK_TAKEOVER, Expect, Facts, Flags, Step
 from rcdoctor.model.slots import format_ranges, to_ranges
@@ -13,11 +14,15 @@ from rcdoctor.model.slots import format_ranges, to_ranges
 def failovers(ctx: Context, facts: Facts, flags: Flags, blocked: list[str], adopted: set[str]) -> list[Step]:
     steps: list[Step] = []
     primaries = set(ctx.slot_primaries)
+    held: list[str] = []
     for node_id in ctx.ids:
         if node_id in ctx.answers_at or not ctx.owned_slots(node_id) or not ctx.is_down(node_id):
             continue
         if node_id in adopted:
             continue  # it restarted without nodes.conf: its new id takes its slots back with its keys
+        if unproven(ctx, node_id, flags):
+            held.append(node_id)  # maybe alive elsewhere: a failover would make two primaries of one shard
+            continue
         replicas = [r for r in ctx.replicas_of.get(node_id, ()) if r in ctx.answers_at]
         slots = format_ranges(ctx.owned_slots(node_id))
         if not replicas:
@@ -54,8 +59,14 @@ def failovers(ctx: Context, facts: Facts, flags: Flags, blocked: list[str], adop
             steps.append(step)
         else:
             blocked.append(f"{step.describe()} needs {flag}: {risk}")
+    if held:
+        blocked.append(missing(ctx, held, "failing over the replicas of"))
     for replica, orphaned in sorted(orphan_copies(ctx, facts).items()):
         if replica not in ctx.answers_at:
+            continue
+        if ctx.moved:
+            # Its primary is gone from the views, not proven gone: it may be one of the moved pods.
+            blocked.append(missing(ctx, [replica], "promoting (TAKEOVER)"))
             continue
         step = Step(
             ctx.own[replica].address,
@@ -92,6 +103,9 @@ def replicas(ctx: Context, keep: set[str]) -> list[Step]:
         primary = mine.primary_id
         link = sample.info.get("replication", {}).get("master_link_status")
         if primary in ctx.answers_at and ctx.is_primary(primary):
+            state = ctx.sync(sample.node_id or "")
+            if link == "down" and state is not None and state.syncing:
+                continue  # a sync in progress: another REPLICATE would restart it from the start
             if link == "down":
                 steps.append(
                     Step(
@@ -137,18 +151,23 @@ def forgets(ctx: Context, flags: Flags, blocked: list[str]) -> list[Step]:
                 "if it comes back, something keeps sending CLUSTER MEET to that address"
             )
     followed = {s.myself.primary_id for s in ctx.own.values() if s.myself is not None and s.myself.primary_id}
+    held: list[str] = []
     for node_id, listings in ctx.listings.items():
         if node_id in ctx.answers_at or ctx.owned_slots(node_id) or node_id in followed:
             continue
         seen = Counter(f for _, e in listings for f in e.flags)
         if seen.get("handshake"):
             continue  # a handshake entry expires by itself (and has no id to forget)
+        if unproven(ctx, node_id, flags):
+            held.append(node_id)  # noaddr, "replaced" or down: none of it proves a moved pod is gone
+            continue
         where = ctx.address(node_id) or "no address"
         there = ctx.snapshot.node(where) if ctx.address(node_id) else None
         replaced = there is not None and there.answered and there.node_id not in (None, node_id)
         # Most answering nodes do not list it: it was forgotten on purpose and a few never followed.
         leftover = 2 * len(listings) < len(ctx.answers_at)
-        if not (seen.get("noaddr") or replaced or leftover or (flags.forget_down and ctx.is_down(node_id))):
+        gone = seen.get("noaddr") or replaced or leftover or named(flags, node_id)
+        if not (gone or (flags.forget_down and ctx.is_down(node_id))):
             if ctx.is_down(node_id) and not seen.get("handshake"):
                 blocked.append(
                     f"{node_id[:8]} ({where}) is down and owns no slots: it rejoins by itself when it comes back; "
@@ -168,4 +187,6 @@ def forgets(ctx: Context, flags: Flags, blocked: list[str]) -> list[Step]:
                     (Expect("owns-none", viewer.address, node_id),),
                 )
             )
+    if held:
+        blocked.append(missing(ctx, held, "forgetting"))
     return steps

@@ -78,14 +78,17 @@ def slots(ctx: Context, facts: Facts, blocked: list[str]) -> Phase:
 
 def strays(ctx: Context) -> list[Stray]:
     """Keys (found by the collector's key sample) that a primary holds in slots another live primary owns
-    and that are not open on it (open slots are the engine's)."""
+    and that are not open anywhere (open slots are the engine's)."""
     owners = {s: o for r, o in ctx.consensus for s in range(r.start, r.end + 1)}
     found = []
     for node_id, sample in ctx.own.items():
         mine = sample.myself
         if mine is None or not mine.is_primary:
             continue
-        open_here = {slot for slot, _ in (*mine.migrating, *mine.importing)}
+        # A slot open anywhere is the migration engine's to close (one slot, one repair): returning its
+        # keys as strays too would race the closing, and reading them needs ASKING. A slot the server's
+        # atomic migration is copying is the server's: moving its keys by hand would race it.
+        open_here = ctx.open_slots | ctx.atomic_slots
         for slot, keys in sorted(sample.keys_in_slot().items()):
             owner = owners.get(slot)
             if keys and owner and owner != node_id and owner in ctx.answers_at and slot not in open_here:
@@ -108,7 +111,7 @@ def share_out(slots: Sequence[int], primaries: Sequence[str], owned: Counter[str
 def addslots(ctx: Context, node_id: str, slots: list[int], why: str) -> Step:
     sample = ctx.own[node_id]
     ranges = to_ranges(slots)
-    if sample.version and tuple(int(p) for p in sample.version.split(".")[:2] if p.isdigit()) >= (7, 0):
+    if sample.identity and sample.identity.at_least(redis=(7, 0)):
         command: tuple[str, ...] = ("CLUSTER", "ADDSLOTSRANGE", *(str(x) for r in ranges for x in (r.start, r.end)))
     else:
         command = ("CLUSTER", "ADDSLOTS", *(str(s) for s in slots))

@@ -29,12 +29,29 @@ def check(expect: Expect, options: ConnectOptions) -> tuple[str, str] | None:
     return _check_once(expect, options)
 
 
+def _config(c: redis.Redis, setting: str) -> str:
+    reply = c.execute_command("CONFIG", "GET", setting)
+    if isinstance(reply, dict):  # RESP3 or a client that pairs the reply
+        value = reply.get(setting, reply.get(setting.encode(), ""))
+    else:
+        value = reply[1] if isinstance(reply, list | tuple) and len(reply) > 1 else ""
+    return (value.decode() if isinstance(value, bytes) else str(value)).strip()
+
+
 def _check_once(expect: Expect, options: ConnectOptions) -> tuple[str, str] | None:
+    if not expect.address:
+        # A node its peers list with no address (noaddr: its address answers with another id now) cannot
+        # answer anywhere: silent by construction. Any other expectation about it cannot be checked.
+        if expect.kind == "silent":
+            return None
+        return "failed", f"precondition: {expect.node_id[:8]} has no address to check"
     try:
         with client(parse_hostport(expect.address), options, timeout=max(options.timeout, 2.0)) as c:
             my_id = str(c.execute_command("CLUSTER", "MYID"))
             wanted = ("replica-of", "owns-none", "alone", "knows")
             view = str(c.execute_command("CLUSTER", "NODES")) if expect.kind in wanted else ""
+            setting, _, wrong = expect.other.partition(" ")
+            now = _config(c, setting) if expect.kind == "config-is" else ""
     except (redis.RedisError, OSError) as exc:
         if expect.kind == "silent":
             return None
@@ -43,6 +60,11 @@ def _check_once(expect: Expect, options: ConnectOptions) -> tuple[str, str] | No
         if my_id == expect.node_id:
             return "skipped", f"{expect.node_id[:8]} answers again at {expect.address}: no failover"
         return None
+    if expect.kind == "config-is":
+        if my_id != expect.node_id:
+            return "failed", f"precondition: {expect.address} is {my_id[:8]} now"
+        # Someone fixed it meanwhile: nothing to do. Any other value is a change heal did not plan for.
+        return None if now == wrong else ("skipped", f"{setting} is {now or '(unset)'} now on {expect.address}")
     if expect.kind == "answers-as":
         return None if my_id == expect.node_id else ("failed", f"precondition: {expect.address} is {my_id[:8]} now")
     lines = {f[0]: f for f in (ln.split() for ln in view.splitlines()) if f}

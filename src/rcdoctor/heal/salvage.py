@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import ResponseError
+from redis.exceptions import AskError, ResponseError
 
 from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.divergence import report
@@ -88,7 +88,23 @@ def _copy_over(owner: Link, diffs: list[KeyDiff]) -> tuple[int, int]:
         commands: list[tuple[Any, ...]] = [
             ("RESTORE", d.key, max(d.a.pttl, 0), d.a.payload) for d in batch if d.a is not None
         ]
-        for diff, reply in zip(batch, owner.run(commands), strict=True):
+        replies = owner.run(commands)
+        # A slot the owner is MIGRATING: it answers -ASK for a key it lacks, RESTORE included. The slot's
+        # keys are going to the importing node, which takes the key after ASKING (where the comparison
+        # found the owner's side of that slot); the slot's closing then moves it wherever the slot ends up.
+        asked: dict[tuple[str, int], tuple[AskError, list[int]]] = {}
+        for i, reply in enumerate(replies):
+            if isinstance(reply, AskError):
+                asked.setdefault(reply.node_addr, (reply, []))[1].append(i)
+        for ask, indexes in asked.values():
+            there = owner.asked(ask)
+            try:
+                answers = there.run([c for i in indexes for c in (("ASKING",), commands[i])])[1::2]
+            finally:
+                there.close()
+            for i, answer in zip(indexes, answers, strict=True):
+                replies[i] = answer
+        for diff, reply in zip(batch, replies, strict=True):
             if isinstance(reply, ResponseError):
                 if "BUSYKEY" in str(reply):
                     busy += 1  # the owner has it now: a conflict, not overwritten

@@ -12,7 +12,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import redis
@@ -25,7 +25,9 @@ from rcdoctor.collect.connection import ConnectOptions, classify, client, nothin
 from rcdoctor.errors import EXIT_CRITICAL, DoctorError
 from rcdoctor.heal import salvage, strays
 from rcdoctor.heal.failovers import await_promotions, hold_failovers, release_failovers
+from rcdoctor.heal.links import UP_WITHIN_S, await_links, not_up, replicated
 from rcdoctor.heal.plan import RISK_DISCARD, Facts, Flags, HealPlan, Phase, Step, plan
+from rcdoctor.heal.plan_config import undone
 from rcdoctor.heal.plan_rejoin import lone, stale_copies
 from rcdoctor.heal.preconditions import check
 from rcdoctor.heal.salvage import SalvageError
@@ -49,6 +51,22 @@ class HealFailed(DoctorError):
     exit_code = EXIT_CRITICAL
 
 
+class HealStopped(HealFailed):
+    """The caller's gate refused the next phase (the autopilot: a step its policy does not allow, or its
+    lease lost); the phases before it ran. `outcome` holds what was done."""
+
+    def __init__(self, reason: str, outcome: HealOutcome) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+
+
+# Asked before each phase runs (the phase as planned from the live cluster, and that snapshot): None to go
+# on, else why not (the run stops with HealStopped).
+Gate = Callable[[Phase, Snapshot], str | None]
+# Asked right before each change is sent (a fencing check): None to go on, else why not (the step fails).
+Fence = Callable[[], str | None]
+
+
 @dataclass
 class Round:
     phase: str
@@ -70,6 +88,17 @@ def survey(seeds: Sequence[Seed | str], options: ConnectOptions, flags: Flags) -
     if not snapshot.answered:
         raise nothing_answered(snapshot)
     return snapshot, plan_for(snapshot, options, flags)
+
+
+def remember_suspects(snapshot: Snapshot, flags: Flags) -> Flags:
+    """Nodes that may have moved stay suspect for the whole run: once the MEETs repaired the nodes that
+    answer, a silent one no longer looks moved (its old IP may even answer as another pod), yet it is
+    as likely alive as before."""
+    ctx = Context(snapshot)
+    found = {i for i in ctx.unreachable if ctx.may_be_elsewhere(i)}
+    if not found - set(flags.suspects):
+        return flags
+    return replace(flags, suspects=tuple(sorted({*flags.suspects, *found})))
 
 
 def plan_for(snapshot: Snapshot, options: ConnectOptions, flags: Flags) -> HealPlan:
@@ -110,68 +139,149 @@ def run(
     journal: Journal,
     log: Callable[[str], None],
     first: tuple[Snapshot, HealPlan] | None = None,
+    gate: Gate | None = None,
+    fence: Fence | None = None,
 ) -> HealOutcome:
     """Run the first phase of the plan, settle, plan again from the settled snapshot, until nothing is
-    left. `first`: the survey the caller already printed (else one is made here)."""
+    left. `first`: the survey the caller already printed (else one is made here). `gate` may refuse a
+    phase (the run stops there), `fence` a single change (that step fails)."""
     addresses = list(seeds)
     snapshot, current = first or survey(addresses, options, flags)
     outcome = HealOutcome(current)
+    flags = remember_suspects(snapshot, flags)
     seen: dict[tuple[str, tuple[str, ...]], int] = {}
+    ran: set[str] = set()  # steps of the last round that ran (their precondition held)
+    waited_for_links = False
     for _ in range(MAX_ROUNDS):
         phase = next((p for p in current.phases if not p.empty), None)
         if phase is None:
-            break
+            if waited_for_links:
+                break
+            # Nothing left to do, once what is still in flight has landed: a replica in its initial sync is
+            # not yet a copy, and one loading a large RDB misses pings long enough to be flagged failing
+            # (a "down" node heal would otherwise leave for a human). Wait (bounded), look again, and carry
+            # on if the cluster now shows work.
+            waited_for_links = True
+            log("nothing left to do: waiting for the cluster to settle before the verdict")
+            snapshot = _settle(addresses, options, want_healthy=True)
+            pending = not_up(snapshot)
+            if not pending and not _loading(snapshot):
+                break
+            if pending:
+                log(f"waiting for {len(pending)} replica link(s) to come up")
+                primaries = {i: a for i, a in ((s.node_id, s.address) for s in snapshot.answered) if i}
+                for line in await_links(pending, primaries, options, log):
+                    journal.write("replica-not-up", detail=line)
+            # A replica loading the RDB of its sync answers only LOADING (and misses pings: its peers flag
+            # it failing); wait for it to finish (bounded) rather than leave it as a "down" node.
+            deadline = time.monotonic() + UP_WITHIN_S
+            while _loading(snapshot) and time.monotonic() < deadline:
+                log(f"  waiting {', '.join(_loading(snapshot))}: loading its data set")
+                time.sleep(1.0)
+                snapshot = collect(addresses, options)
+            snapshot = _settle(addresses, options, want_healthy=True)
+            flags = remember_suspects(snapshot, flags)
+            current = plan_for(snapshot, options, flags)
+            continue
+        # A step that ran and is needed again was undone. When a node's own announce setting undoes it
+        # (it re-announces the configured address with every gossip packet) another round cannot help:
+        # stop now, naming the setting. Anything else gets the general guard below (gossip may be slow).
+        again = [s for s in phase.steps if s.describe() in ran]
+        cause = undone(Context(snapshot), again) if again else None
+        if cause is not None:
+            journal.write("undone", phase=phase.name, steps=[s.describe() for s in again], cause=cause)
+            raise HealFailed(f"phase {phase.name}: {cause}; stopping")
         signature = (phase.name, tuple(s.describe() for s in phase.steps))
         seen[signature] = seen.get(signature, 0) + 1
         if seen[signature] > 2:
             raise HealFailed(f"phase {phase.name} planned the same steps three times without effect; stopping")
-        log(f"phase {phase.name}: {len(phase.steps) + len(phase.closings)} step(s)")
+        refused = gate(phase, snapshot) if gate is not None else None
+        refused = refused or (fence() if fence is not None else None)
+        if refused is not None:
+            journal.write("phase-refused", name=phase.name, steps=[s.describe() for s in phase.steps], reason=refused)
+            raise HealStopped(f"phase {phase.name}: {refused}", outcome)
+        how = [
+            f"round {len(outcome.rounds) + 1}",
+            *(["all at once"] if phase.parallel else []),
+            *(["replicas' failovers held meanwhile"] if phase.hold_failovers else []),
+        ]
+        log(f"phase {phase.name}: {len(phase.steps) + len(phase.closings)} step(s) ({', '.join(how)})")
         journal.write("phase", name=phase.name, steps=[s.describe() for s in phase.steps])
         held = hold_failovers(snapshot, options, journal, log) if phase.hold_failovers else {}
         try:
-            outcome.rounds.append(_run_phase(phase, addresses, options, journal, log))
+            outcome.rounds.append(_run_phase(phase, addresses, options, journal, log, fence))
+            ran = set(outcome.rounds[-1].done)
             if phase.promotes:
                 await_promotions(phase, options, log)
+            if replicated(phase):
+                # Planning again before the syncs began would REPLICATE again and restart them
+                primaries = {i: a for i, a in ((s.node_id, s.address) for s in snapshot.answered) if i}
+                for line in await_links(replicated(phase), primaries, options, log):
+                    journal.write("replica-not-up", detail=line)
+            log("  waiting for the cluster to settle (gossip, failure reports), then planning again")
             snapshot = _settle(addresses, options)
         finally:
             release_failovers(held, options, journal, log)
+        flags = remember_suspects(snapshot, flags)
         current = plan_for(snapshot, options, flags)
     else:
         raise HealFailed(f"still not healed after {MAX_ROUNDS} rounds")
-    snapshot = _settle(addresses, options, want_healthy=True)
+    if not waited_for_links:
+        snapshot = _settle(addresses, options, want_healthy=True)
     outcome.final_plan = current
     outcome.final_report = analyze(snapshot, default_registry())
     return outcome
 
 
 def _run_phase(
-    phase: Phase, seeds: Sequence[Seed | str], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
+    phase: Phase,
+    seeds: Sequence[Seed | str],
+    options: ConnectOptions,
+    journal: Journal,
+    log: Callable[[str], None],
+    fence: Fence | None = None,
 ) -> Round:
     record = Round(phase.name)
     keep = journal.path.parent if journal.path is not None else default_dir()  # salvage files go beside it
     if phase.parallel:
+        # Its steps are sent at once: one fencing check right before the batch stands for each of them.
+        refused = fence() if fence is not None else None
+        if refused is not None:
+            raise HealFailed(f"phase {phase.name}: {refused}")
         with ThreadPoolExecutor(max_workers=32) as pool:
             results = list(pool.map(lambda s: _attempt(s, options, keep), phase.steps))
-        for step, (status, detail) in zip(phase.steps, results, strict=True):
+        for number, (step, (status, detail)) in enumerate(zip(phase.steps, results, strict=True), 1):
             journal.write("step", phase=phase.name, step=step.describe(), status=status, detail=detail)
-            log(f"  {status:<7} {step.describe()}{'  (' + detail + ')' if detail else ''}")
+            log(f"  {status:<7} {number}/{len(phase.steps)} {step.describe()}{'  (' + detail + ')' if detail else ''}")
             (record.done if status == "ok" else record.skipped).append(step.describe())
         failed = [d for s, d in results if s == "failed"]
         if failed:
             raise HealFailed(f"phase {phase.name}: {failed[0]}")
     else:
-        for step in phase.steps:
+        for number, step in enumerate(phase.steps, 1):
             journal.write("step-start", phase=phase.name, step=step.describe())
-            status, detail = _attempt(step, options, keep)
+            status, detail = _attempt(step, options, keep, fence)
             journal.write("step", phase=phase.name, step=step.describe(), status=status, detail=detail)
-            log(f"  {status:<7} {step.describe()}{'  (' + detail + ')' if detail else ''}")
+            log(f"  {status:<7} {number}/{len(phase.steps)} {step.describe()}{'  (' + detail + ')' if detail else ''}")
             if status == "failed":
                 raise HealFailed(f"{step.describe()}: {detail}")
             (record.done if status == "ok" else record.skipped).append(step.describe())
     for stray in phase.strays:
-        returned = strays.return_keys(
-            stray, parse_hostport(stray.holder_address), parse_hostport(stray.owner_address), options
-        )
+        refused = fence() if fence is not None else None
+        if refused is not None:
+            raise HealFailed(f"slot {stray.slot}: {refused}")
+        try:
+            returned = strays.return_keys(
+                stray, parse_hostport(stray.holder_address), parse_hostport(stray.owner_address), options
+            )
+        except (strays.StrayError, redis.RedisError, OSError) as exc:
+            journal.write("strays-failed", slot=stray.slot, holder=stray.holder, owner=stray.owner, reason=str(exc))
+            raise HealFailed(f"slot {stray.slot}: returning its stray keys to {stray.owner[:8]}: {exc}") from None
+        if returned.skipped:  # the next round plans the open slot's closing instead
+            journal.write("strays-skipped", slot=stray.slot, holder=stray.holder, owner=stray.owner)
+            log(f"  skipped {returned.skipped}")
+            record.skipped.append(returned.skipped)
+            continue
         line = (
             f"slot {stray.slot}: {returned.moved} stray key(s) moved from {stray.holder[:8]} to its owner "
             f"{stray.owner[:8]}, {returned.identical_dropped} identical copies dropped"
@@ -194,16 +304,22 @@ def _run_phase(
                 f"{stray.owner_address} with different values ({names}): both kept; which is right is a human decision"
             )
     if any(c.action != "stuck" for c in phase.closings):
+        refused = fence() if fence is not None else None
+        if refused is not None:
+            raise HealFailed(f"closing open slots: {refused}")
         record.done.extend(_close_slots(seeds, options, journal, log))
     return record
 
 
-def _attempt(step: Step, options: ConnectOptions, keep: Path) -> tuple[str, str]:
+def _attempt(step: Step, options: ConnectOptions, keep: Path, fence: Fence | None = None) -> tuple[str, str]:
     """("ok" | "skipped" | "failed", detail). Skipped: the precondition says it is done or moot."""
     for expect in step.expect:
         verdict = check(expect, options)
         if verdict is not None:
             return verdict
+    refused = fence() if fence is not None else None  # last, right before the change: nothing slower after it
+    if refused is not None:
+        return "failed", refused
     kept = ""
     if step.salvage is not None:
         try:
@@ -237,10 +353,18 @@ def _close_slots(
     done = [f"slot {c.slot}: {c.action} ({c.reason})" for c in resumed.closings if c.action != "stuck"]
     for line in done:
         log(f"  ok      {line}")
+    for warning in resumed.outcome.warnings if resumed.outcome is not None else ():
+        log(f"  note    {warning}")  # closed, but a replica is behind (Valkey: it did not acknowledge SETSLOT)
     if resumed.outcome is not None and not resumed.outcome.ok:
-        reasons = [f.reason for f in resumed.outcome.failures] or ["slots left open"]
+        outcome = resumed.outcome
+        reasons = [f.reason for f in outcome.failures] or [*outcome.broken_nodes.values()] or ["slots left open"]
         raise HealFailed(f"closing open slots: {reasons[0]}")
     return done
+
+
+def _loading(snapshot: Snapshot) -> list[str]:
+    """Nodes that answered LOADING: a data set on its way in (a replica's sync, a restart)."""
+    return [s.address for s in snapshot.nodes if s.error is not None and s.error.kind == "loading"]
 
 
 def _settle(seeds: Sequence[Seed | str], options: ConnectOptions, want_healthy: bool = False) -> Snapshot:

@@ -24,13 +24,21 @@ class Flags:
     discard_copy: bool = False  # flush a restarted replica's stale copy so it can replicate again
     forget_down: bool = False  # also forget slotless nodes that are merely down (they may come back)
     rebuild: bool = False  # no cluster left (every node knows only itself): rebuild it from the keys
+    # CONFIG SET a cluster-announce-* value that sends peers where the node cannot be reached (C006): the
+    # runtime value only, the config file / pod spec keeps the wrong one (see plan_config.py)
+    fix_announce: bool = False
+    # Node ids (or 8+ character prefixes) the operator says are gone for good: the only proof heal takes
+    # for a node that may have moved (see evidence.py)
+    forget: tuple[str, ...] = ()
+    # Ids that looked moved earlier in this heal run (session memory, not a user flag): still not proven gone
+    suspects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Expect:
     """What must hold on the live cluster right before a step runs (re-checked by the executor)."""
 
-    kind: str  # "answers-as" | "silent" | "replica-of" | "owns-none"
+    kind: str  # "answers-as" | "silent" | "replica-of" | "owns-none" | "config-is" (other: "SETTING VALUE")
     address: str
     node_id: str = ""
     other: str = ""

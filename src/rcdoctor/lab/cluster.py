@@ -23,6 +23,7 @@ from rcdoctor.lab.state import LabNode, LabState, default_root
 from rcdoctor.lab.tls import TlsFiles, make_certificates
 from rcdoctor.model.address import Secret
 from rcdoctor.model.cluster_slots import parse_cluster_slots
+from rcdoctor.model.server import ServerIdentity
 from rcdoctor.model.slots import SLOT_COUNT, SlotRange
 
 DEFAULT_BASE_IP = "127.0.0.11"
@@ -65,7 +66,7 @@ class Lab:
 
     def __init__(self, state: LabState) -> None:
         self.state = state
-        self._binary_version = tuple(int(p) for p in state.version.split(".")[:3])
+        self.identity = ServerIdentity("valkey" if state.server == "valkey" else "redis", state.version)
 
     # Finding and creating
 
@@ -101,6 +102,7 @@ class Lab:
             root=str(root),
             binary=binary.path,
             version=binary.version,
+            server=binary.name,
             port=spec.port,
             base_ip=spec.base_ip,
             node_timeout_ms=spec.node_timeout_ms,
@@ -117,7 +119,7 @@ class Lab:
         try:
             lab.start_all(state.nodes)
             if spec.form:
-                log(f"started {len(state.nodes)} redis-server processes; creating the cluster")
+                log(f"started {len(state.nodes)} {binary.name}-server processes; creating the cluster")
                 lab._create_cluster()
                 lab.wait_cluster_ok()
                 lab.wait_views_clean()
@@ -136,7 +138,9 @@ class Lab:
 
     @property
     def version(self) -> tuple[int, ...]:
-        return self._binary_version
+        """The server's own version (Valkey's, on Valkey): gates on Redis features use
+        `identity.redis_compatible`."""
+        return self.identity.version_tuple
 
     @property
     def password(self) -> Secret | None:
@@ -170,7 +174,7 @@ class Lab:
         options = self.options
         try:
             with ThreadPoolExecutor(max_workers=16) as pool:
-                list(pool.map(lambda n: process.start(self.state, n, self.version, options), nodes))
+                list(pool.map(lambda n: process.start(self.state, n, self.identity.redis_compatible, options), nodes))
         finally:
             self.save()
 
@@ -256,7 +260,7 @@ class Lab:
             for node in self.nodes:
                 node.node_id = str(clients[node.name].execute_command("CLUSTER", "MYID"))
             for index, (node, (first, last)) in enumerate(zip(primaries, split_slots(len(primaries)), strict=True)):
-                add_slots(clients[node.name], first, last, self.version)
+                add_slots(clients[node.name], first, last, self.identity.redis_compatible)
                 # Distinct config epochs up front, as redis-cli does: no collision rounds at startup.
                 clients[node.name].execute_command("CLUSTER", "SET-CONFIG-EPOCH", index + 1)
             first_node = self.nodes[0]
@@ -399,6 +403,7 @@ class Lab:
             "name": self.state.name,
             "dir": self.state.root,
             "redis_server": self.state.binary,
+            "server": self.identity.name,
             "version": self.state.version,
             "node_timeout_ms": self.state.node_timeout_ms,
             "tls": self.options.ca_file if self.state.tls_dir else None,

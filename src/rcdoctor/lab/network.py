@@ -32,6 +32,11 @@ def _nft_path() -> str | None:
     return shutil.which("nft") or ("/usr/sbin/nft" if os.path.exists("/usr/sbin/nft") else None)
 
 
+def network_available() -> bool:
+    """Can partitions run here (root and nft)?"""
+    return _nft_path() is not None and os.geteuid() == 0
+
+
 def _nft() -> str:
     path = _nft_path()
     if path is None:

@@ -26,6 +26,7 @@ STOP_TIMEOUT_S = 10.0
 
 
 def write_config(state: LabState, node: LabNode, version: tuple[int, ...], password: str | None) -> Path:
+    """`version` is the Redis release whose settings the server has (7.2.4 for any Valkey)."""
     lines = [
         f"bind {node.ip}",
         *_port_lines(state, node),
@@ -38,8 +39,8 @@ def write_config(state: LabState, node: LabNode, version: tuple[int, ...], passw
         "appendonly yes",
         'save ""',
         "protected-mode no",
-        # Replicas sync at once instead of after Redis 7's 5 s diskless-sync delay: faster labs.
-        "repl-diskless-sync-delay 0",
+        # Nothing else is tuned: replication, timeouts of the sync, etc. stay at the server's defaults, as
+        # on the clusters users run (a 0 repl-diskless-sync-delay here once hid a real heal failure).
     ]
     if version >= (7, 0):
         # Without it Redis 7 dials peers from 127.0.0.1 and they record the wrong address for it.

@@ -54,7 +54,7 @@ class LabState:
     name: str
     root: str  # directory holding this lab (state file and node directories)
     binary: str
-    version: str
+    version: str  # the server's own version ("8.1.8" for Valkey 8.1)
     port: int
     base_ip: str
     node_timeout_ms: int
@@ -66,6 +66,7 @@ class LabState:
     tls_dir: str | None = None  # CA and node certificate when the lab speaks TLS (7.x only)
     announce_hostnames: bool = False
     faults: list[dict[str, Any]] = field(default_factory=list)  # applied faults, each with its undo
+    server: str = "redis"  # "redis" or "valkey" (labs saved before Valkey was told apart are Redis)
 
     def node(self, name: str) -> LabNode:
         for node in self.nodes:

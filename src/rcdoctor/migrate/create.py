@@ -55,7 +55,7 @@ def create_steps(plan: CreatePlan, nodes: dict[str, EmptyNode]) -> tuple[list[St
     for shard in plan.shards:
         node = nodes[shard.primary.address]
         first, last = shard.slots.start, shard.slots.end
-        if node.version >= (7, 0):
+        if node.identity.at_least(redis=(7, 0)):
             command: tuple[str, ...] = ("CLUSTER", "ADDSLOTSRANGE", str(first), str(last))
         else:
             command = ("CLUSTER", "ADDSLOTS", *(str(s) for s in range(first, last + 1)))

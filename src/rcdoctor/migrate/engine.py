@@ -8,6 +8,22 @@ How a batch of slots moves from S to T (the order the Redis Cluster specificatio
   4. T, then S, then every other primary: CLUSTER SETSLOT s NODE T
 Clients keep working throughout: S answers for keys it still has, ASK-redirects the others to T.
 
+A primary that replicates SETSLOT (Valkey 8+, `model.server.replicates_setslot`) applies each one only
+after its replicas acknowledge it, so its SETSLOTs go with `TIMEOUT` and spread over several connections
+(they then wait for the replicas together), the first of a batch alone: when the replicas do not
+acknowledge it (NOREPLICAS: not applied on the primary), the rest are not sent, each would wait the
+whole timeout in turn. What NOREPLICAS leaves is always a state clients can use: IMPORTING refused ->
+nothing was opened; MIGRATING refused -> the IMPORTING just set is undone; NODE refused on the target -> the
+slot stays open both ways with its keys on the target (served through ASK; `--resume` closes it); NODE
+refused on the source -> the target owns the slot already and Valkey's source drops its MIGRATING state
+when the target's claim reaches it by gossip, which is waited for. The source is never given NODE while
+the target does not own the slot (a MOVED loop). Such a node's replica is named in the report and no new
+batch starts with that node. There the source is given NODE only where gossip has not done it (waited for),
+and other primaries are not told (the target's claim reaches them by gossip; telling them costs a replica
+round trip each; the run waits for their slot maps to agree before it returns). Never inside MULTI:
+Valkey 8.1.8 stops with an assertion (multi.c 'c->flag.blocked == 0') on a SETSLOT that waits for
+replicas there. Links (with their spread connections) are kept from one batch to the next.
+
 Why it is faster than redis-cli: redis-cli sends each of these commands for one slot at a time, and every
 SETSLOT makes the node rewrite and fsync nodes.conf before answering; pipelining a batch makes it one
 rewrite per batch. Transfers that share no node run at the same time (`parallel`), each on its own
@@ -31,11 +47,15 @@ from typing import Any
 import redis
 from redis.exceptions import ResponseError
 
+from rcdoctor import interrupts
 from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.migrate.journal import Journal
 from rcdoctor.migrate.link import Command, Link, migrate_auth, text
 from rcdoctor.migrate.plan import Transfer
-from rcdoctor.migrate.topology import Node, Topology
+from rcdoctor.migrate.topology import Node, Topology, describe_slots
+from rcdoctor.model.cluster_nodes import ClusterNode, parse_cluster_nodes
+from rcdoctor.model.replication import lagging_text
+from rcdoctor.model.server import gossip_clears_migrating, replicates_setslot
 
 MiB = 1024 * 1024
 
@@ -50,6 +70,11 @@ class Settings:
     max_keys_per_sec: float | None = None
     overwrite_target_keys: bool = False  # on BUSYKEY with different values, keep the source's copy
     attempts: int = 5  # per slot, for retryable errors (timeouts, target busy)
+    setslot_timeout_ms: int = 2000  # SETSLOT ... TIMEOUT where the server waits for replicas (Valkey's default)
+    setslot_connections: int = 32  # SETSLOTs at once on such a server (one replica round trip for each lane)
+    method: str = "auto"  # "auto": the servers' atomic slot migration where every primary has it; "keys"; "atomic"
+    atomic_job_slots: int = 1024  # slots per atomic job: an interrupted job is rolled back whole
+    atomic_poll_seconds: float = 0.2  # between two status reads of the jobs in flight
 
 
 @dataclass(frozen=True)
@@ -71,6 +96,7 @@ class Outcome:
     replaced_identical: int = 0  # BUSYKEY where both copies were equal
     overwritten: int = 0  # BUSYKEY with different values, replaced under --overwrite-target-keys
     interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)  # done, but something to know (a replica that lags)
 
     @property
     def ok(self) -> bool:
@@ -117,6 +143,29 @@ class _Budget:
         self.bytes = max(1024, self.bytes // 4)
 
 
+_SETSLOT = ("CLUSTER", "SETSLOT")
+# The answer put in place of SETSLOTs not sent once the first of their batch was not acknowledged.
+_NOT_SENT = ResponseError("NOREPLICAS not sent: the first SETSLOT of this batch was not acknowledged by the replicas")
+_IDLE_REUSE = 10.0  # seconds a finished batch's links stay reusable
+_GOSSIP_WAIT = 5.0  # for a source to hear the target's claim (the lab sees tens of milliseconds)
+# For a target whose cluster is down to come up: Redis holds a master that rejoins from a minority in
+# fail for its rejoin delay (node timeout, capped at 5 s), then gossip spreads the new state.
+_DOWN_WAIT = 15.0
+
+
+def _cluster_down(message: str) -> bool:
+    return message.startswith("CLUSTERDOWN") or "cluster is down" in message.lower()
+
+
+def _adopted(reply: ResponseError) -> bool:
+    message = str(reply)
+    return "only with masters" in message or "only with primaries" in message or message.startswith("UNBLOCKED")
+
+
+def _unacknowledged(reply: Any) -> bool:
+    return isinstance(reply, ResponseError) and str(reply).startswith("NOREPLICAS")
+
+
 class NodeGone(Exception):
     def __init__(self, node: Node, exc: BaseException) -> None:
         super().__init__(f"{node.short}: {type(exc).__name__}: {exc}")
@@ -143,6 +192,8 @@ class Engine:
         self._throttle = _Throttle(self.settings.max_keys_per_sec)
         self._resume = False
         self._auth = migrate_auth(options)
+        self._idle: dict[str, list[tuple[Link, float]]] = {}  # node id -> links a finished batch left for the next one
+        self._untold: dict[int, str] = {}  # slot -> new owner, closed where other primaries were not told
 
     # Scheduling
 
@@ -183,19 +234,35 @@ class Engine:
                     busy.discard(unit[1])
                     done.notify_all()
 
-        with ThreadPoolExecutor(max_workers=max(1, self.settings.parallel), thread_name_prefix="rcdoctor-move") as pool:
+        try:
+            with ThreadPoolExecutor(
+                max_workers=max(1, self.settings.parallel), thread_name_prefix="rcdoctor-move"
+            ) as pool:
+                try:
+                    self._schedule(pool, pilots, busy, done, futures, work)
+                    with done:
+                        while busy:
+                            done.wait(timeout=0.5)
+                    self._schedule(pool, pending, busy, done, futures, work)
+                except KeyboardInterrupt:
+                    # Ctrl-C or SIGTERM: the batches in flight finish and close; nothing new starts, and a
+                    # second signal cannot abort that half-way (it would leave their slots open)
+                    interrupts.hold()
+                    self.stop.set()
+                    self.outcome.interrupted = True
+                for future in futures:
+                    future.result()
             try:
-                self._schedule(pool, pilots, busy, done, futures, work)
-                with done:
-                    while busy:
-                        done.wait(timeout=0.5)
-                self._schedule(pool, pending, busy, done, futures, work)
-            except KeyboardInterrupt:
-                # Ctrl-C: the batches in flight finish and close; nothing new starts
-                self.stop.set()
+                self._converge()
+            except KeyboardInterrupt:  # every slot is closed already; only the wait for gossip is cut short
+                interrupts.hold()
                 self.outcome.interrupted = True
-            for future in futures:
-                future.result()
+        finally:
+            with self._lock:
+                for idle in self._idle.values():
+                    for link, _ in idle:
+                        link.close()
+                self._idle.clear()
         self.outcome.seconds = time.monotonic() - started
         self.journal.write(
             "end",
@@ -240,7 +307,7 @@ class Engine:
             with self._lock:
                 for slot in slots:
                     self.outcome.failures.append(
-                        SlotFailure(slot, source, target, f"not started: {gone[0][:8]} stopped answering")
+                        SlotFailure(slot, source, target, f"not started: {self.outcome.broken_nodes[gone[0]]}")
                     )
         return bool(gone)
 
@@ -249,21 +316,38 @@ class Engine:
     def _unit(self, source_id: str, target_id: str, slots: tuple[int, ...], resume: bool = False) -> None:
         source, target = self.top.nodes[source_id], self.top.nodes[target_id]
         links: dict[str, Link] = {}
+        finished = False
         try:
             src = self._link(links, source)
             dst = self._link(links, target)
             self._move(src, dst, source, target, slots, resume, links)
+            finished = True
         except NodeGone as gone:
             with self._lock:
                 self.outcome.broken_nodes[gone.node.node_id] = str(gone)
                 self.outcome.open_slots.extend(s for s in slots if s not in self.outcome.open_slots)
             self.journal.write("node-gone", node=gone.node.node_id, reason=str(gone), slots=list(slots))
         finally:
-            for link in links.values():
-                link.close()
+            for node_id, link in links.items():
+                # Kept for the next batch with that node (its spread connections with it): opening them
+                # again for every batch costs more than the SETSLOTs they carry. Not after anything unusual.
+                if finished and node_id not in self.outcome.broken_nodes:
+                    with self._lock:
+                        self._idle.setdefault(node_id, []).append((link, time.monotonic()))
+                else:
+                    link.close()
 
     def _link(self, links: dict[str, Link], node: Node) -> Link:
         if node.node_id not in links:
+            with self._lock:
+                idle = self._idle.get(node.node_id, [])
+                while idle:
+                    link, since = idle.pop()
+                    # not one a server's idle-client `timeout` may have closed meanwhile
+                    if time.monotonic() - since < _IDLE_REUSE:
+                        links[node.node_id] = link
+                        return link
+                    link.close()
             try:
                 # MIGRATE rounds are bounded by the budget, but a big key can take a while to cross.
                 links[node.node_id] = Link(
@@ -279,6 +363,89 @@ class Engine:
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             raise NodeGone(node, exc) from None
 
+    # SETSLOT, on servers that apply it at once and on those that wait for their replicas first
+
+    def _setslots(self, link: Link, node: Node, groups: Sequence[Sequence[Command]]) -> list[list[Any]]:
+        """Each group's replies (a group: one slot's SETSLOT and what must follow it on the same connection).
+        Where the node waits for its replicas, SETSLOTs carry TIMEOUT, the first group goes alone and, when
+        its replicas do not acknowledge it, the others are not sent (answered `_NOT_SENT`)."""
+        if not groups:
+            return []
+        if not replicates_setslot(node.server):
+            flat = self._call(link, node, [c for g in groups for c in g])
+            out, at = [], 0
+            for group in groups:
+                out.append(flat[at : at + len(group)])
+                at += len(group)
+            return out
+        timed = [
+            [(*c, "TIMEOUT", self.settings.setslot_timeout_ms) if c[:2] == _SETSLOT else c for c in g] for g in groups
+        ]
+        first = self._call(link, node, timed[0])
+        if any(_unacknowledged(r) for r in first):
+            return [first, *([_NOT_SENT] * len(g) for g in timed[1:])]
+        try:
+            rest = link.spread(timed[1:], self.settings.setslot_connections) if len(timed) > 1 else []
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            raise NodeGone(node, exc) from None
+        return [first, *rest]
+
+    def _behind(self, link: Link, node: Node) -> str:
+        """The replicas of `node` behind it (model.replication.behind), by name where the topology knows them."""
+        try:
+            (reply,) = self._call(link, node, [("INFO", "replication")])
+        except NodeGone:
+            return "a replica it counts as online"
+        known = {n.address: n.short for n in (*self.top.nodes.values(), *self.top.silent.values())}
+        return lagging_text(text(reply), known)
+
+    def _lagging(self, link: Link, node: Node, what: str) -> str:
+        """Why `node` refused `what` with NOREPLICAS, which replica held it up, and what to do."""
+        return (
+            f"{what}: {node.short} waited {self.settings.setslot_timeout_ms} ms for its replicas to acknowledge "
+            f"CLUSTER SETSLOT and applied nothing (NOREPLICAS); behind: {self._behind(link, node)}. Bring that "
+            "replica back (resume or restart it) or remove it (the primary stops waiting for it once "
+            "repl-timeout passes without its acknowledgements), then run again with --resume"
+        )
+
+    def _view(self, link: Link, node: Node) -> tuple[ClusterNode | None, dict[int, str]]:
+        """The node's own entry (its open-slot markers) and its slot map, from its CLUSTER NODES."""
+        (reply,) = self._call(link, node, [("CLUSTER", "NODES")])
+        entries = parse_cluster_nodes(text(reply)).value
+        owner: dict[int, str] = {}
+        for entry in entries:
+            for r in entry.slots:
+                owner.update(dict.fromkeys(range(r.start, r.end + 1), entry.id))
+        return next((e for e in entries if e.is_myself), None), owner
+
+    def _gossiped(self, link: Link, node: Node, slots: Sequence[int], tid: str, wait: float) -> set[int]:
+        """The slots the source has let go by itself (the target owns them in its view, no MIGRATING marker
+        left), polled for up to `wait` seconds."""
+        deadline = time.monotonic() + wait
+        while True:
+            me, owner = self._view(link, node)
+            still = {s for s, _ in me.migrating} if me else set()
+            done = {s for s in slots if owner.get(s) == tid and s not in still}
+            if len(done) == len(slots) or time.monotonic() >= deadline:
+                return done
+            time.sleep(0.01)
+
+    def _give_owner_back(
+        self, dst: Link, target: Node, source: Node, slots: tuple[int, ...], owner: dict[int, str]
+    ) -> None:
+        """A target IMPORTING a slot ignores other nodes' claims to it; when the source it imports from
+        fails over and turns replica, the target keeps the slot with the failed node, then drops it and
+        sees nobody own it. It then refuses
+        every key there (CLUSTERDOWN Hash slot not served), RESTORE-ASKING included, and its whole
+        cluster state is fail. Telling it who owns the slot now (SETSLOT NODE, which leaves its IMPORTING
+        state alone) lets the move go on."""
+        # Nobody, or the failed node it still imports from (it drops the slot as soon as it hears that
+        # node is a replica now): either way it answers CLUSTERDOWN for the slot's keys.
+        orphaned = [s for s in slots if owner.get(s) not in (source.node_id, target.node_id)]
+        if orphaned:
+            self.journal.write("owner-told", node=target.node_id, owner=source.node_id, slots=orphaned)
+            self._setslots(dst, target, [[("CLUSTER", "SETSLOT", s, "NODE", source.node_id)] for s in orphaned])
+
     def _move(
         self,
         src: Link,
@@ -290,50 +457,121 @@ class Engine:
         links: dict[str, Link],
     ) -> None:
         sid, tid = source.node_id, target.node_id
+        # Resuming: what each side has open already is not set again. Setting it again would be harmless on
+        # Redis; on Valkey it waits for the replicas, and a refusal there must not read as "not opened" (the
+        # undo below would then drop the target's IMPORTING under a source still MIGRATING: a MOVED loop).
+        importing: set[int] = set()
+        migrating: set[int] = set()
+        if resume:
+            me, owner = self._view(dst, target)
+            self._give_owner_back(dst, target, source, slots, owner)
+            importing = {s for s, peer in me.importing if peer == sid} if me else set()
+            me, _ = self._view(src, source)
+            migrating = {s for s, peer in me.migrating if peer == tid} if me else set()
         self.journal.write("open", source=sid, target=tid, slots=list(slots))
         failed: dict[int, str] = {}
+        reasons: dict[str, str] = {}  # one NOREPLICAS explanation per step
+
+        def refused(reply: ResponseError, link: Link, node: Node, what: str) -> str:
+            if not _unacknowledged(reply):
+                return f"{what}: {reply}"
+            if what not in reasons:
+                reasons[what] = self._lagging(link, node, what)
+                with self._lock:  # no new batch with this node until its replicas answer
+                    self.outcome.broken_nodes.setdefault(node.node_id, reasons[what])
+                self.journal.write("unacknowledged", node=node.node_id, step=what, reason=reasons[what])
+            return reasons[what]
 
         # 1. IMPORTING on the target first: from then on it accepts ASKING clients for these slots.
-        replies = self._call(dst, target, [("CLUSTER", "SETSLOT", s, "IMPORTING", sid) for s in slots])
-        for slot, reply in zip(slots, replies, strict=True):
+        opening = [s for s in slots if s not in importing]
+        replies = self._setslots(dst, target, [[("CLUSTER", "SETSLOT", s, "IMPORTING", sid)] for s in opening])
+        for slot, (reply,) in zip(opening, replies, strict=True):
             if isinstance(reply, ResponseError) and not (resume and "already the owner" in str(reply)):
-                failed[slot] = f"IMPORTING on the target: {reply}"
+                failed[slot] = refused(reply, dst, target, "IMPORTING on the target")
+        opened = {s for s in opening if s not in failed}  # IMPORTING set by this call
         live = [s for s in slots if s not in failed]
 
         # 2. MIGRATING on the source, and its first keys.
         keys: dict[int, list[bytes]] = {}
         first = 1000
-        commands: list[Command] = []
-        for s in live:
-            commands += [("CLUSTER", "SETSLOT", s, "MIGRATING", tid), ("CLUSTER", "GETKEYSINSLOT", s, first)]
-        replies = self._call(src, source, commands)
-        for index, slot in enumerate(live):
-            state, found = replies[2 * index], replies[2 * index + 1]
+        groups: list[list[Command]] = [
+            [
+                *([] if s in migrating else [("CLUSTER", "SETSLOT", s, "MIGRATING", tid)]),
+                ("CLUSTER", "GETKEYSINSLOT", s, first),
+            ]
+            for s in live
+        ]
+        for slot, got in zip(live, self._setslots(src, source, groups), strict=True):
+            state, found = (got[0] if len(got) == 2 else None), got[-1]
             if isinstance(state, ResponseError) and not (resume and "not the owner" in str(state)):
-                failed[slot] = f"MIGRATING on the source: {state}"
+                failed[slot] = refused(state, src, source, "MIGRATING on the source")
             elif isinstance(found, ResponseError):
                 failed[slot] = f"GETKEYSINSLOT: {found}"
             else:
                 keys[slot] = list(found)
-        undone = [s for s in failed if s in live]
+        undone = [s for s in failed if s in opened]
         if undone:
-            # undo IMPORTING where MIGRATING failed: a slot must not stay half-open because of us
-            self._call(dst, target, [("CLUSTER", "SETSLOT", s, "STABLE") for s in undone])
+            # undo the IMPORTING set just now where MIGRATING failed: a slot must not stay half-open because of
+            # us (an IMPORTING found open on resuming is left as it was)
+            replies = self._setslots(dst, target, [[("CLUSTER", "SETSLOT", s, "STABLE")] for s in undone])
+            undone = [s for s, (r,) in zip(undone, replies, strict=True) if not isinstance(r, ResponseError)]
 
         # 3. Keys, in rounds.
         moved = self._drain(src, dst, source, target, keys, failed)
 
-        # 4. NODE on the target, then the source, then every other primary.
+        # 4. NODE on the target, then the source, then every other primary. The source only once the target
+        # owns the slot: given to the target on the source alone, it would send clients to a target that
+        # still names the source as owner, and back (a MOVED loop).
         closable = [s for s in live if s not in failed]
-        for link, node, where in ((dst, target, "target"), (src, source, "source")):
-            replies = self._call(link, node, [("CLUSTER", "SETSLOT", s, "NODE", tid) for s in closable])
-            for slot, reply in zip(closable, replies, strict=True):
-                # A source that gave away its last slot turns into a replica of the new owner as soon as it
-                # hears of the target's newer epoch (replica migration): it has adopted the new owner already.
-                adopted = where == "source" and "only with masters" in str(reply)
-                if isinstance(reply, ResponseError) and not adopted:
-                    failed[slot] = f"NODE on the {where}: {reply}"
-            closable = [s for s in closable if s not in failed]
+        replies = self._setslots(dst, target, [[("CLUSTER", "SETSLOT", s, "NODE", tid)] for s in closable])
+        for slot, (reply,) in zip(closable, replies, strict=True):
+            if isinstance(reply, ResponseError):
+                failed[slot] = refused(reply, dst, target, "NODE on the target")
+        closable = [s for s in closable if s not in failed]
+        telling = closable
+        if gossip_clears_migrating(source.server) and closable:
+            # The target's claim reaches the source within milliseconds (its broadcast PONG) and the source
+            # drops its MIGRATING state by itself: waited for, and SETSLOT NODE sent only where that has not
+            # happened. Not sending it also avoids a Valkey 8.1.8 fault: a source given NODE for its last slot
+            # replicates it, its replica then re-points itself to the new owner while applying it and stops
+            # answering for seconds (its sync to the new primary stalls); by gossip it re-points cleanly.
+            settled = self._gossiped(src, source, closable, tid, wait=_GOSSIP_WAIT)
+            telling = [s for s in closable if s not in settled]
+        replies = self._setslots(src, source, [[("CLUSTER", "SETSLOT", s, "NODE", tid)] for s in telling])
+        unacknowledged: list[int] = []
+        for slot, (reply,) in zip(telling, replies, strict=True):
+            # A source that gave away its last slot turns into a replica of the new owner as soon as it
+            # hears of the target's newer epoch (replica migration): it has adopted the new owner already.
+            # On Valkey that can happen while the SETSLOT waits for its replicas: it is then answered
+            # UNBLOCKED (valkey-cli accepts both answers too).
+            if not isinstance(reply, ResponseError) or _adopted(reply):
+                continue
+            if _unacknowledged(reply) and gossip_clears_migrating(source.server):
+                unacknowledged.append(slot)
+            else:
+                failed[slot] = refused(reply, src, source, "NODE on the source")
+        if unacknowledged:
+            # The target owns these slots; the source lets them go when the claim reaches it by gossip. Not a
+            # failure when it does: nothing is left open, and its replicas learn the owner the same way.
+            settled = self._gossiped(src, source, unacknowledged, tid, wait=_GOSSIP_WAIT)
+            if len(settled) < len(unacknowledged):
+                why = self._lagging(src, source, "NODE on the source")
+                for slot in unacknowledged:
+                    if slot not in settled:
+                        failed[slot] = f"{why}; the source still had it MIGRATING after {_GOSSIP_WAIT:.0f} s"
+            if settled:
+                which = f"{'slot' if len(settled) == 1 else 'slots'} {describe_slots(sorted(settled))}"
+                note = (
+                    f"{which} closed, but {source.short}'s replicas did not "
+                    f"acknowledge SETSLOT NODE within {self.settings.setslot_timeout_ms} ms (behind: "
+                    f"{self._behind(src, source)}); the target owns the slots and the source let them go by "
+                    "gossip, as its replicas will once they answer again. Moving more slots out of that node "
+                    "waits for that replica: bring it back or remove it"
+                )
+                with self._lock:
+                    self.outcome.warnings.append(note)
+                self.journal.write("unacknowledged", node=sid, step="NODE on the source", slots=sorted(settled))
+        closable = [s for s in closable if s not in failed]
         self._tell_others(closable, sid, tid, links)
         self.journal.write("closed", source=sid, target=tid, slots=closable, keys=moved)
         if failed:
@@ -345,23 +583,63 @@ class Engine:
             self.outcome.keys_moved += moved
             for slot, reason in sorted(failed.items()):
                 self.outcome.failures.append(SlotFailure(slot, sid, tid, reason))
-                if slot in live and slot not in undone:
+                # still open: opened here and not undone, or found open (resuming) and not closed
+                if (slot in live and slot not in undone) or slot in importing or slot in migrating:
                     self.outcome.open_slots.append(slot)
         self.progress(len(closable), 0)
 
     def _tell_others(self, slots: list[int], sid: str, tid: str, links: dict[str, Link]) -> None:
         """The rest of the primaries learn the new owner now instead of by gossip; a failure here is harmless
-        (the target's higher config epoch wins) and only slows their clients' redirections."""
+        (the target's higher config epoch wins, and it broadcasts its claim itself: Redis 6.2+ and Valkey)
+        and only slows their clients' redirections. Not on primaries that would wait for their replicas
+        (Valkey 8+): a replica round trip each, or the whole timeout behind a lagging replica, to save a
+        redirection for the few milliseconds the target's broadcast takes."""
         if not slots:
             return
         for node in self.top.primaries:
             if node.node_id in (sid, tid) or node.node_id in self.outcome.broken_nodes:
+                continue
+            if replicates_setslot(node.server):
+                with self._lock:
+                    self._untold.update(dict.fromkeys(slots, tid))
                 continue
             try:
                 link = self._link(links, node)
                 link.run([("CLUSTER", "SETSLOT", s, "NODE", tid) for s in slots])
             except (NodeGone, redis.RedisError, OSError):
                 continue
+
+    def _converge(self) -> None:
+        """Where other primaries were not told, wait (bounded) for them to learn the new owners by gossip, so
+        that what the caller reads next is one slot map: the target's broadcast usually does it within
+        milliseconds, but a target that owned the slot already (a move resumed after its NODE on the
+        target) broadcasts nothing and periodic gossip takes up to half a node timeout. A primary still
+        behind after `_GOSSIP_WAIT` is told directly (a failure there stays harmless, see `_tell_others`)."""
+        if not self._untold:
+            return
+        deadline = time.monotonic() + _GOSSIP_WAIT
+        for node in self.top.primaries:
+            if node.node_id in self.outcome.broken_nodes:
+                continue
+            links: dict[str, Link] = {}
+            try:
+                link = self._link(links, node)
+                while True:
+                    _, owner = self._view(link, node)
+                    behind = [s for s, t in sorted(self._untold.items()) if owner.get(s) != t and t != node.node_id]
+                    if not behind or time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.05)
+                by_owner: dict[str, list[int]] = {}
+                for slot in behind:
+                    by_owner.setdefault(self._untold[slot], []).append(slot)
+                for tid, slots in by_owner.items():
+                    self._setslots(link, node, [[("CLUSTER", "SETSLOT", s, "NODE", tid)] for s in slots])
+            except (NodeGone, redis.RedisError, OSError):
+                continue
+            finally:
+                for one in links.values():
+                    one.close()
 
     def _drain(
         self,
@@ -376,6 +654,7 @@ class Engine:
         budget = _Budget(self.settings)
         per_key = self._bytes_per_key(src, source, keys)
         attempts: dict[int, int] = {}
+        down_since: dict[int, float] = {}  # slot -> when its MIGRATE first met a cluster that is down
         replace: set[bytes] = set()
         moved = 0
         while True:
@@ -417,6 +696,10 @@ class Engine:
                 attempts[slot] = attempts.get(slot, 0) + 1
                 if "BUSYKEY" in message and attempts[slot] <= 4 * self.settings.attempts:
                     self._busy(src, dst, source, target, slot, group, replace, failed)
+                elif _cluster_down(message) and time.monotonic() - down_since.setdefault(slot, started) < _DOWN_WAIT:
+                    # The target refuses RESTORE while its cluster_state is fail: a heal that just covered
+                    # a slot or MEET nodes back waits for it, up to the rejoin delay Redis adds (<= 5 s).
+                    time.sleep(0.25)
                 elif attempts[slot] >= self.settings.attempts:
                     failed[slot] = f"MIGRATE failed {attempts[slot]} times: {message}"
                 else:
@@ -486,17 +769,25 @@ class Engine:
             if opened is None:
                 continue
             for node_id, _ in (*opened.migrating, *opened.importing):
-                per_node.setdefault(node_id, []).append(slot)
+                # A replica's marker where SETSLOT is replicated (Valkey 8) is cleared by STABLE on its primary,
+                # which replicates it; a replica refuses SETSLOT itself ("only with masters").
+                node = self.top.nodes.get(node_id)
+                primary = self.top.nodes.get(node.primary_id or "") if node is not None and not node.primary else None
+                if primary is not None and replicates_setslot(primary.server):
+                    node_id = primary.node_id
+                if slot not in per_node.setdefault(node_id, []):
+                    per_node[node_id].append(slot)
         for node_id, node_slots in per_node.items():
             node = self.top.nodes[node_id]
             links: dict[str, Link] = {}
             try:
                 link = self._link(links, node)
-                replies = self._call(link, node, [("CLUSTER", "SETSLOT", s, "STABLE") for s in node_slots])
+                replies = self._setslots(link, node, [[("CLUSTER", "SETSLOT", s, "STABLE")] for s in node_slots])
+                refused = [(s, r) for s, (r,) in zip(node_slots, replies, strict=True) if isinstance(r, ResponseError)]
+                lagging = self._lagging(link, node, "STABLE") if any(_unacknowledged(r) for _, r in refused) else ""
                 failures += [
-                    SlotFailure(s, node_id, node_id, f"STABLE: {r}")
-                    for s, r in zip(node_slots, replies, strict=True)
-                    if isinstance(r, ResponseError)
+                    SlotFailure(s, node_id, node_id, lagging if _unacknowledged(r) else f"STABLE: {r}")
+                    for s, r in refused
                 ]
             except NodeGone as gone:
                 failures += [SlotFailure(s, node_id, node_id, str(gone)) for s in node_slots]

@@ -1,8 +1,9 @@
 """An append-only journal of slot moves (JSON lines), written before and after each step.
 
 A killed run leaves its last lines in the file: which slots were open (`open` without `closed`), between
-which nodes. `rebalance --resume` and `heal` read it together with the live cluster to close them. No
-secret is ever written here: node ids, addresses, slots and counts only.
+which nodes. `rebalance --resume` reads it together with the live cluster to close them, and `diagnose`
+names the journal that left slots open (`local_journals`). No secret is ever written here: node ids,
+addresses, slots and counts only.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from rcdoctor.errors import UsageError
+from rcdoctor.model import journals
+from rcdoctor.model.journals import InFlight, LocalJournals
+
+__all__ = ["FORMAT", "InFlight", "Journal", "default_dir", "in_flight", "latest", "local_journals", "new_path", "read"]
 
 FORMAT = "rcdoctor.journal"
 
@@ -59,15 +63,6 @@ class Journal:
                 self._file = None
 
 
-@dataclass(frozen=True)
-class InFlight:
-    """Slots a journal opened between two nodes and never recorded as closed."""
-
-    source: str
-    target: str
-    slots: tuple[int, ...]
-
-
 def read(path: Path) -> Iterator[dict[str, Any]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -88,21 +83,32 @@ def read(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def in_flight(path: Path) -> list[InFlight]:
-    opened: dict[int, tuple[str, str]] = {}
-    for entry in read(path):
-        slots = [int(s) for s in entry.get("slots", [])]
-        if entry["event"] == "open":
-            for slot in slots:
-                opened[slot] = (str(entry["source"]), str(entry["target"]))
-        elif entry["event"] in ("closed", "cancelled"):
-            for slot in slots:
-                opened.pop(slot, None)
-    grouped: dict[tuple[str, str], list[int]] = {}
-    for slot, pair in sorted(opened.items()):
-        grouped.setdefault(pair, []).append(slot)
-    return [InFlight(s, t, tuple(v)) for (s, t), v in grouped.items()]
+    return journals.in_flight(read(path))
 
 
 def latest(command: str) -> Path | None:
     found = sorted(default_dir().glob(f"{command}-*.jsonl"))
     return found[-1] if found else None
+
+
+# Journals diagnose reads, newest first: enough for every run of the last weeks, while one diagnose on a
+# machine that has kept years of journals stays quick.
+LOCAL_LIMIT = 100
+
+
+def local_journals(directory: Path | None = None, limit: int = LOCAL_LIMIT) -> LocalJournals:
+    """The journals of this machine's rcdoctor runs that left slots open (newest `limit` files read).
+    A file that cannot be read is named, never an error: diagnose must run anyway."""
+    where = directory or default_dir()
+    try:
+        files = sorted(where.glob("*.jsonl"), key=lambda p: (p.stat().st_mtime, p.name), reverse=True)[:limit]
+    except OSError:
+        files = []
+    contents: list[tuple[str, list[dict[str, Any]]]] = []
+    unreadable: list[str] = []
+    for path in files:
+        try:
+            contents.append((str(path), list(read(path))))
+        except (UsageError, OSError):
+            unreadable.append(str(path))
+    return LocalJournals(str(where), journals.unfinished(contents), len(contents), tuple(unreadable))

@@ -22,6 +22,7 @@ from rcdoctor.errors import DoctorError, UsageError
 from rcdoctor.migrate.topology import Node, Topology
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.info import as_int, parse_kv
+from rcdoctor.model.server import ServerIdentity, server_identity
 
 
 @dataclass(frozen=True)
@@ -37,14 +38,14 @@ class Step:
 def brief(command: tuple[str, ...]) -> str:
     """A command for people: long argument lists (ADDSLOTS of thousands of slots) cut after six."""
     shown = command if len(command) <= 8 else (*command[:6], f"… ({len(command) - 6} more)")
-    return " ".join(shown)
+    return " ".join(a if a else '""' for a in shown)  # an empty argument (CONFIG SET x "") stays visible
 
 
 @dataclass(frozen=True)
 class EmptyNode:
     endpoint: Endpoint
     node_id: str
-    version: tuple[int, ...]
+    identity: ServerIdentity
     bus_port: int
 
 
@@ -56,7 +57,7 @@ def probe_empty(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode:
             lines = [x for x in str(c.execute_command("CLUSTER", "NODES")).splitlines() if x.strip()]
             keys = int(c.dbsize())
             node_id = str(c.execute_command("CLUSTER", "MYID"))
-            version = str(c.info("server").get("redis_version", "0"))
+            server = {str(k): str(v) for k, v in c.info("server").items()}
     except (redis.RedisError, OSError) as exc:
         error = classify(exc)
         raise error_for(error.kind, f"{endpoint}: {error.message}") from None
@@ -70,8 +71,9 @@ def probe_empty(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode:
     myself = next((x for x in lines if "myself" in x.split()[2]), lines[0] if lines else "")
     _, _, bus = myself.split()[1].partition("@") if myself else ("", "", "")
     bus_port = int(bus.split(",")[0]) if bus.split(",")[0].isdigit() else endpoint.port + 10000
-    parts = tuple(int(p) for p in version.split(".")[:3] if p.isdigit())
-    return EmptyNode(endpoint, node_id, parts, bus_port)
+    # A reply naming no version is treated as the oldest Redis: plain ADDSLOTS works everywhere.
+    identity = server_identity(server) or ServerIdentity("redis", "0")
+    return EmptyNode(endpoint, node_id, identity, bus_port)
 
 
 def add_steps(new: Endpoint, seed: Node, replica_of: Node | None) -> list[Step]:

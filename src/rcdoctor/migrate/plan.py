@@ -10,7 +10,7 @@ Balance is measured by a cost per slot: 1 (`by=slots`, what redis-cli balances),
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rcdoctor.errors import UsageError
 from rcdoctor.migrate.topology import Node, Topology
@@ -33,6 +33,7 @@ class MovePlan:
     before: Mapping[str, float] = field(default_factory=dict)  # node id -> load (in `by` units)
     after: Mapping[str, float] = field(default_factory=dict)
     note: str = ""  # why there is nothing to do, or what the plan achieves
+    warnings: tuple[str, ...] = ()  # what the plan leaves that a user may not expect (an emptied primary)
 
     @property
     def slot_count(self) -> int:
@@ -88,7 +89,23 @@ def rebalance(
     donors = {i: load[i] - share[i] for i in load if load[i] - share[i] > 0}
     takers = {i: share[i] - load[i] for i in load if share[i] - load[i] > 0}
     transfers = _distribute(top, donors, takers, costs)
-    return _finish(transfers, by, load, costs)
+    return replace(_finish(transfers, by, load, costs), warnings=_emptied(top, weight))
+
+
+def _emptied(top: Topology, weight: Mapping[str, float]) -> tuple[str, ...]:
+    """Weight 0 leaves a primary with no slots: it stays a member and its replicas protect nothing."""
+    found = []
+    for node_id, w in weight.items():
+        if w > 0:
+            continue
+        node = top.nodes[node_id]
+        replicas = top.replicas_of(node_id)
+        found.append(
+            f"{node.short} keeps no slot (weight 0): it stays in the cluster as an empty primary"
+            + (f" with {len(replicas)} replica(s) that protect nothing" if replicas else "")
+            + f"; to take it out: rcdoctor remove-node {node_id[:8]} --from ADDR"
+        )
+    return tuple(found)
 
 
 def reshard(

@@ -43,17 +43,20 @@ def decide(
     closings = []
     for slot in sorted(counts):
         opened = by_slot.get(slot)
-        migrating = dict(opened.migrating) if opened else {}
-        importing = dict(opened.importing) if opened else {}
+        # A source or target that failed over since the slot was opened is now a replica of the node that
+        # holds its keys (replication carried them) but not its open state (Redis does not replicate
+        # SETSLOT): the move continues between the primaries serving those keys now.
+        migrating = {serving(top, n): serving(top, t) for n, t in opened.migrating} if opened else {}
+        importing = {serving(top, n): serving(top, f) for n, f in opened.importing} if opened else {}
         flight = flights.get(slot)
         owner = top.owners[slot]
-        source = owner if owner in migrating else (flight.source if flight else None)
+        source = owner if owner in migrating else (serving(top, flight.source) if flight else None)
         if source is None and importing:
             source = next(iter(importing.values()))
         source = source or owner
         target = migrating.get(source or "") or (next(iter(importing)) if importing else None)
         if target is None and flight is not None:
-            target = flight.target
+            target = serving(top, flight.target)
         held = counts[slot]
         silent = [n for n in (source, target) if n and held.get(n, None) is None]
         holders = {n for n, c in held.items() if c}
@@ -71,6 +74,14 @@ def decide(
         else:
             closings.append(Closing(slot, "cancel", source, target, _counts(held, source, target)))
     return closings
+
+
+def serving(top: Topology, node_id: str) -> str:
+    """The primary now serving what `node_id` held: itself, or its primary when it has become a replica."""
+    node = top.nodes.get(node_id)
+    if node is not None and not node.primary and node.primary_id and node.primary_id in top.nodes:
+        return node.primary_id
+    return node_id
 
 
 def _counts(held: Mapping[str, int | None], source: str, target: str) -> str:

@@ -11,10 +11,13 @@ import redis
 from rcdoctor.collect import collect
 from rcdoctor.collect.connection import ConnectOptions, nothing_answered
 from rcdoctor.errors import DoctorError
+from rcdoctor.migrate import method
 from rcdoctor.migrate import resume as resuming
+from rcdoctor.migrate.atomic import AtomicEngine
 from rcdoctor.migrate.engine import Engine, Outcome, Progress, Settings
 from rcdoctor.migrate.journal import InFlight, Journal
 from rcdoctor.migrate.link import Link
+from rcdoctor.migrate.method import Method
 from rcdoctor.migrate.plan import MovePlan, Transfer
 from rcdoctor.migrate.topology import Topology, describe_slots, topology
 from rcdoctor.model.address import Seed
@@ -107,7 +110,12 @@ def execute(
     settings: Settings,
     journal: Journal,
     progress: Progress | None = None,
+    how: Method | None = None,
 ) -> Outcome:
+    """Move the slots the way `how` says (chosen from the servers when not given: see method.choose)."""
+    how = how or method.choose(top, options, settings.method)
+    if how.name == "atomic" and how.dialect is not None:
+        return AtomicEngine(top, options, journal, how.dialect, settings, progress).run(transfers)
     return Engine(top, options, journal, settings, progress).run(transfers)
 
 

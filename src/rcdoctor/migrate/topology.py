@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from rcdoctor.checks.context import Context, slot_array, uncovered
 from rcdoctor.model.address import Endpoint
+from rcdoctor.model.server import ServerIdentity
 from rcdoctor.model.slots import format_ranges, to_ranges
 from rcdoctor.model.snapshot import Snapshot
 
@@ -26,7 +27,7 @@ class Node:
     slots: tuple[int, ...]
     keys: int | None
     memory: int | None  # used_memory_dataset (bytes), else used_memory
-    version: str | None
+    server: ServerIdentity | None
 
     @property
     def address(self) -> str:
@@ -59,7 +60,7 @@ class Topology:
     open_slots: tuple[OpenSlot, ...] = ()
     silent: Mapping[str, Node] = field(default_factory=dict)  # listed by peers, not answering us
     problems: tuple[str, ...] = ()  # reasons moving slots now is unsafe
-    versions: tuple[str, ...] = field(default=())
+    versions: tuple[str, ...] = field(default=())  # "Redis 7.0.15", "Valkey 8.1.8": what the nodes run
 
     @property
     def primaries(self) -> list[Node]:
@@ -115,7 +116,7 @@ def topology(snapshot: Snapshot) -> Topology:
             slots=tuple(s for s, o in enumerate(owners) if o == node_id),
             keys=sample.keys,
             memory=int(used) if used and used.isdigit() else None,
-            version=sample.version,
+            server=sample.identity,
         )
     silent = {}
     for node_id in ctx.unreachable:
@@ -129,7 +130,7 @@ def topology(snapshot: Snapshot) -> Topology:
                 slots=tuple(s for s, o in enumerate(owners) if o == node_id),
                 keys=None,
                 memory=None,
-                version=None,
+                server=None,
             )
     return Topology(
         nodes=nodes,
@@ -137,7 +138,7 @@ def topology(snapshot: Snapshot) -> Topology:
         owners=tuple(owners),
         open_slots=_open_slots(ctx, owners),
         problems=tuple(problems),
-        versions=tuple(sorted({n.version for n in nodes.values() if n.version})),
+        versions=tuple(sorted({str(n.server) for n in nodes.values() if n.server})),
     )
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from rcdoctor.errors import UsageError
+from rcdoctor.model.kubernetes import KubeSelector, is_k8s_spec, parse_k8s_spec
+from rcdoctor.model.sources import redact
 
 DEFAULT_PORT = 6379
 BUS_PORT_OFFSET = 10000
@@ -53,12 +55,25 @@ class Secret:
 
 @dataclass(frozen=True)
 class Seed:
-    """An address given by the user, with what a URL may carry besides it."""
+    """An address given by the user, with what a URL may carry besides it.
+
+    A `k8s:` or `@FILE` seed is a source, not an address: its `endpoint` is a placeholder naming it and
+    the collector expands it (kubectl, the file's lines) into addresses at every collection.
+    """
 
     endpoint: Endpoint
     tls: bool = False
     username: str | None = None
     password: Secret | None = None
+    spec: str = ""  # as typed, password removed (for the snapshot's sources)
+    k8s: KubeSelector | None = None
+    file: str | None = None  # @FILE: one seed per line, read again at every collection
+    via: str | None = None  # "RCDOCTOR_SEEDS" when the seed came from that variable
+
+    @property
+    def is_source(self) -> bool:
+        """True for seeds that are not one address (k8s:, @FILE) and so cannot be dialled as given."""
+        return self.k8s is not None or self.file is not None
 
 
 def is_ip(host: str) -> bool:
@@ -97,10 +112,20 @@ def parse_hostport(text: str, default_port: int = DEFAULT_PORT) -> Endpoint:
 
 
 def parse_seed(text: str) -> Seed:
-    """Parse what a user typed: `host:port`, `redis://[user[:pass]@]host[:port]`, or `rediss://…`."""
+    """Parse what a user typed: `host:port`, `redis://[user[:pass]@]host[:port]`, `rediss://…`,
+    `k8s:NAMESPACE/SELECTOR[:PORT]` or `@FILE`."""
     text = text.strip()
+    if is_k8s_spec(text):
+        selector = parse_k8s_spec(text)
+        placeholder = Endpoint(f"k8s:{selector.namespace}/{selector.selector}", selector.port or DEFAULT_PORT)
+        return Seed(placeholder, spec=text, k8s=selector)
+    if text.startswith("@"):
+        path = text[1:].strip()
+        if not path:
+            raise UsageError("bad seed '@': give a file after @ (one seed per line)")
+        return Seed(Endpoint(text, DEFAULT_PORT), spec=text, file=path)
     if "://" not in text:
-        return Seed(parse_hostport(text))
+        return Seed(parse_hostport(text), spec=text)
     parts = urlsplit(text)
     if parts.scheme not in ("redis", "rediss"):
         raise UsageError(f"unsupported scheme {parts.scheme!r}: use redis:// or rediss://")
@@ -108,4 +133,19 @@ def parse_seed(text: str) -> Seed:
     endpoint = parse_hostport(netloc)
     username = unquote(parts.username) if parts.username else None
     password = Secret(unquote(parts.password)) if parts.password else None
-    return Seed(endpoint, tls=parts.scheme == "rediss", username=username, password=password)
+    return Seed(endpoint, tls=parts.scheme == "rediss", username=username, password=password, spec=redact(text))
+
+
+def seed_lines(text: str) -> list[str]:
+    """The seeds of a seeds file: one per line, blank lines and `#` comments ignored."""
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def split_env_seeds(value: str) -> list[str]:
+    """RCDOCTOR_SEEDS: seeds separated by spaces or commas; a `k8s:` seed keeps its commas (label
+    selectors use them: `app=redis,tier=cache`), so separate it from the next seed with a space."""
+    parts: list[str] = []
+    for word in value.split():
+        parts.extend([word] if is_k8s_spec(word) else [p for p in word.split(",") if p])
+    return parts

@@ -1,8 +1,15 @@
-"""Parser for the `CLUSTER NODES` reply (one line per node the answering node knows)."""
+"""Parser for the `CLUSTER NODES` reply (one line per node the answering node knows).
+
+A cluster of N nodes has N views of N lines, and most lines are the same in every view: node X's line
+differs between viewers only in its ping-sent and pong-received times (and where the viewers disagree,
+which is what diagnose looks for). `ViewParser` parses each distinct line once for all views and gives
+every view the same `ClusterNode` object for it: N² lines cost about N parses and N² dict look-ups, and
+the parsed views of a 1,000-node cluster take a few megabytes instead of gigabytes.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from rcdoctor.model.address import Endpoint
@@ -12,7 +19,10 @@ from rcdoctor.model.slots import SlotRange, count_slots
 
 @dataclass(frozen=True)
 class ClusterNode:
-    """One line of CLUSTER NODES: how the answering node sees `id`."""
+    """One line of CLUSTER NODES: how the answering node sees `id`.
+
+    The line's ping-sent and pong-received times are not kept: nothing judges them, and they differ in
+    every view, so keeping them would make every line of every view a distinct object (see ViewParser)."""
 
     id: str
     ip: str
@@ -21,8 +31,6 @@ class ClusterNode:
     hostname: str | None
     flags: frozenset[str]
     primary_id: str | None
-    ping_sent: int
-    pong_recv: int
     config_epoch: int
     link_state: str
     slots: tuple[SlotRange, ...] = ()
@@ -76,16 +84,108 @@ class ClusterNode:
 
 def parse_cluster_nodes(text: str) -> Parsed[tuple[ClusterNode, ...]]:
     """Parse every line it can; each line it cannot read becomes an error record."""
-    nodes: list[ClusterNode] = []
-    errors: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    return ViewParser().parse(text)
+
+
+def _key(line: str) -> str | tuple[str, ...]:
+    """The line without fields 5 and 6 (ping-sent, pong-received): what differs between two views of a
+    settled node. A line whose times are not plain numbers is its own key (and is refused when parsed);
+    a key is a tuple, so it never equals some other raw line."""
+    parts = line.split(" ", 6)
+    if len(parts) == 7 and all(p.isascii() and p.isdigit() for p in (parts[4], parts[5])):
+        return (parts[0], parts[1], parts[2], parts[3], parts[6])
+    return line
+
+
+class ViewParser:
+    """Parses CLUSTER NODES replies, each distinct line once, and hands out one ClusterNode per distinct
+    line (without its ping/pong times) to every view that has it. A memo: the result never depends on
+    which views were parsed before, so one parser may serve any number of snapshots."""
+
+    def __init__(self) -> None:
+        # The exact line first (a view of a settled cluster read twice, lines whose times agree), then the
+        # line without its times; only lines new to the second dict enter the first, so the first holds
+        # about one entry per node however many views repeat it with other times.
+        self._by_line: dict[str, ClusterNode] = {}
+        self._by_key: dict[str | tuple[str, ...], ClusterNode] = {}
+        # By value: two lines that read the same (extra spaces, "-" or no primary) share one object, and
+        # a `myself` line's twin (see peer_form) is the very object the other views hold.
+        self._by_value: dict[ClusterNode, ClusterNode] = {}
+        self._myself: set[int] = set()
+        self._myself_entries: dict[int, ClusterNode] = {}
+        # id() of a myself entry -> (that entry, its twin): holding the entry keeps its id() its own, even
+        # for an entry another parser made
+        self._peer_form: dict[int, tuple[ClusterNode, ClusterNode]] = {}
+
+    def myself_of(self, view: tuple[ClusterNode, ...]) -> ClusterNode | None:
+        """The view's `myself` line, found by a C-level set look-up instead of a walk of its lines; the
+        walk when that is not certain (no such line of this parser's, or more than one)."""
+        found = self._myself.intersection(map(id, view))
+        if len(found) == 1:  # a view is parsed by one parser: no other `myself` line can hide in it
+            return self._myself_entries[found.pop()]
+        return next((n for n in view if n.is_myself), None)
+
+    def peer_form(self, entry: ClusterNode) -> ClusterNode:
+        """The line as the node's peers would have it: the same without the `myself` flag (one object
+        per value, so views that agree are sets of the same objects)."""
+        if not entry.is_myself:
+            return entry
+        known = self._peer_form.get(id(entry))
+        if known is not None and known[0] is entry:
+            return known[1]
+        plain = replace(entry, flags=entry.flags - {"myself"})
+        twin = self._by_value.setdefault(plain, plain)
+        self._peer_form[id(entry)] = (entry, twin)
+        return twin
+
+    @property
+    def myself_lines(self) -> set[int]:
+        """id() of every distinct line with the `myself` flag handed out so far (read, never changed, by
+        the caller: a view holds a second `myself` line when its ids meet this set more than once)."""
+        return self._myself
+
+    def parse(self, text: str) -> Parsed[tuple[ClusterNode, ...]]:
+        lines = text.splitlines()
+        # Every line looked up in one C-level map(); only the ones not seen before (a view's own `myself`
+        # line, lines whose times changed) go the long way, found by a C-level search for None's id.
+        known: list[ClusterNode | None] = list(map(self._by_line.get, lines))
+        ids = list(map(id, known))
+        errors: list[str] = []
+        dropped = False
+        start = 0
+        while True:
+            try:
+                index = ids.index(_NONE, start)
+            except ValueError:
+                break
+            start = index + 1
+            known[index] = self._line(lines[index], index + 1, errors)
+            dropped = dropped or known[index] is None
+        return Parsed(tuple(n for n in known if n is not None) if dropped else tuple(known), tuple(errors))  # type: ignore[arg-type]
+
+    def _line(self, line: str, number: int, errors: list[str]) -> ClusterNode | None:
+        """A line not seen before: by its key without the times, else parsed. None: blank or unreadable
+        (recorded in `errors`)."""
         if not line.strip():
-            continue
-        try:
-            nodes.append(_parse_line(line))
-        except (ValueError, IndexError) as exc:
-            errors.append(f"line {number}: {exc}: {line[:120]!r}")
-    return Parsed(tuple(nodes), tuple(errors))
+            return None
+        key = _key(line)
+        node = self._by_key.get(key)
+        if node is None:
+            try:
+                node = _parse_line(line)
+            except (ValueError, IndexError) as exc:
+                errors.append(f"line {number}: {exc}: {line[:120]!r}")
+                return None
+            node = self._by_value.setdefault(node, node)
+            if node.is_myself:
+                self._myself.add(id(node))
+                self._myself_entries[id(node)] = node
+            self._by_key[key] = node
+            self._by_line[line] = node
+        return node
+
+
+_NONE = id(None)
 
 
 def _parse_line(line: str) -> ClusterNode:
@@ -93,6 +193,7 @@ def _parse_line(line: str) -> ClusterNode:
     if len(fields) < 8:
         raise ValueError(f"expected at least 8 fields, got {len(fields)}")
     node_id, address, flags, primary, ping_sent, pong_recv, epoch, link = fields[:8]
+    _times = (int(ping_sent), int(pong_recv))  # not kept (see ClusterNode); unreadable ones refuse the line
     ip, port, cport, hostname, aux = _parse_address(address)
     migrating: list[tuple[int, str]] = []
     importing: list[tuple[int, str]] = []
@@ -115,8 +216,6 @@ def _parse_line(line: str) -> ClusterNode:
         hostname=hostname,
         flags=frozenset(f for f in flags.split(",") if f and f != "noflags"),
         primary_id=None if primary == "-" else primary,
-        ping_sent=int(ping_sent),
-        pong_recv=int(pong_recv),
         config_epoch=int(epoch),
         link_state=link,
         slots=tuple(sorted(ranges)),

@@ -12,6 +12,7 @@ Section = Mapping[str, str]
 def parse_info(text: str) -> Parsed[dict[str, dict[str, str]]]:
     """INFO reply -> {section (lower case): {field: value}}. Fields before any header go to ''."""
     sections: dict[str, dict[str, str]] = {}
+    section: dict[str, str] | None = None  # the current one, made when its first field comes
     current = ""
     errors: list[str] = []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -20,13 +21,15 @@ def parse_info(text: str) -> Parsed[dict[str, dict[str, str]]]:
             continue
         if line.startswith("#"):
             current = line.lstrip("#").strip().lower()
-            sections.setdefault(current, {})
+            section = sections.setdefault(current, {})
             continue
         key, sep, value = line.partition(":")
         if not sep or not key:
             errors.append(f"line {number}: no 'key:value': {line[:120]!r}")
             continue
-        sections.setdefault(current, {})[key] = value
+        if section is None:
+            section = sections.setdefault(current, {})
+        section[key] = value
     return Parsed(sections, tuple(errors))
 
 

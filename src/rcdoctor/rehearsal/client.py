@@ -103,7 +103,15 @@ class Client:
                 self.target = reply.message.split()[2]
                 self._close()
             return Op(self.plan.name, "write", key, value, start, end, FAIL, node, reply.message)
+        unsure = self._confirm()
+        if unsure is not None:
+            return Op(self.plan.name, "write", key, value, start, self.clock(), UNKNOWN, node, unsure)
         return Op(self.plan.name, "write", key, value, start, end, OK, node)
+
+    def _confirm(self) -> str | None:
+        """After a SET answered OK: None when that counts as acknowledged, else why it may not survive
+        (a subclass asks for more, e.g. a replica's copy)."""
+        return None
 
     def _rediscover(self) -> None:
         """Ask the nodes this client can reach who owns the slot now (short timeouts)."""

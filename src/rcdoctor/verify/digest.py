@@ -16,7 +16,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.exceptions import ResponseError
+from redis.exceptions import AskError, ResponseError
 
 from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.migrate.link import Link
@@ -74,20 +74,26 @@ def _scan(link: Link) -> SlotDigest:
     cursor: Any = b"0"
     while True:
         cursor, keys = link.one("SCAN", cursor, "COUNT", SCAN_COUNT)
-        keys = [k for k in keys if not k.startswith(PROBE_PREFIX)]
-        # ASKING before each DUMP: keys of a slot this node is IMPORTING are answered only after it
-        # (else MOVED), and a digest taken mid-migration must still count them where they are.
-        replies = link.run([c for k in keys for c in (("ASKING",), ("DUMP", k))])[1::2]
-        for key, payload in zip(keys, replies, strict=True):
-            if isinstance(payload, ResponseError):
-                # A key in a slot this node neither owns nor imports (S003): readable only by changing
-                # the slot's state, which verify never does. Counted, not digested.
-                digest.unreadable += 1
-                continue
-            if payload is None:  # expired or deleted between SCAN and DUMP
-                continue
-            slot = key_hash_slot(key)
-            digest.counts[slot] += 1
-            digest.hashes[slot] ^= key_hash(key, payload)
+        digest_keys(link, [k for k in keys if not k.startswith(PROBE_PREFIX)], digest)
         if cursor in (b"0", 0, "0"):
             return digest
+
+
+def digest_keys(link: Link, keys: list[bytes], digest: SlotDigest) -> None:
+    """Add the node's copy of each of `keys` (just listed by SCAN) to `digest`."""
+    # ASKING before each DUMP: keys of a slot this node is IMPORTING are answered only after it
+    # (else MOVED), and a digest taken mid-migration must still count them where they are.
+    replies = link.run([c for k in keys for c in (("ASKING",), ("DUMP", k))])[1::2]
+    for key, payload in zip(keys, replies, strict=True):
+        if payload is None or isinstance(payload, AskError):
+            # Gone since SCAN: expired, deleted, or (-ASK: a slot this node is MIGRATING) moved to the
+            # importing node, counted there if that node's scan sees it. Not a key this node cannot read.
+            continue
+        if isinstance(payload, ResponseError):
+            # A key in a slot this node neither owns nor imports (S003): readable only by changing
+            # the slot's state, which verify never does. Counted, not digested.
+            digest.unreadable += 1
+            continue
+        slot = key_hash_slot(key)
+        digest.counts[slot] += 1
+        digest.hashes[slot] ^= key_hash(key, payload)

@@ -4,7 +4,8 @@
 2. On every primary, a probe key in its own slots is written and read back through a cluster client
    (as applications do) and read through every node directly: the owner answers the value, every other
    node answers MOVED to the owner's advertised address. Every replica of that primary must have the key
-   within a few seconds (READONLY read). Probe keys are deleted at the end, whatever happened.
+   within a few seconds (READONLY read), once an initial sync under way has finished (bounded wait).
+   Probe keys are deleted at the end, whatever happened.
 3. Keys per primary and their spread; with --expect-keys the total must match; with --baseline the count
    and content digest of every slot must match (probe keys never count).
 """
@@ -24,14 +25,18 @@ from redis.exceptions import MovedError
 
 from rcdoctor.collect import collect
 from rcdoctor.collect.connection import ConnectOptions, classify, client, cluster_client
+from rcdoctor.collect.replication import link_state
 from rcdoctor.migrate.topology import Node, Topology, topology
 from rcdoctor.model.address import Seed
+from rcdoctor.model.replication import UP
 from rcdoctor.model.slots import format_ranges, key_hash_slot, to_ranges
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.verify.baseline import Baseline, Comparison, compare
 from rcdoctor.verify.digest import PROBE_PREFIX, SlotDigest, node_digest
 
 REPLICA_WAIT_S = 5.0
+SYNC_WAIT_S = 60.0  # as heal waits for a sync under way
+STARTED_WITHIN_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,25 @@ def _on_replicas(
         report.add(f"replicas of {primary.address} have the key", True, "no replica")
         return
     missing = []
+    waited: list[str] = []
     for replica in replicas:
+        # A replica in its initial sync gets the key only once the sync is done: wait for that first
+        # (bounded), or the check would fail a cluster that heals itself in the next seconds.
+        # A link that is down and not syncing gets STARTED_WITHIN_S to start (a replica that just
+        # learned of a new primary shows "connecting" for a moment), then fails the check.
+        started = time.monotonic()
+        state = link_state(replica.address, primary.address, options)
+        while state is not None and state.stage != UP:
+            waited_s = time.monotonic() - started
+            if waited_s > SYNC_WAIT_S or (waited_s > STARTED_WITHIN_S and not state.syncing):
+                break
+            time.sleep(0.2)
+            state = link_state(replica.address, primary.address, options)
+        if state is not None and state.syncing:
+            missing.append(f"{replica.address} (still syncing after {SYNC_WAIT_S:.0f}s: {state.detail})")
+            continue
+        if time.monotonic() - started > 1:
+            waited.append(f"{replica.address} {time.monotonic() - started:.0f}s")
         deadline = time.monotonic() + REPLICA_WAIT_S
         seen = False
         while not seen and time.monotonic() < deadline:
@@ -176,7 +199,7 @@ def _on_replicas(
     report.add(
         f"replicas of {primary.address} have the key",
         not missing,
-        f"{len(replicas)} replica(s) in sync"
+        f"{len(replicas)} replica(s) in sync" + (f" (waited for initial sync: {', '.join(waited)})" if waited else "")
         if not missing
         else f"not within {REPLICA_WAIT_S:.0f}s on {', '.join(missing)}",
     )

@@ -17,14 +17,17 @@ class _Handed:
     endpoint: Endpoint | None  # None: the owner has no address at all (noaddr)
     ids: set[str] = field(default_factory=set)
     by: set[str] = field(default_factory=set)
+    # the viewer addresses of each reply that hands it out: merged into `by` only for the few reported
+    replies: dict[int, frozenset[str]] = field(default_factory=dict)
     primary_of: set[SlotRange] = field(default_factory=set)
 
 
 def run(ctx: Context) -> Iterator[Issue]:
     answered = {s.address for s in ctx.answered}
     endpoints: dict[str, _Handed] = {}
-    for sample in ctx.viewers:
-        for entry in sample.slots.value:
+    for entries, samples in ctx.slots_replies:  # each distinct reply once, for all who gave it
+        by = frozenset(s.address for s in samples)
+        for entry in entries:
             for index, owner in enumerate((entry.primary, *entry.replicas)):
                 known = ctx.entry(owner.node_id) if owner.node_id else None
                 if owner.endpoint is None and (known is None or known.endpoint is not None):
@@ -33,12 +36,14 @@ def run(ctx: Context) -> Iterator[Issue]:
                 item = endpoints.setdefault(key, _Handed(owner.endpoint))
                 if owner.node_id:
                     item.ids.add(owner.node_id)
-                item.by.add(sample.address)
+                item.replies[id(by)] = by
                 if index == 0:
                     item.primary_of.add(entry.range)
     dead = {a: item for a, item in endpoints.items() if not _reachable(ctx, item.endpoint, answered)}
     if not dead:
         return
+    for item in dead.values():
+        item.by = set().union(*item.replies.values())
     evidence = []
     for address, item in sorted(dead.items()):
         what = f"primary for {slots_text(sorted(item.primary_of))}" if item.primary_of else "replica"

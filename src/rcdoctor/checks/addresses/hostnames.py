@@ -10,13 +10,30 @@ from rcdoctor.checks.words import plural
 def run(ctx: Context) -> Iterator[Issue]:
     # 1. '?' endpoints: preferred endpoint type is hostname (or unknown-endpoint) but the node has none.
     question: dict[str, set[str]] = {}
-    for sample in ctx.viewers:
-        for entry in sample.slots.value:
-            for owner in (entry.primary, *entry.replicas):
+    first: dict[str, tuple[int, int]] = {}  # where each was first seen, viewer by viewer: the order of issues
+    position = {id(s): i for i, s in enumerate(ctx.viewers)}
+    for entries, samples in ctx.slots_replies:  # each distinct reply once
+        unnamed = [
+            (index, owner)
+            for index, entry in enumerate(entries)
+            for owner in (entry.primary, *entry.replicas)
+            if owner.node_id and owner.endpoint is None
+        ]
+        for sample in samples if unnamed else ():
+            # The viewer's own line for the node: when it has no address there ("noaddr" after a PONG from
+            # another id at its old IP, or a ghost) the '?' is an address problem (A003/M003), not a hostname.
+            lost = {e.id for e in sample.view.value if e.endpoint is None or "noaddr" in e.flags}
+            for index, owner in unnamed:
                 owner_entry = ctx.entry(owner.node_id) if owner.node_id else None
                 # no address at all (noaddr) is M003's; '?' for a node with an address is a missing hostname
-                if owner.node_id and owner.endpoint is None and owner_entry and owner_entry.endpoint is not None:
+                if owner.node_id in lost:
+                    continue
+                if owner.node_id and owner_entry and owner_entry.endpoint is not None:
                     question.setdefault(owner.node_id, set()).add(sample.address)
+                    first[owner.node_id] = min(
+                        first.get(owner.node_id, (len(position), 0)), (position[id(sample)], index)
+                    )
+    question = dict(sorted(question.items(), key=lambda kv: first[kv[0]]))
     for node_id, handed_by in question.items():
         endpoint_type = {ctx.config(i, "cluster-preferred-endpoint-type") for i in ctx.answers_at} - {None}
         yield Issue(
@@ -31,10 +48,14 @@ def run(ctx: Context) -> Iterator[Issue]:
         )
     # 2. Hostnames that do not resolve, or resolve away from the node.
     hostnames: dict[str, set[str]] = {}
+    for node_id in ctx.index.listed:  # every distinct line once (the viewers' own lines below)
+        for item in ctx.listed(node_id):
+            if item.entry.hostname:
+                hostnames.setdefault(item.entry.hostname, set()).add(node_id)
     for sample in ctx.viewers:
-        for node in sample.view.value:
-            if node.hostname:
-                hostnames.setdefault(node.hostname, set()).add(node.id)
+        mine = sample.myself
+        if mine is not None and mine.hostname:
+            hostnames.setdefault(mine.hostname, set()).add(mine.id)
     for name, ids in sorted(hostnames.items()):
         answer = ctx.snapshot.dns.get(name)
         dialed = [n for n in ctx.snapshot.nodes if n.endpoint.host == name]

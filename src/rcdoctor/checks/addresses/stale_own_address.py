@@ -4,29 +4,39 @@ from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
 from rcdoctor.checks.context import Context
-from rcdoctor.model.address import is_ip
+from rcdoctor.model.address import Endpoint, is_ip
+from rcdoctor.model.cluster_slots import SlotsEntry
+
+
+def _endpoints_by_id(entries: tuple[SlotsEntry, ...]) -> dict[str, list[Endpoint]]:
+    """node id -> every endpoint a CLUSTER SLOTS reply gives for it, in reply order."""
+    found: dict[str, list[Endpoint]] = {}
+    for entry in entries:
+        for owner in (entry.primary, *entry.replicas):
+            if owner.node_id and owner.endpoint is not None:
+                found.setdefault(owner.node_id, []).append(owner.endpoint)
+    return found
 
 
 def run(ctx: Context) -> Iterator[Issue]:
+    # Each distinct reply indexed once (a settled cluster's nodes all give the same one).
+    indexed: dict[int, dict[str, list[Endpoint]]] = {}
     for node_id, sample in ctx.own.items():
         answers = ctx.answers_at[node_id]
         wrong: dict[str, list[str]] = {}
         mine = sample.myself
         if mine is not None and mine.endpoint is not None and mine.address not in answers:
             wrong.setdefault(mine.address, []).append("its own CLUSTER NODES line (myself)")
-        for entry in sample.slots.value:
-            for owner in (entry.primary, *entry.replicas):
-                endpoint = owner.endpoint
-                # Hostnames are judged by A005; only IP endpoints can be compared with where it answers.
-                if (
-                    owner.node_id == node_id
-                    and endpoint is not None
-                    and is_ip(endpoint.host)
-                    and str(endpoint) not in answers
-                ):
-                    places = wrong.setdefault(str(endpoint), [])
-                    if "its CLUSTER SLOTS reply" not in places:
-                        places.append("its CLUSTER SLOTS reply")
+        parsed = sample.slots
+        by_id = indexed.get(id(parsed))
+        if by_id is None:
+            by_id = indexed[id(parsed)] = _endpoints_by_id(parsed.value)
+        for endpoint in by_id.get(node_id, ()):
+            # Hostnames are judged by A005; only IP endpoints can be compared with where it answers.
+            if is_ip(endpoint.host) and str(endpoint) not in answers:
+                places = wrong.setdefault(str(endpoint), [])
+                if "its CLUSTER SLOTS reply" not in places:
+                    places.append("its CLUSTER SLOTS reply")
         for address, places in wrong.items():
             there = ctx.snapshot.node(address)
             seen = (

@@ -4,6 +4,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
+from rcdoctor.checks.config.announce import from_config
 from rcdoctor.checks.context import Context
 from rcdoctor.checks.words import plural
 from rcdoctor.model.address import parse_hostport
@@ -12,9 +13,14 @@ from rcdoctor.model.address import parse_hostport
 def run(ctx: Context) -> Iterator[Issue]:
     moved: dict[str, Counter[str]] = {}
     for node_id, addresses in ctx.answers_at.items():
-        stale = Counter(
-            e.address for _, e in ctx.listings.get(node_id, ()) if e.endpoint is not None and e.address not in addresses
-        )
+        own = ctx.own[node_id]
+        # Listed where its own cluster-announce-ip/-port say is not a move: its configuration puts it
+        # there (C006), and a MEET would be undone by its next gossip packet.
+        stale: Counter[str] = Counter()
+        for item in ctx.listed(node_id):  # each distinct line once, counted for every view that has it
+            e = item.entry
+            if e.endpoint is None or (e.address not in addresses and not from_config(own, e.ip, e.port)):
+                stale[e.address if e.endpoint is not None else "no address (noaddr)"] += len(item.viewers)
         if stale:
             moved[node_id] = stale
     if not moved:
@@ -23,6 +29,10 @@ def run(ctx: Context) -> Iterator[Issue]:
     for node_id, stale in moved.items():
         olds = []
         for address, count in stale.most_common():
+            if address.startswith("no address"):
+                # Redis drops the address when a PONG at it comes from another id (an IP now reused)
+                olds.append(f"{address} ({plural(count, 'peer')}: it lost the address)")
+                continue
             sample = ctx.snapshot.node(address)
             there = (
                 f"from here: {sample.error}" if sample is not None and sample.error else "nothing answers there as it"

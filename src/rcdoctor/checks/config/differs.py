@@ -42,7 +42,8 @@ def run(ctx: Context) -> Iterator[Issue]:
             f"{key}: {usual!r} on {counts[usual]} node(s); "
             + "; ".join(f"{values[i]!r} on {ctx.name(i)}" for i in odd[:6])
         )
-    versions = Counter(s.version for s in ctx.viewers if s.version)
+    # "Valkey 8.1.8", not the bare version: mid-migration from Redis to Valkey both can read 7.2.4.
+    versions = Counter(str(s.identity) for s in ctx.viewers if s.identity)
     if differing:
         evidence = differing + ([f"server versions: {dict(versions)}"] if len(versions) > 1 else [])
         yield Issue(

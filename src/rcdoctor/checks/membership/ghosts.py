@@ -4,19 +4,29 @@ from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
 from rcdoctor.checks.context import GHOST_FLAGS, Context
-from rcdoctor.checks.words import plural, slots_text
+from rcdoctor.checks.words import noaddr_outlook, plural, slots_text
 from rcdoctor.model.cluster_nodes import ClusterNode
 from rcdoctor.model.snapshot import NodeSample
 
 
 def run(ctx: Context) -> Iterator[Issue]:
     seen: dict[tuple[str, str], list[tuple[NodeSample, ClusterNode]]] = {}
-    for sample in ctx.viewers:
-        for entry in sample.view.value:
+    first: dict[tuple[str, str], tuple[int, int]] = {}  # (viewer, line) where first seen: the order of issues
+    position = {id(s): i for i, s in enumerate(ctx.viewers)}
+    for node_id in ctx.index.listed:  # each distinct line once, not every line of every view
+        for item in ctx.listed(node_id):
+            entry = item.entry
             flags = entry.flags & GHOST_FLAGS
-            if flags and not entry.is_myself:
+            # A noaddr entry of a node that answers rcdoctor is a live node whose address its peer lost
+            # (a PONG from another id at its old IP, when pods reuse each other's IPs): A003's, not a ghost.
+            if flags and not ("noaddr" in flags and entry.id in ctx.answers_at):
                 kind = "handshake" if "handshake" in flags else "noaddr"
-                seen.setdefault((entry.id, kind), []).append((sample, entry))
+                seen.setdefault((entry.id, kind), []).extend((s, entry) for s in item.viewers)
+                where = (position[id(item.viewers[0])], item.viewers[0].view.value.index(entry))
+                first[(entry.id, kind)] = min(first.get((entry.id, kind), where), where)
+    for listed in seen.values():
+        listed.sort(key=lambda pair: position[id(pair[0])])
+    seen = dict(sorted(seen.items(), key=lambda kv: first[kv[0]]))
     for (node_id, kind), listed in seen.items():
         viewers = [s for s, _ in listed]
         refs = (*(ctx.sample_ref(s) for s in viewers), ctx.ref(node_id))
@@ -38,7 +48,7 @@ def run(ctx: Context) -> Iterator[Issue]:
             evidence += [
                 f"it still owns {slots_text(owned)}: clients are given no address for them, while cluster_state "
                 "can stay ok",
-                "Redis runs no failure detection on noaddr nodes: no replica takes over by itself",
+                noaddr_outlook(ctx.noaddr_failover),
             ]
         yield Issue(
             title=f"{plural(len(viewers), 'node')} list {node_id[:8]} with no address (noaddr)"
@@ -60,8 +70,9 @@ CHECK = Check(
         "address) but has not completed a handshake with; it is dropped after node-timeout if nothing answers. "
         "One that keeps coming back means something keeps introducing a dead address. `noaddr` marks a member "
         "whose address was lost, e.g. when another node (one that lost its nodes.conf, with a new id) answered "
-        "at its address. Redis skips failure detection for noaddr nodes, so a noaddr primary that owns slots "
-        "is never failed over: its slots are unreachable while cluster_state can stay ok."
+        "at its address. Redis (6.2 to 8.2) skips failure detection for noaddr nodes, so a noaddr primary "
+        "that owns slots is never failed over: its slots are unreachable while cluster_state can stay ok. "
+        "Valkey 8.1 marks it FAIL after node-timeout and its replica takes over."
     ),
     evidence="Flags of every entry in every answering node's CLUSTER NODES; the slots the entry owns.",
     why="A noaddr primary with slots is a silent partial outage; ghosts inflate cluster_known_nodes.",

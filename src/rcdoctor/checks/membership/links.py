@@ -9,12 +9,17 @@ from rcdoctor.checks.words import plural
 
 def run(ctx: Context) -> Iterator[Issue]:
     for node_id in ctx.ids:
-        listed = [(s, e) for s, e in ctx.listings.get(node_id, ()) if not e.flags & HANDSHAKE]
-        down = [s for s, e in listed if e.link_state != "connected" and "noaddr" not in e.flags]
-        if not down:
-            continue
+        listed = [x for x in ctx.listed(node_id) if not x.entry.flags & HANDSHAKE]
+        if all(x.entry.link_state == "connected" or "noaddr" in x.entry.flags for x in listed):
+            continue  # each distinct line judged once; the views are walked only for a link that is down
+        views = sum(len(x.viewers) for x in listed)
+        down = [
+            s
+            for s, e in ctx.listings[node_id]
+            if not e.flags & HANDSHAKE and e.link_state != "connected" and "noaddr" not in e.flags
+        ]
         yield Issue(
-            title=f"bus link to {ctx.name(node_id)} is down in {len(down)} of {plural(len(listed), 'view')}",
+            title=f"bus link to {ctx.name(node_id)} is down in {len(down)} of {plural(views, 'view')}",
             nodes=(ctx.ref(node_id),),
             evidence=(f"link-state disconnected in the CLUSTER NODES of {', '.join(s.address for s in down[:8])}",),
         )

@@ -8,13 +8,19 @@ from rcdoctor.checks.context import HANDSHAKE, Context
 
 def run(ctx: Context) -> Iterator[Issue]:
     viewers = {s.node_id: s for s in ctx.viewers if s.node_id}
-    knows = {vid: {e.id for e in s.view.value if not e.flags & HANDSHAKE} for vid, s in viewers.items()}
-    missing_by: dict[frozenset[str], list[str]] = {}
+    # The viewers of a group of agreeing views know the same nodes (see view_index): one set per group.
+    per_group = {id(g): {e.id for e in g.entries if not e.flags & HANDSHAKE} for g in ctx.index.groups}
+    knows = {vid: per_group[id(ctx.index.group_of(s))] for vid, s in viewers.items()}
+    sets = list(per_group.values())
+    # Keyed by a tuple in the viewers' order, not a frozenset: the report must not depend on string hashing.
+    missing_by: dict[tuple[str, ...], list[str]] = {}
     for node_id in ctx.ids:
+        if all(node_id in known for known in sets):
+            continue  # every view lists it: nobody misses it (the walk below is N steps per node)
         knowers = [v for v in viewers if v != node_id and node_id in knows[v]]
         if not knowers:
             continue
-        missing = frozenset(v for v in viewers if v != node_id and node_id not in knows[v])
+        missing = tuple(v for v in viewers if v != node_id and node_id not in knows[v])
         if missing:
             missing_by.setdefault(missing, []).append(node_id)
     for missing, unknown in missing_by.items():

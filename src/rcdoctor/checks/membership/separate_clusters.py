@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context, components
+from rcdoctor.checks.context import Context, joined
 from rcdoctor.checks.words import plural
 from rcdoctor.model.slots import count_slots
 
@@ -11,7 +11,11 @@ from rcdoctor.model.slots import count_slots
 def groups(ctx: Context) -> list[set[str]]:
     """Answering nodes split by who knows whom (either direction)."""
     ids = [s.node_id for s in ctx.viewers if s.node_id]
-    return components(ids, ((s.node_id, e.id) for s in ctx.viewers if s.node_id for e in s.view.value))
+    # Each viewer is linked to every node its view lists; the viewers of a group of agreeing views list
+    # the same nodes, so the group and all it lists are one set (see view_index).
+    return joined(
+        ids, ({s.node_id for s in g.viewers if s.node_id} | {e.id for e in g.entries} for g in ctx.index.groups)
+    )
 
 
 def run(ctx: Context) -> Iterator[Issue]:
@@ -40,9 +44,10 @@ CHECK = Check(
     summary="The nodes reached form several clusters that do not know each other.",
     explanation=(
         "rcdoctor follows every node any seed knows. If the answering nodes fall into groups with no node of "
-        "one group in any view of another, they are separate clusters: seeds from two clusters, a node that "
-        "was reset and formed its own cluster, or a half-done merge. Each group is analysed together, so other "
-        "findings may mix them."
+        "one group in any view of another, they are separate clusters: seeds from two clusters or a node that "
+        "was reset and formed its own cluster. Each group is analysed together, so other findings may mix "
+        "them. Once a single MEET links them they are no longer separate: the merge under way is M010 "
+        "(unrelated primaries claiming the same slots), and within seconds one side's keys are deleted."
     ),
     evidence="Which node ids each answering node's CLUSTER NODES contains (components of the 'knows' graph).",
     why=(

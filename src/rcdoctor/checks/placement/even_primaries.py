@@ -39,7 +39,8 @@ CHECK = Check(
     ),
     evidence="The primaries that own slots in the consensus view.",
     why="Hardware spent for no extra tolerance; with 2 primaries a single failure stops failover.",
-    fix="Add (or remove) one shard: `redis-cli --cluster add-node` + rebalance, or `rcdoctor rebalance` (planned).",
+    fix="Add (or remove) one shard: `rcdoctor add-node NEW --to ADDR` then `rcdoctor rebalance ADDR "
+    "--use-empty-primaries` (or `rcdoctor remove-node ID --from ADDR`).",
     heal="No: topology is a capacity decision.",
     run=run,
 )

@@ -5,17 +5,7 @@ from collections.abc import Iterator
 from rcdoctor.checks.base import Check, Issue
 from rcdoctor.checks.context import Context
 from rcdoctor.model.info import as_int
-
-
-def replicas_in_info(replication: dict[str, str] | object) -> list[dict[str, str]]:
-    """The `slaveN:ip=..,port=..,state=..,offset=..,lag=..` lines of a primary's INFO replication."""
-    if not isinstance(replication, dict):
-        return []
-    found = []
-    for key, value in replication.items():
-        if key.startswith("slave") and key[5:].isdigit() and isinstance(value, str):
-            found.append(dict(part.split("=", 1) for part in value.split(",") if "=" in part))
-    return found
+from rcdoctor.model.replication import listed_replicas
 
 
 def run(ctx: Context) -> Iterator[Issue]:
@@ -25,14 +15,16 @@ def run(ctx: Context) -> Iterator[Issue]:
         if replication.get("role") != "master":
             continue
         offset = as_int(replication.get("master_repl_offset"))
-        for replica in replicas_in_info(replication):
-            lag = as_int(replica.get("lag"))
-            behind = offset - (as_int(replica.get("offset")) or 0) if offset is not None else None
+        for replica in listed_replicas(replication):
+            if replica.state != "online":
+                continue  # in its sync (wait_bgsave, send_bulk): R002 says so; its offset means nothing yet
+            lag = replica.lag
+            behind = offset - (replica.offset or 0) if offset is not None else None
             slow = lag is not None and lag >= settings.replica_lag_seconds
             far = behind is not None and behind >= settings.replica_lag_bytes
             if not (slow or far):
                 continue
-            address = f"{replica.get('ip')}:{replica.get('port')}"
+            address = replica.address
             replica_id = next((i for i, a in ctx.answers_at.items() if address in a), None)
             replica_id = replica_id or next(
                 (i for i in ctx.ids if (e := ctx.entry(i)) is not None and e.address == address), None
@@ -41,7 +33,7 @@ def run(ctx: Context) -> Iterator[Issue]:
                 title=f"replica {address} of {sample.address} is behind: {lag} s since its last ACK, {behind} bytes",
                 nodes=ctx.refs([i for i in (replica_id, sample.node_id) if i]),
                 evidence=(
-                    f"{sample.address} INFO replication: state={replica.get('state')} offset={replica.get('offset')} "
+                    f"{sample.address} INFO replication: state={replica.state} offset={replica.offset} "
                     f"lag={lag} (master_repl_offset {offset})",
                     f"thresholds: {settings.replica_lag_seconds} s without ACK or {settings.replica_lag_bytes} bytes",
                 ),

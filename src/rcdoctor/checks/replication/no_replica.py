@@ -22,8 +22,10 @@ def run(ctx: Context) -> Iterator[Issue]:
             title=f"primary {ctx.name(node_id)} has no working replica",
             nodes=ctx.refs([node_id, *replicas]),
             evidence=(f"{detail}; it owns {slots_text(owned)}", "if it fails, those slots stay down until it returns"),
-            # Explained only by what took its replicas down; a primary that never had one has no cause.
-            subjects=frozenset(replicas),
+            # Explained by what took its replicas down. With none listed, by a cause about the primary
+            # itself (pods moved: the one view rcdoctor has may not list its replica yet); a primary that
+            # never had one and nothing wrong with it stays a root cause.
+            subjects=frozenset(replicas) if replicas else frozenset({node_id}),
         )
 
 

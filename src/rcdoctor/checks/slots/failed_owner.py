@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
 from rcdoctor.checks.context import Context
-from rcdoctor.checks.words import slots_text
+from rcdoctor.checks.words import noaddr_outlook, slots_text
 
 
 def run(ctx: Context) -> Iterator[Issue]:
@@ -16,10 +16,10 @@ def run(ctx: Context) -> Iterator[Issue]:
         able = [r for r in replicas if not ctx.is_down(r) and "nofailover" not in _flags(ctx, r)]
         noaddr = any("noaddr" in e.flags for _, e in ctx.listings.get(node_id, ()))
         if noaddr:
-            outlook = (
-                "its peers list it as noaddr: Redis runs no failure detection on it, so no replica takes over "
-                "by itself" + (f"; promote {ctx.names(able)} with `CLUSTER FAILOVER FORCE`" if able else "")
-            )
+            outlook = f"its peers list it as noaddr: {noaddr_outlook(ctx.noaddr_failover)}"
+            if able:
+                unless = "if it does not, " if ctx.noaddr_failover else ""
+                outlook += f"; {unless}promote {ctx.names(able)} with `CLUSTER FAILOVER FORCE`"
         elif not replicas:
             outlook = "it has no replica: the slots stay down until it comes back"
         elif not able:

@@ -108,10 +108,15 @@ def lose_volume(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> Ou
     aside = {}
     for node in nodes:
         home = Path(node.dir)
+        # A fresh directory each time: the same node may lose its volume again (a rehearsal's later round)
         lost = home / "volume.lost"
-        lost.mkdir(exist_ok=True)
+        number = 1
+        while lost.exists():
+            number += 1
+            lost = home / f"volume.lost.{number}"
+        lost.mkdir()
         for item in home.iterdir():
-            if item.name not in KEPT_ON_VOLUME_LOSS and item != lost:
+            if item.name not in KEPT_ON_VOLUME_LOSS and not item.name.startswith("volume.lost"):
                 shutil.move(item, lost / item.name)
         aside[node.name] = {"dir": str(lost), "old_id": node.node_id}
     return _back_with_new_ids(lab, nodes, FaultOp("restore-volume", _names(nodes), {"aside": aside}))

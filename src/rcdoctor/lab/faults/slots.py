@@ -21,6 +21,7 @@ import redis
 from rcdoctor.errors import FaultError
 from rcdoctor.lab.cluster import owner_in_view
 from rcdoctor.lab.faults.base import FaultOp, register, wait_until
+from rcdoctor.model.server import replicates_setslot
 from rcdoctor.model.slots import SLOT_COUNT, key_hash_slot
 
 if TYPE_CHECKING:
@@ -28,6 +29,25 @@ if TYPE_CHECKING:
     from rcdoctor.lab.state import LabNode
 
 Outcome = tuple[FaultOp | None, dict[str, Any]]
+
+SETSLOT_TIMEOUT_MS = 2000  # Valkey's own default wait for replicas; said explicitly so a report can name it
+WAITING_CLIENT = SETSLOT_TIMEOUT_MS / 1000 + 3.0  # a socket timeout that outlasts the server's own wait
+
+
+def _setslot(lab: Lab, c: redis.Redis, node: LabNode, slot: int, *state: str) -> None:
+    """CLUSTER SETSLOT on a lab node. Valkey 8+ applies it only once the node's replicas acknowledge it:
+    there it carries TIMEOUT, and a NOREPLICAS answer (a paused replica, say) is a one-line FaultError
+    instead of a hang or a half-made fault."""
+    tail = ("TIMEOUT", SETSLOT_TIMEOUT_MS) if replicates_setslot(lab.identity) else ()
+    try:
+        c.execute_command("CLUSTER", "SETSLOT", slot, *state, *tail)
+    except redis.ResponseError as exc:
+        if "NOREPLICAS" not in str(exc).upper():
+            raise
+        raise FaultError(
+            f"{node.name}: CLUSTER SETSLOT {slot} {state[0]} was not acknowledged by its replicas within "
+            f"{SETSLOT_TIMEOUT_MS} ms (NOREPLICAS): resume or restart a paused or stopped replica first"
+        ) from None
 
 
 def _slot(params: Mapping[str, Any]) -> int:
@@ -96,9 +116,14 @@ def half_migrate(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> O
     target = _other_primary(lab, source, params)
     move = int(params.get("keys", 5))
     keys = ensure_keys(lab, source, slot, max(move * 2, 2))  # keys on both sides once `move` have moved
-    with lab.client(target) as t, lab.client(source) as s:
-        t.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source.node_id)
-        s.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target.node_id)
+    with lab.client(target, WAITING_CLIENT) as t, lab.client(source, WAITING_CLIENT) as s:
+        _setslot(lab, t, target, slot, "IMPORTING", str(source.node_id))
+        try:
+            _setslot(lab, s, source, slot, "MIGRATING", str(target.node_id))
+        except FaultError:
+            with contextlib.suppress(redis.RedisError, FaultError):
+                _setslot(lab, t, target, slot, "STABLE")  # not half a fault: the target's side undone
+            raise
     moved = keys[:move]
     _migrate(lab, source, target, moved)
     undo = FaultOp("close-migration", (), {"slot": slot, "owner": source.name, "other": target.name})
@@ -116,13 +141,13 @@ def close_migration(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -
     owner, other = lab.node(str(params["owner"])), lab.node(str(params["other"]))
     # The owner first: while MIGRATING it answers RESTORE of a key it lacks with ASK. The other side
     # stays IMPORTING until its keys are gone, because MIGRATE only works on keys of an open slot.
-    with lab.client(owner) as c:
-        c.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+    with lab.client(owner, WAITING_CLIENT) as c:
+        _setslot(lab, c, owner, slot, "STABLE")
     with lab.client(other) as c:
         keys = [str(k) for k in c.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100_000)]
     _migrate(lab, other, owner, keys)
-    with lab.client(other) as c:
-        c.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+    with lab.client(other, WAITING_CLIENT) as c:
+        _setslot(lab, c, other, slot, "STABLE")
     return None, {"moved_back": len(keys)}
 
 
@@ -230,8 +255,8 @@ def unassign_twice(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) ->
 def _on_foreign_slot(lab: Lab, node: LabNode, owner: LabNode, slot: int, commands: list[tuple[Any, ...]]) -> None:
     """Run key commands on `node` for a slot `owner` owns: it accepts them only while IMPORTING the slot
     and for a connection that sent ASKING just before each one."""
-    with lab.client(node) as c:
-        c.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", owner.node_id)
+    with lab.client(node, WAITING_CLIENT) as c:
+        _setslot(lab, c, node, slot, "IMPORTING", str(owner.node_id))
         try:
             for command in commands:
                 pipe = c.pipeline(transaction=False)  # one connection: ASKING covers the next command only
@@ -239,4 +264,4 @@ def _on_foreign_slot(lab: Lab, node: LabNode, owner: LabNode, slot: int, command
                 pipe.execute_command(*command)
                 pipe.execute()
         finally:
-            c.execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+            _setslot(lab, c, node, slot, "STABLE")

@@ -1,0 +1,11 @@
+"""Server logs -> one time-ordered stream of cluster events (`rcdoctor timeline`, the report's timeline).
+
+`lines` parses one line, `events` classifies it, `merge` maps logs to nodes, merges, folds and filters;
+`inputs` reads files, stdin and the lab's node logs with a size cap (the only I/O here).
+"""
+
+from rcdoctor.timeline.events import KINDS, classify
+from rcdoctor.timeline.lines import LogLine, parse_line, zone
+from rcdoctor.timeline.merge import Event, Source, Timeline, build
+
+__all__ = ["KINDS", "Event", "LogLine", "Source", "Timeline", "build", "classify", "parse_line", "zone"]

@@ -184,7 +184,7 @@ def test_killed_run_leaves_only_its_batches_open_and_resume_finishes(
             proc.wait()
     left = _open_slots(lab)
     assert 0 < len(left) <= 2 * 32, journal.read_text()[-600:]  # at most the batches in flight
-    assert missing_or_wrong(lab.nodes[0].endpoint, lab.options, data) == []  # reachable through ASK too? no: owners
+    assert missing_or_wrong(lab.nodes[0].endpoint, lab.options, data) == []  # open slots: read through ASK
 
     # diagnose folds the open slots into one finding per source -> target pair and points to --resume
     diagnosed = json.loads(rcdoctor("diagnose", seed, "--format", "json", env=_env(tmp_path)).stdout)

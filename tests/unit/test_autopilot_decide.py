@@ -22,9 +22,10 @@ from rcdoctor.autopilot.decide import (
     decide,
 )
 from rcdoctor.autopilot.evidence import Action, Cause, PlanView, causes, plan_view
-from rcdoctor.checks import Context, default_registry
+from rcdoctor.checks import default_registry
 from rcdoctor.heal.plan import RISK_FORCE, Facts, Flags, plan
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import ClusterView
 
 DATA = Path(__file__).parent.parent / "data"
 VERSIONS = ("redis7", "redis6")
@@ -33,7 +34,7 @@ NOW = 1_800_000_000.0
 
 def observe(name: str) -> tuple[tuple[Cause, ...], PlanView]:
     snapshot = Snapshot.load(DATA / f"{name}.json")
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     report = analyze(snapshot, default_registry())
     return causes(report, ctx), plan_view(plan(ctx, Facts(), Flags()), report, ctx)
 
@@ -172,7 +173,7 @@ def test_no_recorded_snapshot_leads_to_a_risky_or_unallowed_action(path: Path) -
         assert action.risk is None and set(action.codes) <= DEFAULT_ALLOW, action
         assert "FAILOVER" not in action.describe, action
     snapshot = Snapshot.load(path)
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     if any(ctx.may_be_elsewhere(i) for i in ctx.unreachable):
         assert not any("FORGET" in a.describe for a in decision.actions)
 
@@ -183,7 +184,7 @@ def test_an_open_slot_is_closed_towards_its_keys_once_confirmed(version: str) ->
     from rcdoctor.migrate.resume import Closing
 
     snapshot = Snapshot.load(DATA / f"half-migrate-{version}.json")
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     report = analyze(snapshot, default_registry())
     (slot,) = ctx.open_slots
     facts = Facts(closings=(Closing(slot, "forward", "a", "b", "keys on both sides"),))

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from rcdoctor.analyze import Report, analyze
-from rcdoctor.checks import Check, Context, Issue, Registry, Settings, default_registry
+from rcdoctor.checks import Check, Issue, Registry, default_registry
 from rcdoctor.checks.docs import all_docs
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import AnalysisSettings, ClusterView
 
 DATA = Path(__file__).parent.parent / "data"
 DOCS = Path(__file__).parent.parent.parent / "docs" / "checks"
@@ -24,7 +25,7 @@ def load(name: str) -> Snapshot:
 
 
 def diagnose(name: str, **settings: object) -> Report:
-    return analyze(load(name), default_registry(), settings=Settings(**settings))  # type: ignore[arg-type]
+    return analyze(load(name), default_registry(), settings=AnalysisSettings(**settings))  # type: ignore[arg-type]
 
 
 def codes(report: Report, root: bool | None = None) -> set[str]:
@@ -152,7 +153,7 @@ def test_json_report_schema() -> None:
 
 
 def test_a_crashing_check_is_an_unknown_finding_not_a_crash() -> None:
-    def boom(ctx: Context) -> Iterator[Issue]:
+    def boom(ctx: ClusterView) -> Iterator[Issue]:
         raise KeyError("no such thing")
 
     broken = dataclasses.replace(default_registry().checks["S001"], run=boom, explains=())
@@ -166,11 +167,11 @@ def test_a_crashing_check_is_an_unknown_finding_not_a_crash() -> None:
 
 def test_domains_put_primaries_together() -> None:
     snapshot = load("healthy-redis7")
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     primaries = ctx.slot_primaries
     # every node on one "host": each shard shares it and that host holds every primary
     domains = {ctx.address(i): "host-a" for i in ctx.ids}
-    report = analyze(snapshot, default_registry(), settings=Settings(domains=domains))  # type: ignore[arg-type]
+    report = analyze(snapshot, default_registry(), settings=AnalysisSettings(domains=domains))  # type: ignore[arg-type]
     assert {"Q002", "Q003"} <= codes(report)
     q003 = next(f for f in report.findings if f.code == "Q003")
     assert {n.id for n in q003.nodes} == set(primaries)
@@ -196,7 +197,7 @@ def test_recorded_scenario(recorded: str) -> None:
     name, _, version = recorded.rpartition("-")
     domains_file = DATA / f"scenario-{recorded}.domains"
     domains = json.loads(domains_file.read_text()) if domains_file.exists() else {}
-    report = analyze(load(f"scenario-{recorded}"), default_registry(), settings=Settings(domains=domains))
+    report = analyze(load(f"scenario-{recorded}"), default_registry(), settings=AnalysisSettings(domains=domains))
     must_fire, must_be_root = EXPECTED[name]
     if version == "redis7":
         must_fire = must_fire | REDIS7_ALSO.get(name, set())
@@ -282,7 +283,7 @@ def test_a_merge_names_claimants_that_do_not_list_each_other_yet(version: str) -
     from rcdoctor.checks.membership.cluster_merge import clashes
 
     snapshot = load(f"scenario-cluster_merge-{version}")
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     found = clashes(ctx)
     strangers = [c for c in found if not any(e.id == c.rival for e in ctx.own[c.claimant].view.value)]
     strangers = [c for c in strangers if not any(e.id == c.claimant for e in ctx.own[c.rival].view.value)]
@@ -298,7 +299,7 @@ def test_a_merge_names_claimants_that_do_not_list_each_other_yet(version: str) -
 def test_claims_of_one_history_are_a_split_brain_not_a_merge(version: str) -> None:
     """A stale primary that lists its rival as its own replica is a failover's split-brain (E002)."""
     snapshot = load(f"scenario-cluster_merge-{version}")
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     from rcdoctor.checks.membership.cluster_merge import clashes
 
     found = clashes(ctx)
@@ -335,11 +336,11 @@ def test_a_slot_claimed_twice_in_one_settled_cluster_is_not_a_merge(version: str
     from rcdoctor.checks.membership.cluster_merge import clashes, member_lists
 
     snapshot = load(f"healthy-{version}")
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     owners = sorted({owner for _, owner in ctx.consensus})
     first = next(r for r, owner in ctx.consensus if owner == owners[1])
     doubled = _claim_also(snapshot, owners[0], f"{first.start}-{first.start + 9}")
-    ctx = Context(doubled)
+    ctx = ClusterView(doubled)
     assert clashes(ctx) and member_lists(ctx) == 1  # unrelated claimants, but every view lists the same members
     report = analyze(doubled, default_registry())
     assert "E002" in codes(report) and "M010" not in codes(report)

@@ -12,11 +12,11 @@ from prometheus_client.samples import Sample
 
 from rcdoctor.analyze import analyze
 from rcdoctor.checks import default_registry
-from rcdoctor.checks.context import Context
 from rcdoctor.exporter.metrics import CollectionStats, families, number
 from rcdoctor.exporter.server import render
 from rcdoctor.exporter.targets import sd_groups
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import ClusterView
 
 DATA = Path(__file__).parent.parent / "data"
 VERSIONS = ("redis7", "redis6")
@@ -26,7 +26,7 @@ def exposition(name: str) -> tuple[str, Snapshot]:
     snapshot = Snapshot.load(DATA / name)
     report = analyze(snapshot, default_registry())
     stats = CollectionStats(collections_ok=1, last_success_unix=1.0e9, last_duration_s=snapshot.duration_s)
-    return render(families(report, Context(snapshot), stats)).decode(), snapshot
+    return render(families(report, ClusterView(snapshot), stats)).decode(), snapshot
 
 
 def samples(text: str, name: str) -> list[Sample]:
@@ -125,7 +125,7 @@ def test_no_url_or_credential_in_any_label(name: str) -> None:
 
 def test_sd_groups_list_every_addressed_node() -> None:
     snapshot = Snapshot.load(DATA / "healthy-redis7.json")
-    groups = sd_groups(Context(snapshot))
+    groups = sd_groups(ClusterView(snapshot))
     assert sorted(t for g in groups for t in g["targets"]) == sorted(n.address for n in snapshot.nodes)  # type: ignore[attr-defined]
     assert all(g["labels"]["__meta_rcdoctor_answered"] == "true" for g in groups)  # type: ignore[index]
 

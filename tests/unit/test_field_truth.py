@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from rcdoctor.analyze import analyze
-from rcdoctor.checks import Context, default_registry
+from rcdoctor.checks import default_registry
 from rcdoctor.heal.plan import Facts, Flags, HealPlan, plan
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import ClusterView
 
 DATA = Path(__file__).parent.parent / "data"
 VERSIONS = ("redis7", "redis6")
@@ -27,7 +28,7 @@ def _forgotten(healed: HealPlan) -> set[str]:
     return {s.command[2] for p in healed.phases for s in p.steps if s.command[:2] == ("CLUSTER", "FORGET")}
 
 
-def _failed_over(ctx: Context, healed: HealPlan) -> set[str]:
+def _failed_over(ctx: ClusterView, healed: HealPlan) -> set[str]:
     """Ids of the primaries whose replicas a FAILOVER step promotes (the old primary loses its slots)."""
     found = set()
     for phase in healed.phases:
@@ -41,7 +42,7 @@ def _failed_over(ctx: Context, healed: HealPlan) -> set[str]:
     return found
 
 
-def _given_away(ctx: Context, healed: HealPlan) -> set[str]:
+def _given_away(ctx: ClusterView, healed: HealPlan) -> set[str]:
     """Ids whose slots an ADDSLOTS step hands to another node."""
     slots: set[int] = set()
     for phase in healed.phases:
@@ -60,7 +61,7 @@ def _given_away(ctx: Context, healed: HealPlan) -> set[str]:
 def test_no_plan_forgets_fails_over_or_gives_away_a_node_that_answered_or_may_have_moved(
     name: str, flags: Flags
 ) -> None:
-    ctx = Context(_load(name))
+    ctx = ClusterView(_load(name))
     healed = plan(ctx, Facts(), flags)
     protected = set(ctx.answers_at) | {i for i in ctx.ids if ctx.may_be_elsewhere(i)}
     assert not _forgotten(healed) & protected
@@ -75,7 +76,7 @@ def test_one_seed_after_every_pod_moved_is_one_inferred_root_cause(version: str)
     (root,) = [f for f in report.root_causes if f.severity != "info"]
     assert root.code == "A007" and root.severity == "critical"
     assert root.basis == "inferred" and root.confirm and "k8s:" in root.confirm
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     # It names every member: the one that answers and the five that do not, with their old addresses.
     assert {n.id for n in root.nodes} == set(ctx.ids) and len(ctx.ids) == 6
     for node_id in ctx.unreachable:
@@ -89,7 +90,7 @@ def test_one_seed_after_every_pod_moved_is_one_inferred_root_cause(version: str)
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_one_seed_after_every_pod_moved_plans_nothing_destructive_even_with_every_flag(version: str) -> None:
-    ctx = Context(_load(f"scenario-moved_one_seed-{version}.json"))
+    ctx = ClusterView(_load(f"scenario-moved_one_seed-{version}.json"))
     healed = plan(ctx, Facts(), ALL_FLAGS)
     steps = [s for p in healed.phases for s in p.steps]
     assert not [s for s in steps if s.command[1] in ("FORGET", "FAILOVER", "ADDSLOTS", "ADDSLOTSRANGE")]
@@ -101,7 +102,7 @@ def test_one_seed_after_every_pod_moved_plans_nothing_destructive_even_with_ever
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_the_operator_naming_a_node_is_the_proof_that_it_is_gone(version: str) -> None:
-    ctx = Context(_load(f"scenario-moved_one_seed-{version}.json"))
+    ctx = ClusterView(_load(f"scenario-moved_one_seed-{version}.json"))
     replica = next(i for i in ctx.unreachable if not ctx.is_primary(i))
     healed = plan(ctx, Facts(), Flags(forget_down=True, forget=(replica[:8],)))
     assert _forgotten(healed) == {replica}
@@ -117,7 +118,7 @@ def test_reused_ips_are_addresses_to_repair_not_ghosts(version: str) -> None:
     codes = {f.code for f in report.findings}
     assert "A003" in {f.code for f in report.root_causes}
     assert "M003" not in codes and "A005" not in codes
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     healed = plan(ctx, Facts(), ALL_FLAGS)
     steps = [s for p in healed.phases for s in p.steps]
     assert steps and all(s.command[:2] == ("CLUSTER", "MEET") for s in steps)
@@ -138,10 +139,10 @@ def test_a_complete_kubernetes_inventory_without_the_node_is_proof_it_is_gone(ve
         for i, a in enumerate(answered)
     )
     listed = SeedSource("k8s:cache/app=redis-main", "k8s", tuple(answered), None, pods, complete=True)
-    ctx = Context(replace(snapshot, sources=(listed,)))
+    ctx = ClusterView(replace(snapshot, sources=(listed,)))
     assert ctx.proven_gone == ctx.unreachable and not any(ctx.may_be_elsewhere(i) for i in ctx.ids)
     forgotten = _forgotten(plan(ctx, Facts(), Flags(forget_down=True)))
     assert forgotten == {i for i in ctx.unreachable if not ctx.owned_slots(i)}
     # A pending pod (no IP) means the inventory is not complete: nothing is proven.
     partial = SeedSource("k8s:cache/app=redis-main", "k8s", tuple(answered), None, pods, complete=False)
-    assert not Context(replace(snapshot, sources=(partial,))).proven_gone
+    assert not ClusterView(replace(snapshot, sources=(partial,))).proven_gone

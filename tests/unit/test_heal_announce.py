@@ -11,13 +11,14 @@ from types import MappingProxyType
 import pytest
 
 from rcdoctor.analyze import analyze
-from rcdoctor.checks import Context, default_registry
+from rcdoctor.checks import default_registry
 from rcdoctor.checks.config.announce import misannounced
 from rcdoctor.heal.plan import FIX_ANNOUNCE, Facts, Flags, HealPlan, plan
 from rcdoctor.heal.plan_addresses import meets
 from rcdoctor.heal.plan_config import undone
 from rcdoctor.heal.steps import Expect, Step
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import ClusterView
 
 DATA = Path(__file__).parent.parent / "data"
 VERSIONS = ("redis7", "redis6")
@@ -27,20 +28,20 @@ def _snapshot(version: str) -> Snapshot:
     return Snapshot.load(DATA / f"scenario-announce_ip-{version}.json")
 
 
-def _wrong(ctx: Context) -> str:
+def _wrong(ctx: ClusterView) -> str:
     (node_id,) = misannounced(ctx)
     return node_id
 
 
-def _plan(version: str, flags: Flags | None = None) -> tuple[Context, HealPlan]:
-    ctx = Context(_snapshot(version))
+def _plan(version: str, flags: Flags | None = None) -> tuple[ClusterView, HealPlan]:
+    ctx = ClusterView(_snapshot(version))
     return ctx, plan(ctx, Facts(), flags or Flags())
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_the_setting_is_the_critical_seen_root_cause(version: str) -> None:
     report = analyze(_snapshot(version), default_registry())
-    ctx = Context(report.snapshot)
+    ctx = ClusterView(report.snapshot)
     node_id = _wrong(ctx)
     (cause,) = [f for f in report.root_causes if f.severity == "critical"]
     assert cause.code == "C006" and cause.basis == "seen" and node_id in cause.subjects
@@ -93,21 +94,21 @@ def test_the_flag_plans_the_config_step_first(version: str) -> None:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_the_ip_is_written_out_when_the_bind_does_not_pin_it(version: str) -> None:
     snapshot = _snapshot(version)
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     node_id = _wrong(ctx)
     sample = ctx.own[node_id]
     # A wildcard bind: what Redis would detect by itself is not known, so the IP is written out.
     replies = {**sample.replies, "CONFIG GET bind": {"bind": "* -::*"}}
     unbound = replace(sample, replies=MappingProxyType(replies))
     nodes = tuple(unbound if n is sample else n for n in snapshot.nodes)
-    ctx2 = Context(replace(snapshot, nodes=nodes))
+    ctx2 = ClusterView(replace(snapshot, nodes=nodes))
     (step,) = plan(ctx2, Facts(), Flags(fix_announce=True)).phases[0].steps
     assert step.command == ("CONFIG", "SET", "cluster-announce-ip", sample.endpoint.host)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_the_loop_guard_names_the_setting(version: str) -> None:
-    ctx = Context(_snapshot(version))
+    ctx = ClusterView(_snapshot(version))
     node_id = _wrong(ctx)
     address = ctx.address(node_id) or ""
     value = ctx.own[node_id].config["cluster-announce-ip"]
@@ -135,7 +136,7 @@ def _dialing_from_elsewhere(version: str) -> Snapshot:
     """The same cluster as if the node had no announce-ip but dialed its peers from the IP they list
     (Redis 7 bind-source-addr): the peers take the source address of its bus connections."""
     snapshot = _snapshot(version)
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     sample = ctx.own[_wrong(ctx)]
     listed = sample.config["cluster-announce-ip"]
     replies = dict(sample.replies)
@@ -149,7 +150,7 @@ def _dialing_from_elsewhere(version: str) -> Snapshot:
 def test_a_source_address_it_does_not_listen_at_is_for_a_human(version: str) -> None:
     snapshot = _dialing_from_elsewhere(version)
     report = analyze(snapshot, default_registry())
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     (node_id,) = misannounced(ctx)
     (cause,) = [f for f in report.root_causes if f.severity == "critical"]
     assert cause.code == "C006" and "bind-source-addr" in " ".join(cause.evidence)
@@ -169,7 +170,7 @@ def test_behind_nat_every_peer_connected_is_a_warning_and_still_no_meet(version:
     """Every peer lists the node at its announced IP and is connected there: behind NAT that address can
     be right for the peers and unreachable only from rcdoctor. Not critical, and never MEETed elsewhere."""
     snapshot = _snapshot(version)
-    node_id = _wrong(Context(snapshot))
+    node_id = _wrong(ClusterView(snapshot))
     nodes = []
     for sample in snapshot.nodes:
         text = sample.replies.get("CLUSTER NODES")
@@ -179,7 +180,7 @@ def test_behind_nat_every_peer_connected_is_a_warning_and_still_no_meet(version:
             ]
             sample = replace(sample, replies=MappingProxyType({**sample.replies, "CLUSTER NODES": "\n".join(lines)}))
         nodes.append(sample)
-    ctx = Context(replace(snapshot, nodes=tuple(nodes)))
+    ctx = ClusterView(replace(snapshot, nodes=tuple(nodes)))
     report = analyze(ctx.snapshot, default_registry())
     (c006,) = [f for f in report.findings if f.code == "C006"]
     assert c006.severity == "warning" and "NAT" in " ".join(c006.evidence)
@@ -194,14 +195,14 @@ def test_an_undone_meet_stops_at_once_when_config_was_refused(version: str) -> N
     """An ACL user without CONFIG: the setting is not seen, but a MEET that ran and is needed again was
     taken back by the node's own announcement; heal says so instead of retrying."""
     snapshot = _snapshot(version)
-    node_id = _wrong(Context(snapshot))
+    node_id = _wrong(ClusterView(snapshot))
     nodes = []
     for sample in snapshot.nodes:
         if sample.node_id == node_id:
             replies = {k: v for k, v in sample.replies.items() if not k.startswith("CONFIG GET")}
             sample = replace(sample, replies=MappingProxyType(replies))
         nodes.append(sample)
-    ctx = Context(replace(snapshot, nodes=tuple(nodes)))
+    ctx = ClusterView(replace(snapshot, nodes=tuple(nodes)))
     assert not misannounced(ctx)
     address = ctx.address(node_id) or ""
     meet = Step(

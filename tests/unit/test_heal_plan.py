@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from rcdoctor.checks import Context
 from rcdoctor.heal.plan import RISK_FORCE, Facts, Flags, HealPlan, plan
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import ClusterView
 
 DATA = Path(__file__).parent.parent / "data"
 VERSIONS = ("redis7", "redis6")
 
 
-def _plan(name: str, flags: Flags | None = None, facts: Facts | None = None) -> tuple[Context, HealPlan]:
-    ctx = Context(Snapshot.load(DATA / f"{name}.json"))
+def _plan(name: str, flags: Flags | None = None, facts: Facts | None = None) -> tuple[ClusterView, HealPlan]:
+    ctx = ClusterView(Snapshot.load(DATA / f"{name}.json"))
     return ctx, plan(ctx, facts or Facts(), flags or Flags())
 
 
@@ -66,7 +66,7 @@ def test_a_dead_primary_is_failed_over_only_with_the_risk_flag(version: str) -> 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_uncovered_slots_go_to_the_node_holding_their_keys(version: str) -> None:
-    ctx = Context(Snapshot.load(DATA / f"healthy-{version}.json"))
+    ctx = ClusterView(Snapshot.load(DATA / f"healthy-{version}.json"))
     primaries = list(ctx.slot_primaries)
     holder = primaries[1]
     facts = Facts(uncovered_keys={5: {holder: 3, primaries[0]: 0}, 6: {p: 0 for p in primaries}})
@@ -97,7 +97,7 @@ def test_a_node_forgotten_by_one_node_is_met_again_and_a_handshake_ghost_left_to
 def test_keys_only_a_replica_holds_are_never_given_away(version: str) -> None:
     """An uncovered slot whose only keys sit on a replica: assigning it empty elsewhere or re-pointing the
     replica (a full resync flushes it) would lose them; only promoting that replica keeps them."""
-    ctx = Context(Snapshot.load(DATA / f"healthy-{version}.json"))
+    ctx = ClusterView(Snapshot.load(DATA / f"healthy-{version}.json"))
     replica = next(i for i in ctx.answers_at if not ctx.is_primary(i))
     facts = Facts(uncovered_keys={5: {replica: 3, **{p: 0 for p in ctx.slot_primaries}}})
     held_back = plan(ctx, facts, Flags())

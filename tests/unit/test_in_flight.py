@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from rcdoctor.analyze import analyze
-from rcdoctor.checks import Context, default_registry
+from rcdoctor.checks import default_registry
 from rcdoctor.heal.plan import Facts, Flags, plan
 from rcdoctor.migrate.resume import Closing
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import ClusterView
 
 DATA = Path(__file__).parent.parent / "data"
 VERSIONS = ("redis7", "redis6")
@@ -44,7 +45,7 @@ def test_migrating_on_the_source_only_is_critical_because_keys_cannot_be_read(ve
     assert "one side only" in open_slot.title
     assert any("40 keys of slot 300 cannot be read" in e for e in open_slot.evidence)
     # One slot, one repair: the engine's closing only, no stray-key return for the same slot.
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     closing = Closing(300, "forward", "", "", "keys on both sides")
     healed = plan(ctx, Facts(closings=(closing,)), Flags())
     (slots,) = [p for p in healed.phases if p.name == "slots"]
@@ -59,5 +60,5 @@ def test_a_replica_in_its_initial_sync_is_info_and_gets_no_second_replicate() ->
     (syncing,) = [f for f in report.findings if f.code == "R002"]
     assert syncing.severity == "info" and "syncing" in syncing.title and "wait_bgsave" in syncing.title
     assert report.healthy and report.exit_code == 0
-    healed = plan(Context(snapshot), Facts(), Flags())
+    healed = plan(ClusterView(snapshot), Facts(), Flags())
     assert not [s for p in healed.phases for s in p.steps if s.command[:2] == ("CLUSTER", "REPLICATE")]

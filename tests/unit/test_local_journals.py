@@ -11,10 +11,10 @@ from pathlib import Path
 from rcdoctor.analyze import analyze
 from rcdoctor.checks import default_registry
 from rcdoctor.checks.base import Finding
-from rcdoctor.checks.context import Settings
 from rcdoctor.migrate.journal import Journal, in_flight, local_journals
 from rcdoctor.model.journals import InFlight, LocalJournals
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import AnalysisSettings
 
 DATA = Path(__file__).parent.parent / "data"
 SNAPSHOT = Snapshot.load(DATA / "scenario-migration_in_flight-redis7.json")
@@ -41,7 +41,7 @@ def _closed(slots: list[int]) -> tuple[str, dict[str, object]]:
 
 
 def _s004(journals: LocalJournals | None) -> Finding:
-    report = analyze(SNAPSHOT, default_registry(), settings=replace(Settings(), journals=journals))
+    report = analyze(SNAPSHOT, default_registry(), settings=replace(AnalysisSettings(), journals=journals))
     (finding,) = [f for f in report.findings if f.code == "S004"]
     return finding
 

@@ -11,9 +11,9 @@ from tests.conftest import DATA, rcdoctor
 
 from rcdoctor.analyze import Report, analyze
 from rcdoctor.checks import default_registry
-from rcdoctor.checks.context import Context
 from rcdoctor.heal.plan import Facts, Flags, plan
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import ClusterView
 from rcdoctor.report import Page, build_page, render
 from rcdoctor.status import build_status
 from rcdoctor.timeline import Source, build
@@ -24,7 +24,7 @@ NOW = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
 def page_of(name: str, with_plan: bool = False, logs: list[Source] | None = None) -> tuple[Page, Report]:
     snapshot = Snapshot.load(DATA / name)
     report = analyze(snapshot, default_registry())
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     heal = plan(ctx, Facts(), Flags()) if with_plan else None
     timeline = build(logs) if logs else None
     return build_page(report, build_status(snapshot), ctx, f"snapshot {name}", heal, timeline, NOW), report
@@ -143,7 +143,7 @@ def test_a_journal_reads_as_lines_and_a_cut_last_line_is_tolerated(tmp_path: Pat
 def test_a_large_matrix_keeps_the_odd_nodes_first() -> None:
     snapshot = Snapshot.load(DATA / "scenario-primary_down_no_failover-redis7.json")
     report = analyze(snapshot, default_registry())
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     page = build_page(report, build_status(snapshot), ctx, "x", max_matrix=2)
     assert page.matrix.left_out == len(ctx.ids) - 2 and len(page.matrix.rows) == 2
     down = next(f for f in report.findings if f.code == "A001").nodes[0]

@@ -8,30 +8,30 @@ from types import MappingProxyType
 
 import pytest
 
-from rcdoctor.checks.context import Context, Settings
 from rcdoctor.errors import UsageError
 from rcdoctor.model.domain_files import domains_from, parse_document
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import AnalysisSettings, ClusterView
 from rcdoctor.risk.analysis import DEGRADED, DOWN, FAILOVER, RiskReport, analyze_risk
 
 DATA = Path(__file__).parent.parent / "data"
 VERSIONS = ("redis7", "redis6")
 
 
-def context(name: str, domains: dict[str, str] | None = None) -> Context:
-    return Context(Snapshot.load(DATA / name), Settings(domains=MappingProxyType(domains or {})))
+def context(name: str, domains: dict[str, str] | None = None) -> ClusterView:
+    return ClusterView(Snapshot.load(DATA / name), AnalysisSettings(domains=MappingProxyType(domains or {})))
 
 
-def layout(ctx: Context) -> tuple[list[str], dict[str, str]]:
+def layout(ctx: ClusterView) -> tuple[list[str], dict[str, str]]:
     """The primaries (in order) and each primary's replica."""
     primaries = list(ctx.slot_primaries)
     return primaries, {p: ctx.replicas_of[p][0] for p in primaries}
 
 
-def place(ctx: Context, where: dict[str, str]) -> Context:
+def place(ctx: ClusterView, where: dict[str, str]) -> ClusterView:
     """A new context with node ids mapped to domains through their addresses."""
     mapping = {str(ctx.address(i)): d for i, d in where.items()}
-    return Context(ctx.snapshot, Settings(domains=MappingProxyType(mapping)))
+    return ClusterView(ctx.snapshot, AnalysisSettings(domains=MappingProxyType(mapping)))
 
 
 def single(report: RiskReport, domain: str) -> str:

@@ -15,9 +15,9 @@ import yaml
 
 from rcdoctor.analyze import analyze
 from rcdoctor.checks import default_registry
-from rcdoctor.checks.context import Context
 from rcdoctor.exporter.metrics import CollectionStats, families
 from rcdoctor.exporter.server import render
+from rcdoctor.model.view import ClusterView
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rcdoctor-rules.yml"
@@ -68,7 +68,7 @@ def exported_names() -> set[str]:
 
         snapshot = Snapshot.load(path)
         report = analyze(snapshot, default_registry())
-        text = render(families(report, Context(snapshot), CollectionStats(last_success_unix=1.0))).decode()
+        text = render(families(report, ClusterView(snapshot), CollectionStats(last_success_unix=1.0))).decode()
         names |= {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
     return names
 

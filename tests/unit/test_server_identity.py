@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import DATA
 
 from rcdoctor.analyze import analyze
-from rcdoctor.checks import Context, default_registry
+from rcdoctor.checks import default_registry
 from rcdoctor.errors import LabError
 from rcdoctor.exporter.metrics import CollectionStats, families
 from rcdoctor.exporter.server import render
@@ -20,6 +20,7 @@ from rcdoctor.migrate.topology import topology
 from rcdoctor.model.server import ServerIdentity, identity_from_version_output, server_identity
 from rcdoctor.model.slot_migrations import commands_for
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import ClusterView
 from rcdoctor.status import build_status
 
 # tag -> what every node of healthy-TAG.json must be identified as
@@ -111,7 +112,7 @@ def test_status_names_valkey() -> None:
 def test_exporter_instance_info_labels(tag: str) -> None:
     snapshot = load(tag)
     report = analyze(snapshot, default_registry())
-    text = render(families(report, Context(snapshot), CollectionStats(collections_ok=1))).decode()
+    text = render(families(report, ClusterView(snapshot), CollectionStats(collections_ok=1))).decode()
     info = [s for f in text_string_to_metric_families(text) for s in f.samples if s.name == "redis_instance_info"]
     assert len(info) == 6
     expected = RECORDED[tag]
@@ -164,14 +165,14 @@ def test_a_missing_relative_path_is_refused() -> None:
 
 def test_what_a_noaddr_primary_does_is_said_for_the_servers_the_cluster_runs() -> None:
     """Redis skips failure detection for noaddr nodes; Valkey 8.1 fails them over: M003/S002 say which."""
-    from rcdoctor.checks.context import Context
     from rcdoctor.checks.words import noaddr_outlook
     from rcdoctor.model.server import ServerIdentity, fails_noaddr_nodes
+    from rcdoctor.model.view import ClusterView
 
     assert fails_noaddr_nodes(ServerIdentity("valkey", "8.1.8"))
     assert not fails_noaddr_nodes(ServerIdentity("redis", "8.2.3"))
-    valkey = Context(Snapshot.load(DATA / "healthy-valkey8.json"))
-    redis = Context(Snapshot.load(DATA / "healthy-redis7.json"))
+    valkey = ClusterView(Snapshot.load(DATA / "healthy-valkey8.json"))
+    redis = ClusterView(Snapshot.load(DATA / "healthy-redis7.json"))
     assert valkey.noaddr_failover is True and redis.noaddr_failover is False
     assert "takes over by itself" in noaddr_outlook(True) and "no replica takes over" in noaddr_outlook(False)
     assert "Valkey 8.1 does" in noaddr_outlook(None)

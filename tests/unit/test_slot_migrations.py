@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from rcdoctor.analyze import analyze
-from rcdoctor.checks import Context, default_registry
+from rcdoctor.checks import default_registry
 from rcdoctor.heal.plan_slots import strays
 from rcdoctor.model.slot_migrations import (
     REDIS_MIGRATION_STATUS,
@@ -26,6 +26,7 @@ from rcdoctor.model.slot_migrations import (
 )
 from rcdoctor.model.slots import SlotRange
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import ClusterView
 
 DATA = Path(__file__).parent.parent / "data"
 SOURCE = "ef362ae9b0b2cbfa1d613013070e4535a356bfe7"  # 127.0.0.201, slots 0-5460 in healthy-redis7.json
@@ -230,8 +231,8 @@ def test_keys_of_slots_being_moved_atomically_are_not_strays() -> None:
     counted = {"CLUSTER COUNTKEYSINSLOT 5": 3}
     snapshot = _with_replies(snapshot, {target.address: {**target.replies, **counted}})
     assert not [f for f in analyze(snapshot, default_registry()).findings if f.code == "S003"]
-    assert strays(Context(snapshot)) == []
+    assert strays(ClusterView(snapshot)) == []
     # The same keys without the migration are strays: the test above is not vacuous.
     plain = _with_replies(Snapshot.load(DATA / "healthy-redis7.json"), {target.address: counted})
     assert [f.code for f in analyze(plain, default_registry()).findings if f.code == "S003"] == ["S003"]
-    assert [s.slot for s in strays(Context(plain))] == [5]
+    assert [s.slot for s in strays(ClusterView(plain))] == [5]

@@ -54,12 +54,12 @@ def test_piped_status_honours_columns() -> None:
 
 @pytest.mark.parametrize("name", SNAPSHOTS)
 def test_heal_plan_fits_80_columns(name: str) -> None:
-    from rcdoctor.checks.context import Context
     from rcdoctor.cli.heal import render_plan
     from rcdoctor.heal.plan import Facts, Flags, plan
+    from rcdoctor.model.view import ClusterView
 
     con, buffer = console(80)
-    render_plan(plan(Context(Snapshot.load(DATA / name)), Facts(), Flags()), apply=False, console=con)
+    render_plan(plan(ClusterView(Snapshot.load(DATA / name)), Facts(), Flags()), apply=False, console=con)
     lines = buffer.getvalue().splitlines()
     assert lines and max(len(line) for line in lines) <= 80
 

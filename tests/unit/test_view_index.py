@@ -1,4 +1,4 @@
-"""The grouped view index (checks/view_index.py) gives what walking every line of every view gives.
+"""The grouped view index (model/view_index.py) gives what walking every line of every view gives.
 
 test_findings_unchanged proves it on the recorded snapshots as they load (views grouped); here the same
 snapshots are judged with every view parsed apart (no line object shared, so every view is a group of
@@ -14,11 +14,11 @@ import pytest
 from tests.conftest import DATA
 
 from rcdoctor.analyze import analyze
-from rcdoctor.checks import Settings, default_registry
-from rcdoctor.checks.context import Context
+from rcdoctor.checks import default_registry
 from rcdoctor.model.cluster_nodes import ClusterNode
 from rcdoctor.model.parse_cache import ParseCache
 from rcdoctor.model.snapshot import NodeSample, Snapshot
+from rcdoctor.model.view import AnalysisSettings, ClusterView
 
 RECORDED = sorted(DATA.glob("*.json"))
 
@@ -32,7 +32,7 @@ def _parsed_apart(snapshot: Snapshot) -> Snapshot:
     return replace(snapshot, nodes=tuple(nodes))
 
 
-def _walk(ctx: Context) -> dict[str, list[tuple[str, ClusterNode]]]:
+def _walk(ctx: ClusterView) -> dict[str, list[tuple[str, ClusterNode]]]:
     found: dict[str, list[tuple[str, ClusterNode]]] = {}
     for sample in ctx.viewers:
         for entry in sample.view.value:
@@ -41,14 +41,14 @@ def _walk(ctx: Context) -> dict[str, list[tuple[str, ClusterNode]]]:
     return found
 
 
-def _pairs(ctx: Context) -> dict[str, list[tuple[str, ClusterNode]]]:
+def _pairs(ctx: ClusterView) -> dict[str, list[tuple[str, ClusterNode]]]:
     return {i: [(s.address, e) for s, e in pairs] for i, pairs in ctx.listings.items()}
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 def test_listings_are_the_walk(path: Path) -> None:
     for snapshot in (Snapshot.load(path), _parsed_apart(Snapshot.load(path))):
-        ctx = Context(snapshot)
+        ctx = ClusterView(snapshot)
         assert _pairs(ctx) == _walk(ctx)
         for node_id, pairs in _walk(ctx).items():
             assert sum(len(x.viewers) for x in ctx.listed(node_id)) == len(pairs)
@@ -57,14 +57,14 @@ def test_listings_are_the_walk(path: Path) -> None:
 @pytest.mark.parametrize("path", RECORDED[::3], ids=lambda p: p.stem)
 def test_views_parsed_apart_find_the_same(path: Path) -> None:
     registry = default_registry()
-    together = analyze(Snapshot.load(path), registry, settings=Settings())
-    apart = analyze(_parsed_apart(Snapshot.load(path)), registry, settings=Settings())
+    together = analyze(Snapshot.load(path), registry, settings=AnalysisSettings())
+    apart = analyze(_parsed_apart(Snapshot.load(path)), registry, settings=AnalysisSettings())
     assert [f.to_dict() for f in apart.findings] == [f.to_dict() for f in together.findings]
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 def test_views_that_agree_are_one_group(path: Path) -> None:
-    ctx = Context(Snapshot.load(path))
+    ctx = ClusterView(Snapshot.load(path))
     agree: dict[frozenset[ClusterNode], list[str]] = {}
     for sample in ctx.viewers:
         lines = frozenset(replace(e, flags=e.flags - {"myself"}) for e in sample.view.value)
@@ -79,7 +79,7 @@ def test_a_view_with_a_line_twice_is_judged_alone() -> None:
     text = first.replies["CLUSTER NODES"]
     doubled = text + text.splitlines()[-1] + "\n" if "myself" not in text.splitlines()[-1] else text + text
     odd: NodeSample = replace(first, replies={**first.replies, "CLUSTER NODES": doubled})
-    ctx = Context(replace(snapshot, nodes=(odd, *snapshot.nodes[1:])))
+    ctx = ClusterView(replace(snapshot, nodes=(odd, *snapshot.nodes[1:])))
     assert any(g.viewers == (ctx.own[odd.node_id or ""],) for g in ctx.index.groups)
     assert _pairs(ctx) == _walk(ctx)
 
@@ -91,7 +91,7 @@ def test_status_counts_lines_as_the_walk_does(path: Path) -> None:
     from rcdoctor.status import _listings
 
     snapshot = Snapshot.load(path)
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     if len(ctx.viewers) != len(snapshot.answered):
         pytest.skip("a node answered at two addresses: status walks every view")
     grouped, walked = _listings(snapshot, ctx, grouped=True), _listings(snapshot, ctx, grouped=False)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from rcdoctor.analyze import Report
 from rcdoctor.checks.base import Finding
-from rcdoctor.checks.context import Context
 from rcdoctor.heal.plan import FIX_ANNOUNCE, REBUILD, RISK_DISCARD, RISK_FORCE, RISK_TAKEOVER, HealPlan, Phase
+from rcdoctor.model.view import ClusterView
 
 # heal's switches a "not done" line may name: the command for a human gets them. (--forget takes a node id the
 # operator must prove gone; a line naming it says so in words, and no command guesses the id.)
@@ -57,7 +57,7 @@ class PlanView:
         return not self.actions and not self.human
 
 
-def witnesses(ctx: Context, finding: Finding) -> int:
+def witnesses(ctx: ClusterView, finding: Finding) -> int:
     subjects = set(finding.subjects) | {n.id for n in finding.nodes if n.id}
     seen = {i for i in subjects if i in ctx.answers_at}
     for node_id in subjects:
@@ -65,7 +65,7 @@ def witnesses(ctx: Context, finding: Finding) -> int:
     return len(seen)
 
 
-def causes(report: Report, ctx: Context) -> tuple[Cause, ...]:
+def causes(report: Report, ctx: ClusterView) -> tuple[Cause, ...]:
     """The root causes above info, as keys the history can compare round to round."""
     found = []
     for finding in report.root_causes:
@@ -95,13 +95,13 @@ def _roots(report: Report, codes: tuple[str, ...], cause_of: dict[str, Cause]) -
     return roots
 
 
-def _cause_map(report: Report, ctx: Context) -> dict[str, Cause]:
+def _cause_map(report: Report, ctx: ClusterView) -> dict[str, Cause]:
     """finding id -> its Cause, for the root causes `causes` lists."""
     roots = [f for f in report.root_causes if f.severity not in ("ok", "info")]
     return {f.id: c for f, c in zip(roots, causes(report, ctx), strict=True)}
 
 
-def plan_view(plan: HealPlan, report: Report, ctx: Context) -> PlanView:
+def plan_view(plan: HealPlan, report: Report, ctx: ClusterView) -> PlanView:
     phase = next((p for p in plan.phases if not p.empty), None)
     actions = phase_actions(phase, report, _cause_map(report, ctx)) if phase is not None else ()
     named = (f for line in plan.blocked for f in re.findall(r"--[a-z][a-z-]+", line))
@@ -131,6 +131,6 @@ def phase_actions(phase: Phase, report: Report, cause_of: dict[str, Cause]) -> t
     return tuple(found)
 
 
-def phase_view(phase: Phase, report: Report, ctx: Context) -> tuple[Action, ...]:
+def phase_view(phase: Phase, report: Report, ctx: ClusterView) -> tuple[Action, ...]:
     """A phase planned during a repair (heal re-plans between phases), for the gate."""
     return phase_actions(phase, report, _cause_map(report, ctx))

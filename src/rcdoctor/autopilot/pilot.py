@@ -24,14 +24,13 @@ from rcdoctor.autopilot.evidence import Cause, PlanView, causes, phase_view, pla
 from rcdoctor.autopilot.hooks import run_hook
 from rcdoctor.autopilot.lease import Lease
 from rcdoctor.autopilot.metrics import Counts, families
-from rcdoctor.checks import Settings
-from rcdoctor.checks.context import Context
 from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.exporter.server import Clock, Exporter, render
 from rcdoctor.heal import session
 from rcdoctor.heal.plan import Flags, HealPlan, Phase
 from rcdoctor.model.address import Seed
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import AnalysisSettings, ClusterView
 
 STATUS_FORMAT = "rcdoctor.autopilot.status"
 # A round that found a repair waiting for confirmation is followed by the next one this soon (or after
@@ -58,7 +57,7 @@ class Autopilot(Exporter):
         config: Config,
         *,
         interval: float,
-        settings: Settings | None = None,
+        settings: AnalysisSettings | None = None,
         seeds_file: str | None = None,
         clock: Clock = time.time,
     ) -> None:
@@ -95,7 +94,7 @@ class Autopilot(Exporter):
         snapshot, report = observed
         if self.config.lease.token is not None:  # leading: renew the lease every round (it may have been lost)
             self.counts.leader = self.config.lease.acquire() is None
-        ctx = Context(snapshot, self.settings)
+        ctx = ClusterView(snapshot, self.settings)
         found = causes(report, ctx)
         plan = HealPlan(()) if not found else session.plan_for(snapshot, self.options, Flags())
         view = plan_view(plan, report, ctx)
@@ -218,7 +217,7 @@ class Autopilot(Exporter):
     def _gate(self, phase: Phase, snapshot: Snapshot) -> str | None:
         """A later phase, planned by heal from the live cluster: the same allowed set, no risk."""
         report = analyze(snapshot, self.registry, settings=self.settings)
-        return permitted(phase_view(phase, report, Context(snapshot, self.settings)), self.policy)
+        return permitted(phase_view(phase, report, ClusterView(snapshot, self.settings)), self.policy)
 
     def _hook(
         self, event: str, concerned: Sequence[Cause], actions: Sequence[Any], *, result: str, reason: str

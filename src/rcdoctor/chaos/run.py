@@ -39,7 +39,6 @@ from rcdoctor.analyze import analyze
 from rcdoctor.chaos.generator import ON_NODES, Fault, RoundPlan, Shape, draw, resolve
 from rcdoctor.chaos.writer import AckedWriter
 from rcdoctor.checks import default_registry
-from rcdoctor.checks.context import Context
 from rcdoctor.collect import collect
 from rcdoctor.errors import DoctorError, LabError
 from rcdoctor.heal.steps import RISK_DISCARD, RISK_FORCE, RISK_TAKEOVER
@@ -47,6 +46,7 @@ from rcdoctor.lab import Lab, LabSpec
 from rcdoctor.lab.data import DataSet, fill, missing_or_wrong
 from rcdoctor.lab.faults import FaultOp, apply
 from rcdoctor.model.slots import key_hash_slot
+from rcdoctor.model.view import ClusterView
 from rcdoctor.rehearsal.checker import check
 from rcdoctor.rehearsal.client import Plan, monotonic_clock
 from rcdoctor.rehearsal.history import OK, UNKNOWN, Op, Phases
@@ -60,7 +60,7 @@ WRITER_PACE_S = 0.02
 
 
 @dataclass(frozen=True)
-class Settings:
+class ChaosSettings:
     seed: int
     rounds: int
     kinds: tuple[str, ...]
@@ -142,8 +142,8 @@ class RoundResult:
 
 
 @dataclass
-class Outcome:
-    settings: Settings
+class ChaosOutcome:
+    settings: ChaosSettings
     version: str
     results: list[RoundResult]
 
@@ -182,7 +182,7 @@ class Outcome:
 class Rehearsal:
     """The lab, its data set and a place for rcdoctor's journals; replaced after a round it could not heal."""
 
-    def __init__(self, settings: Settings, log: Callable[[str], None]) -> None:
+    def __init__(self, settings: ChaosSettings, log: Callable[[str], None]) -> None:
         self.settings = settings
         self.log = log
         self.root = Path(tempfile.mkdtemp(prefix="rcdoctor-chaos-"))
@@ -365,7 +365,7 @@ class Rehearsal:
 
     def _open_slots(self) -> int:
         assert self.lab is not None
-        return len(Context(collect(self.lab.addresses, self.lab.options)).open_slots)
+        return len(ClusterView(collect(self.lab.addresses, self.lab.options)).open_slots)
 
     def _diagnose(self, lab: Lab, result: RoundResult) -> list[str]:
         report = analyze(collect(lab.addresses, lab.options), default_registry())
@@ -507,7 +507,7 @@ def _json(text: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def rehearse(settings: Settings, log: Callable[[str], None]) -> Outcome:
+def rehearse(settings: ChaosSettings, log: Callable[[str], None]) -> ChaosOutcome:
     rehearsal = Rehearsal(settings, log)
     results: list[RoundResult] = []
     try:
@@ -522,7 +522,7 @@ def rehearse(settings: Settings, log: Callable[[str], None]) -> Outcome:
             log(f"  {verdict(result)}")
     finally:
         rehearsal.close()
-    return Outcome(settings, version, results)
+    return ChaosOutcome(settings, version, results)
 
 
 def describe(plan: RoundPlan) -> str:

@@ -18,7 +18,7 @@ from rcdoctor.checks.addresses import (
     stale_peer_address,
     unreachable,
 )
-from rcdoctor.checks.base import FAMILIES, SEVERITIES, Check, Finding, Issue, NodeRef, Registry
+from rcdoctor.checks.base import FAMILIES, SEVERITIES, Check, Finding, Issue, Registry
 from rcdoctor.checks.config import (
     announce,
     differs,
@@ -28,7 +28,6 @@ from rcdoctor.checks.config import (
     persistence,
     validity_factor,
 )
-from rcdoctor.checks.context import Context, Settings
 from rcdoctor.checks.epochs import conflicting_claims, epoch_collision, minority_primary, partition
 from rcdoctor.checks.membership import (
     cluster_merge,
@@ -45,6 +44,7 @@ from rcdoctor.checks.membership import (
 from rcdoctor.checks.placement import even_primaries, majority_domain, same_domain
 from rcdoctor.checks.replication import cannot_failover, lag, link_down, no_replica, orphan
 from rcdoctor.checks.slots import failed_owner, keys_elsewhere, open_slots, uncovered, views_disagree
+from rcdoctor.model.node_ref import NodeRef
 
 MODULES = (
     unreachable, bus_port, stale_peer_address, stale_own_address, hostnames, client_endpoints, pods_moved,
@@ -64,6 +64,12 @@ def default_registry() -> Registry:
 
 
 __all__ = [
-    "FAMILIES", "SEVERITIES", "Check", "Context", "Finding", "Issue", "NodeRef", "Registry", "Settings",
+    "FAMILIES",
+    "SEVERITIES",
+    "Check",
+    "Finding",
+    "Issue",
+    "NodeRef",
+    "Registry",
     "default_registry",
 ]  # fmt: skip

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from rcdoctor.model.node_ref import NodeRef
+
 if TYPE_CHECKING:
-    from rcdoctor.checks.context import Context
+    from rcdoctor.model.view import ClusterView
 
 SEVERITIES = ("ok", "info", "warning", "critical")
 FAMILIES = {
@@ -35,22 +37,6 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 
 def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
-
-
-@dataclass(frozen=True)
-class NodeRef:
-    """A node as findings name it: its id when known and the address to reach it."""
-
-    id: str | None
-    address: str | None
-
-    def __str__(self) -> str:
-        if self.id and self.address:
-            return f"{self.address} ({self.id[:8]})"
-        return self.address or (self.id[:8] if self.id else "?")
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {"id": self.id, "address": self.address}
 
 
 @dataclass(frozen=True)
@@ -81,7 +67,7 @@ class Check:
     why: str  # why it matters
     fix: str  # manual fix, commands included
     heal: str  # can `rcdoctor heal` fix it
-    run: Callable[[Context], Iterable[Issue]]
+    run: Callable[[ClusterView], Iterable[Issue]]
     explains: tuple[str, ...] = ()  # codes of findings this one can be the cause of
     needs: str = ""  # server features it needs, e.g. "Redis 7.0+ (hostnames)"
     basis: str = "seen"  # how its findings are known unless an issue says otherwise (BASES)

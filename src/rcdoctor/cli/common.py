@@ -13,10 +13,10 @@ from rcdoctor.errors import UsageError
 from rcdoctor.model.address import Seed, parse_seed, split_env_seeds
 
 if TYPE_CHECKING:
-    from rcdoctor.checks.context import Settings
     from rcdoctor.collect.connection import ConnectOptions
     from rcdoctor.model.snapshot import Snapshot
     from rcdoctor.model.sources import SeedSource
+    from rcdoctor.model.view import AnalysisSettings
 
 DEFAULT_TIMEOUT = 3.0  # same as collect.connection's; kept here so --help does not import redis
 ENV_SEEDS = "RCDOCTOR_SEEDS"  # seeds when none is on the command line (Click reads it: SEEDS' envvar)
@@ -161,13 +161,15 @@ def read_domains(paths: tuple[str, ...] | list[str]) -> dict[str, str]:
     return domains_from(documents)
 
 
-def analysis_settings(domains_file: tuple[str, ...]) -> Settings:
+def analysis_settings(domains_file: tuple[str, ...]) -> AnalysisSettings:
     """The analysis settings of diagnose, risk and the exporter: the failure domains from --domains."""
     from types import MappingProxyType
 
-    from rcdoctor.checks.context import Settings
+    from rcdoctor.model.view import AnalysisSettings
 
-    return Settings(domains=MappingProxyType(read_domains(domains_file))) if domains_file else Settings()
+    return (
+        AnalysisSettings(domains=MappingProxyType(read_domains(domains_file))) if domains_file else AnalysisSettings()
+    )
 
 
 def node_ids(given: tuple[str, ...]) -> tuple[str, ...]:
@@ -263,7 +265,7 @@ def _parse_seeds(given: tuple[str, ...]) -> tuple[Seed, ...]:
     return tuple(seeds)
 
 
-def with_source_domains(settings: Settings, snapshot: Snapshot) -> Settings:
+def with_source_domains(settings: AnalysisSettings, snapshot: Snapshot) -> AnalysisSettings:
     """The settings with the failure domains of the snapshot's k8s sources (pod IP -> zone, else node)
     when --domains gave none: a saved snapshot (--from) carries them too."""
     from types import MappingProxyType

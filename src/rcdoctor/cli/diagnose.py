@@ -13,8 +13,8 @@ from rcdoctor.errors import EXIT_OK, UsageError
 if TYPE_CHECKING:
     from rcdoctor.analyze import Report
     from rcdoctor.checks.base import Check
-    from rcdoctor.checks.context import Context, Settings
     from rcdoctor.model.snapshot import Snapshot
+    from rcdoctor.model.view import AnalysisSettings, ClusterView
 
 
 def _selectors(values: Iterable[str]) -> list[str]:
@@ -55,22 +55,24 @@ def run_diagnose(
     return report.exit_code
 
 
-def diagnosis(snapshot: Snapshot, settings: Settings, checks: Iterable[Check] | None = None) -> tuple[Report, Context]:
-    """The analysis diagnose prints (and report lays out), with the Context it ran on: the failure
+def diagnosis(
+    snapshot: Snapshot, settings: AnalysisSettings, checks: Iterable[Check] | None = None
+) -> tuple[Report, ClusterView]:
+    """The analysis diagnose prints (and report lays out), with the ClusterView it ran on: the failure
     domains of --domains, else of the snapshot's k8s sources, and this machine's journals. 'Nothing
-    answered' is an error (exit 3). The Context is returned for the report to read the same views."""
+    answered' is an error (exit 3). The ClusterView is returned for the report to read the same views."""
     from rcdoctor.analyze import analyze
     from rcdoctor.checks import default_registry
-    from rcdoctor.checks.context import Context
     from rcdoctor.collect.connection import nothing_answered
     from rcdoctor.migrate.journal import local_journals
+    from rcdoctor.model.view import ClusterView
 
     settings = with_source_domains(settings, snapshot)  # k8s sources' zones when --domains gave none
     # rcdoctor's own journals on this machine, so S004 can name the run that left slots open (read here,
     # at the edge: the checks stay pure). Node ids are random per node, so a journal of another cluster
     # never matches.
     settings = replace(settings, journals=local_journals())
-    ctx = Context(snapshot, settings)
+    ctx = ClusterView(snapshot, settings)
     report = analyze(snapshot, default_registry(), checks, settings, context=ctx)
     if report.answered == 0:
         raise nothing_answered(snapshot)

@@ -12,7 +12,7 @@ from typing import Any
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, UsageError
-from rcdoctor.migrate.engine import Outcome, Progress, Settings
+from rcdoctor.migrate.engine import MigrationOutcome, MigrationSettings, Progress
 from rcdoctor.migrate.journal import Journal, in_flight, latest, new_path
 from rcdoctor.migrate.method import Method
 from rcdoctor.migrate.method import choose as choose_method
@@ -37,8 +37,8 @@ class EngineArgs:
     method: str = "auto"
 
     @property
-    def settings(self) -> Settings:
-        return Settings(
+    def settings(self) -> MigrationSettings:
+        return MigrationSettings(
             parallel=self.parallel,
             batch_slots=self.batch_slots,
             max_keys_per_sec=self.max_keys_per_sec,
@@ -105,7 +105,7 @@ def _move(
     how = choose_method(top, t.options, args.method) if plan.transfers else None
     report["plan"] = _plan_dict(top, plan, keys) | {"method": how.name if how else None}
     report["plan"]["method_why"] = how.describe() if how else None
-    outcome: Outcome | None = None
+    outcome: MigrationOutcome | None = None
     if args.apply and plan.transfers:
         if fmt == "text":
             _print_plan(top, plan, keys, closings, how)
@@ -183,7 +183,7 @@ def _plan_dict(top: Topology, plan: MovePlan, keys: int) -> dict[str, Any]:
     }
 
 
-def _outcome_dict(outcome: Outcome | None) -> dict[str, Any] | None:
+def _outcome_dict(outcome: MigrationOutcome | None) -> dict[str, Any] | None:
     if outcome is None:
         return None
     return {
@@ -241,7 +241,7 @@ def _print_plan(top: Topology, plan: MovePlan, keys: int, closings: list[Closing
     console.print(loads)
 
 
-def _print_outcome(outcome: Outcome, journal: Path | None, command: str) -> None:
+def _print_outcome(outcome: MigrationOutcome, journal: Path | None, command: str) -> None:
     console = output.console()
     rate = outcome.keys_moved / outcome.seconds if outcome.seconds else 0
     console.print(

@@ -76,14 +76,14 @@ def split_brain(
     Exit 0 when no acknowledged write was lost, 2 when some were.
     """
     from rcdoctor.lab import Lab, LabSpec
-    from rcdoctor.rehearsal.run import Settings
+    from rcdoctor.rehearsal.run import RehearsalSettings
     from rcdoctor.rehearsal.run import rehearse as run
 
     if minority_primaries * 2 > primaries:
         raise click.UsageError("--minority-primaries must be at most half of --primaries")
     if restore_minority and not divergence_dir:
         raise click.UsageError("--restore-minority needs --save-divergence DIR")
-    settings = Settings(node_timeout, min_replicas_to_write, min_replicas_max_lag, replica_validity_factor)
+    settings = RehearsalSettings(node_timeout, min_replicas_to_write, min_replicas_max_lag, replica_validity_factor)
     root = Path(tempfile.mkdtemp(prefix="rcdoctor-rehearsal-"))
 
     def say(text: str) -> None:
@@ -213,7 +213,7 @@ def chaos(
     import secrets
 
     from rcdoctor.chaos.generator import CATALOGUE, parse_kinds
-    from rcdoctor.chaos.run import Settings, verdict
+    from rcdoctor.chaos.run import ChaosSettings, verdict
     from rcdoctor.chaos.run import rehearse as run
     from rcdoctor.lab.network import network_available
 
@@ -226,7 +226,7 @@ def chaos(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     seed = secrets.randbelow(1_000_000) if seed is None else seed
-    settings = Settings(
+    settings = ChaosSettings(
         seed, rounds, chosen, only_round, primaries, 1, keys, node_timeout, base_ip=base_ip, redis_server=redis_server
     )
 

@@ -13,8 +13,8 @@ from rcdoctor.errors import DoctorError, UsageError
 from rcdoctor.model.snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from rcdoctor.checks.context import Context
     from rcdoctor.heal.steps import HealPlan
+    from rcdoctor.model.view import ClusterView
 
 
 def log_paths(values: tuple[str, ...]) -> list[str]:
@@ -98,7 +98,7 @@ def run_report(
     return report.exit_code
 
 
-def _plan(snapshot: Snapshot, ctx: Context, t: Target | None) -> HealPlan:
+def _plan(snapshot: Snapshot, ctx: ClusterView, t: Target | None) -> HealPlan:
     from rcdoctor.heal.plan import Facts, Flags, plan
     from rcdoctor.heal.session import plan_for
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from rcdoctor.checks.context import Context
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target, analysis_settings, snapshot_for, with_source_domains
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING, UsageError
+from rcdoctor.model.view import ClusterView
 from rcdoctor.risk.analysis import DOWN, FAILOVER, RiskReport
 
 EXIT = {"ok": EXIT_OK, "warning": EXIT_WARNING, "critical": EXIT_CRITICAL}
@@ -23,7 +23,7 @@ def run_risk(t: Target | None, from_file: str | None, domains_file: tuple[str, .
     settings = with_source_domains(settings, snapshot)  # k8s sources' zones when --domains gave none
     if not snapshot.answered:
         raise nothing_answered(snapshot)
-    ctx = Context(snapshot, settings)
+    ctx = ClusterView(snapshot, settings)
     if not ctx.slot_primaries:
         raise UsageError("no slot-owning primary found: nothing to analyze (is the cluster created?)")
     report = analyze_risk(ctx, pairs=pairs)
@@ -42,7 +42,7 @@ def run_risk(t: Target | None, from_file: str | None, domains_file: tuple[str, .
     return EXIT[report.worst]
 
 
-def render(report: RiskReport, ctx: Context, console: Console) -> None:
+def render(report: RiskReport, ctx: ClusterView, console: Console) -> None:
     parity = "even" if report.primaries % 2 == 0 else "odd"
     console.print(
         f"[bold]{report.primaries} primaries ({parity})[/], {len(report.domains)} failure domain(s); a failover "

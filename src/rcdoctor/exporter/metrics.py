@@ -20,10 +20,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from rcdoctor.analyze import Report
 from rcdoctor.checks.base import SEVERITIES, Finding, severity_rank
-from rcdoctor.checks.context import Context, uncovered
 from rcdoctor.model.info import parse_keyspace
 from rcdoctor.model.server import ServerIdentity
 from rcdoctor.model.snapshot import NodeSample
+from rcdoctor.model.view import ClusterView, uncovered
 
 NODE_LABELS = ("addr", "node_id", "role")
 
@@ -137,7 +137,7 @@ class Families:
         return iter(self._by_name.values())
 
 
-def families(report: Report, ctx: Context, stats: CollectionStats) -> list[Metric]:
+def families(report: Report, ctx: ClusterView, stats: CollectionStats) -> list[Metric]:
     out = Families()
     _collection(out, report, stats)
     ids = _ids_by_address(ctx)
@@ -156,7 +156,7 @@ def families(report: Report, ctx: Context, stats: CollectionStats) -> list[Metri
     return list(out)
 
 
-def _ids_by_address(ctx: Context) -> dict[str, str]:
+def _ids_by_address(ctx: ClusterView) -> dict[str, str]:
     found = {a: i for i, addresses in ctx.answers_at.items() for a in addresses}
     for node_id in ctx.ids:
         address = ctx.address(node_id)
@@ -165,7 +165,7 @@ def _ids_by_address(ctx: Context) -> dict[str, str]:
     return found
 
 
-def role_name(ctx: Context, node_id: str) -> str:
+def role_name(ctx: ClusterView, node_id: str) -> str:
     """master / slave (INFO's words, as redis_exporter labels them) as the cluster knows the node."""
     entry = ctx.entry(node_id)
     if entry is None:
@@ -173,7 +173,7 @@ def role_name(ctx: Context, node_id: str) -> str:
     return "master" if entry.is_primary else "slave" if entry.is_replica else "unknown"
 
 
-def _node(out: Families, sample: NodeSample, ctx: Context, listed_id: str) -> None:
+def _node(out: Families, sample: NodeSample, ctx: ClusterView, listed_id: str) -> None:
     node_id = sample.node_id or listed_id
     answered = sample.answered
     role = (sample.role or "unknown") if answered else (role_name(ctx, node_id) if node_id else "unknown")
@@ -285,7 +285,7 @@ def _collection(out: Families, report: Report, stats: CollectionStats) -> None:
     endpoints.add_metric(["failed"], float(len(snapshot.failed)))
 
 
-def _cluster(out: Families, report: Report, ctx: Context) -> None:
+def _cluster(out: Families, report: Report, ctx: ClusterView) -> None:
     def gauge(name: str, doc: str, value: float) -> None:
         out.gauge(f"rcdoctor_cluster_{name}", doc).add_metric([], value)
 

@@ -25,8 +25,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from rcdoctor.analyze import Report, analyze
-from rcdoctor.checks import Settings, default_registry
-from rcdoctor.checks.context import Context
+from rcdoctor.checks import default_registry
 from rcdoctor.collect import collect
 from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.collect.sources import file_seeds
@@ -36,6 +35,7 @@ from rcdoctor.exporter.targets import sd_groups
 from rcdoctor.model.address import Seed, parse_seed
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.sources import failure_domains
+from rcdoctor.model.view import AnalysisSettings, ClusterView
 
 Clock = Callable[[], float]
 
@@ -63,14 +63,14 @@ class Exporter:
         options: ConnectOptions,
         *,
         interval: float,
-        settings: Settings | None = None,
+        settings: AnalysisSettings | None = None,
         seeds_file: str | None = None,
         clock: Clock = time.time,
     ) -> None:
         self.seeds = tuple(seeds)
         self.options = options
         self.interval = interval
-        self.settings = settings or Settings()
+        self.settings = settings or AnalysisSettings()
         self.seeds_file = seeds_file
         self.clock = clock
         self.registry = default_registry()
@@ -108,7 +108,7 @@ class Exporter:
             if not settings.domains:  # no --domains: the k8s sources' zones, followed at each collection
                 settings = replace(settings, domains=failure_domains(settings.domains, snapshot))
             report = analyze(snapshot, self.registry, settings=settings)
-            ctx = Context(snapshot, settings)
+            ctx = ClusterView(snapshot, settings)
             ok = bool(snapshot.answered)
             now = self.clock()
             stats = replace(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from rcdoctor.checks.context import Context
 from rcdoctor.exporter.metrics import role_name
+from rcdoctor.model.view import ClusterView
 
 
-def sd_groups(ctx: Context) -> list[dict[str, object]]:
+def sd_groups(ctx: ClusterView) -> list[dict[str, object]]:
     """`[{"targets": ["host:port"], "labels": {"__meta_rcdoctor_…": …}}]`, the format Prometheus's
     http_sd_configs reads. Nodes without an address (noaddr) cannot be a target and are left out."""
     groups: list[dict[str, object]] = []

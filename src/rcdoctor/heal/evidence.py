@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rcdoctor.checks.context import Context
 from rcdoctor.heal.steps import Flags
+from rcdoctor.model.view import ClusterView
 
 
 def named(flags: Flags, node_id: str) -> bool:
@@ -20,13 +20,13 @@ def named(flags: Flags, node_id: str) -> bool:
     return any(node_id.startswith(given) for given in flags.forget)
 
 
-def unproven(ctx: Context, node_id: str, flags: Flags) -> bool:
+def unproven(ctx: ClusterView, node_id: str, flags: Flags) -> bool:
     """True when no step may forget, fail over or give away the slots of `node_id`."""
     suspect = ctx.may_be_elsewhere(node_id) or (node_id in flags.suspects and node_id not in ctx.answers_at)
     return suspect and node_id not in ctx.proven_gone and not named(flags, node_id)
 
 
-def missing(ctx: Context, node_ids: Iterable[str], what: str) -> str:
+def missing(ctx: ClusterView, node_ids: Iterable[str], what: str) -> str:
     """One line: what is not done, which evidence is missing, and how to give it."""
     ids = list(dict.fromkeys(node_ids))
     moved = list(ctx.moved)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from rcdoctor.checks.context import Context
 from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.collect.replication import link_state
 from rcdoctor.heal.steps import Phase
 from rcdoctor.model.replication import UP
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import ClusterView
 
 STARTED_WITHIN_S = 15.0  # a sync that has not even begun by then is reported, not waited for
 UP_WITHIN_S = 60.0  # a sync under way is waited for up to this long, then left to finish by itself
@@ -32,7 +32,7 @@ def not_up(snapshot: Snapshot) -> list[tuple[str, str]]:
     """(replica address, primary id) of every answering replica whose link is not up while its primary
     answers: a sync under way, or one about to start (a replica that just learned of a new primary
     shows a plain "connecting" for a moment). A replica of a primary that is down is not waited for."""
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     found = []
     for node_id, sample in ctx.own.items():
         state = ctx.sync(node_id)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from rcdoctor.checks.context import Context
 from rcdoctor.heal.plan_addresses import meets
 from rcdoctor.heal.plan_config import FIX_ANNOUNCE, config_fixes, undoing
 from rcdoctor.heal.plan_rebuild import rebuild
@@ -49,6 +48,7 @@ from rcdoctor.heal.steps import (
     Phase,
     Step,
 )
+from rcdoctor.model.view import ClusterView
 
 __all__ = [
     "FIX_ANNOUNCE",
@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 
-def plan(ctx: Context, facts: Facts, flags: Flags) -> HealPlan:
+def plan(ctx: ClusterView, facts: Facts, flags: Flags) -> HealPlan:
     blocked: list[str] = []
     rejoin, adopted = rejoins(ctx, facts, flags, blocked)
     undone = undoing(ctx)

@@ -4,10 +4,10 @@ advertising a stale address of their own (A004); never a node whose announce set
 from __future__ import annotations
 
 from rcdoctor.checks.config.announce import from_config
-from rcdoctor.checks.context import Context
 from rcdoctor.heal.plan_config import undoing
 from rcdoctor.heal.steps import Expect, Step
 from rcdoctor.model.address import parse_hostport
+from rcdoctor.model.view import ClusterView
 
 
 def meet_command(address: str, bus_port: int | None) -> tuple[str, ...]:
@@ -18,7 +18,7 @@ def meet_command(address: str, bus_port: int | None) -> tuple[str, ...]:
     return command
 
 
-def meets(ctx: Context) -> list[Step]:
+def meets(ctx: ClusterView) -> list[Step]:
     """MEET every answering node, at the address where it answers, from every answering node that knows
     its id but lists it elsewhere; and from one peer to a node that advertises a stale address of its own
     (a node learns its own address from a MEET it receives). Only between nodes that already know each

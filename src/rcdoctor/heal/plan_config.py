@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from rcdoctor.checks.config.announce import ANNOUNCE_IP, Misannounce, misannounced
-from rcdoctor.checks.context import Context
 from rcdoctor.heal.steps import Expect, Flags, Step
 from rcdoctor.model.address import parse_hostport
+from rcdoctor.model.view import ClusterView
 
 FIX_ANNOUNCE = "--fix-announce-config"
 ANNOUNCE_RISK = (
@@ -30,13 +30,13 @@ ANNOUNCE_RISK = (
 )
 
 
-def undoing(ctx: Context) -> Mapping[str, tuple[Misannounce, ...]]:
+def undoing(ctx: ClusterView) -> Mapping[str, tuple[Misannounce, ...]]:
     """Nodes whose announce settings are in effect and unusable: a MEET for them would be undone."""
     found = {i: tuple(p for p in problems if p.critical) for i, problems in misannounced(ctx).items()}
     return {i: problems for i, problems in found.items() if problems}
 
 
-def config_fixes(ctx: Context, flags: Flags, blocked: list[str]) -> list[Step]:
+def config_fixes(ctx: ClusterView, flags: Flags, blocked: list[str]) -> list[Step]:
     """One CONFIG SET per wrong announce setting in effect, with --fix-announce-config; else a line for a
     human saying what to change where."""
     steps: list[Step] = []
@@ -98,7 +98,7 @@ def targets(steps: Iterable[Step]) -> set[str]:
     return {e.node_id for s in steps for e in s.expect if e.kind == "config-is"}
 
 
-def undone(ctx: Context, repeated: Iterable[Step]) -> str | None:
+def undone(ctx: ClusterView, repeated: Iterable[Step]) -> str | None:
     """Why steps that ran (precondition held) are needed again, when an announce setting explains it: one
     line naming the node and the setting, or None (not this cause: the general guard decides)."""
     problems = misannounced(ctx)

@@ -23,13 +23,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from rcdoctor.checks.context import Context, components
 from rcdoctor.heal.plan_addresses import meet_command
 from rcdoctor.heal.plan_rejoin import fewest_followers, lone, member, replicate, slot_set
 from rcdoctor.heal.plan_slots import addslots, share_out
 from rcdoctor.heal.steps import REBUILD, Expect, Facts, Flags, Step
 from rcdoctor.model.slots import SLOT_COUNT
 from rcdoctor.model.snapshot import NodeSample
+from rcdoctor.model.view import ClusterView, components
 
 MIN_PRIMARIES = 3
 
@@ -41,11 +41,11 @@ class Shard:
     slots: tuple[int, ...]  # every slot any of its nodes claims
 
 
-def applies(ctx: Context) -> bool:
+def applies(ctx: ClusterView) -> bool:
     return len(ctx.viewers) >= 2 and member(ctx) is None and len(lone(ctx)) == len(ctx.viewers)
 
 
-def shards(ctx: Context) -> list[Shard]:
+def shards(ctx: ClusterView) -> list[Shard]:
     """Nodes grouped by overlapping claims; in each, the node with the most keys is the primary."""
     nodes = {s.node_id: s for s in lone(ctx) if s.node_id and s.myself is not None and s.myself.slots}
     claims = {i: slot_set(s.myself.slots) for i, s in nodes.items() if s.myself is not None}
@@ -64,7 +64,7 @@ def shards(ctx: Context) -> list[Shard]:
     return sorted(found, key=lambda s: s.slots[0])
 
 
-def rebuild(ctx: Context, facts: Facts, flags: Flags, blocked: list[str]) -> list[Step]:
+def rebuild(ctx: ClusterView, facts: Facts, flags: Flags, blocked: list[str]) -> list[Step]:
     if not applies(ctx):
         return []
     groups = shards(ctx)

@@ -22,29 +22,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from rcdoctor.checks.context import Context, uncovered
 from rcdoctor.heal.evidence import missing, unproven
 from rcdoctor.heal.plan_addresses import meet_command
 from rcdoctor.heal.plan_slots import addslots
 from rcdoctor.heal.steps import RISK_DISCARD, Expect, Facts, Flags, Salvage, Step
 from rcdoctor.model.slots import SlotRange
 from rcdoctor.model.snapshot import NodeSample
+from rcdoctor.model.view import ClusterView, uncovered
 
 
 def slot_set(ranges: Sequence[SlotRange]) -> set[int]:
     return {s for r in ranges for s in range(r.start, r.end + 1)}
 
 
-def lone(ctx: Context) -> list[NodeSample]:
+def lone(ctx: ClusterView) -> list[NodeSample]:
     """Answering nodes whose view holds only themselves."""
     return [s for s in ctx.viewers if s.node_id and s.myself is not None and len(s.view.value) == 1]
 
 
-def member(ctx: Context) -> NodeSample | None:
+def member(ctx: ClusterView) -> NodeSample | None:
     return next((s for s in ctx.viewers if len(s.view.value) > 1), None)
 
 
-def stale_copies(ctx: Context) -> dict[str, tuple[str, tuple[int, ...]]]:
+def stale_copies(ctx: ClusterView) -> dict[str, tuple[str, tuple[int, ...]]]:
     """Lone node id -> (the one live primary serving every slot it claims, those slots)."""
     found: dict[str, tuple[str, tuple[int, ...]]] = {}
     if member(ctx) is None:
@@ -60,7 +60,7 @@ def stale_copies(ctx: Context) -> dict[str, tuple[str, tuple[int, ...]]]:
     return found
 
 
-def rejoins(ctx: Context, facts: Facts, flags: Flags, blocked: list[str]) -> tuple[list[Step], set[str]]:
+def rejoins(ctx: ClusterView, facts: Facts, flags: Flags, blocked: list[str]) -> tuple[list[Step], set[str]]:
     """Steps for every lone node while a cluster exists; the old ids whose slots a new id adopts."""
     steps: list[Step] = []
     adopted: set[str] = set()
@@ -101,7 +101,7 @@ def rejoins(ctx: Context, facts: Facts, flags: Flags, blocked: list[str]) -> tup
     return steps, adopted
 
 
-def _adopt(ctx: Context, sample: NodeSample, old: str | None, top_epoch: int, joined: NodeSample) -> list[Step]:
+def _adopt(ctx: ClusterView, sample: NodeSample, old: str | None, top_epoch: int, joined: NodeSample) -> list[Step]:
     assert sample.node_id is not None and sample.myself is not None
     node_id, here = sample.node_id, sample.address
     alone = (Expect("alone", here, node_id),)
@@ -149,7 +149,7 @@ def _adopt(ctx: Context, sample: NodeSample, old: str | None, top_epoch: int, jo
 
 
 def _merge_copy(
-    ctx: Context,
+    ctx: ClusterView,
     sample: NodeSample,
     owner: str,
     slots: tuple[int, ...],
@@ -194,7 +194,7 @@ def _merge_copy(
     ]
 
 
-def _empty(ctx: Context, sample: NodeSample, joined: NodeSample, blocked: list[str]) -> list[Step]:
+def _empty(ctx: ClusterView, sample: NodeSample, joined: NodeSample, blocked: list[str]) -> list[Step]:
     """An empty lone node where the cluster lists another id, or lost a node's address (noaddr: a peer
     dialled it and another id answered): that node's replacement (a lost volume)."""
     assert sample.node_id is not None
@@ -229,7 +229,7 @@ def _empty(ctx: Context, sample: NodeSample, joined: NodeSample, blocked: list[s
     ]
 
 
-def needs_replica(ctx: Context, node_id: str) -> str | None:
+def needs_replica(ctx: ClusterView, node_id: str) -> str | None:
     """The live slot primary with the fewest live replicas, preferring one in another failure domain."""
     live = [p for p in ctx.slot_primaries if p in ctx.answers_at]
     if not live:
@@ -238,7 +238,7 @@ def needs_replica(ctx: Context, node_id: str) -> str | None:
     return fewest_followers(ctx, node_id, count)
 
 
-def fewest_followers(ctx: Context, node_id: str, count: Mapping[str, int]) -> str:
+def fewest_followers(ctx: ClusterView, node_id: str, count: Mapping[str, int]) -> str:
     """The primary of `count` (primary -> replicas it has) that `node_id` should follow: fewest replicas
     first, then one in another failure domain than `node_id`'s."""
     mine = ctx.domain(node_id)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from rcdoctor.checks.context import Context
 from rcdoctor.heal.evidence import missing, named, unproven
 from rcdoctor.heal.plan_slots import orphan_copies
 from rcdoctor.heal.steps import RISK_FORCE, RISK_TAKEOVER, Expect, Facts, Flags, Step
 from rcdoctor.model.slots import format_ranges, to_ranges
+from rcdoctor.model.view import ClusterView
 
 
-def failovers(ctx: Context, facts: Facts, flags: Flags, blocked: list[str], adopted: set[str]) -> list[Step]:
+def failovers(ctx: ClusterView, facts: Facts, flags: Flags, blocked: list[str], adopted: set[str]) -> list[Step]:
     steps: list[Step] = []
     primaries = set(ctx.slot_primaries)
     held: list[str] = []
@@ -84,7 +84,7 @@ def failovers(ctx: Context, facts: Facts, flags: Flags, blocked: list[str], adop
     return steps
 
 
-def replicas(ctx: Context, keep: set[str]) -> list[Step]:
+def replicas(ctx: ClusterView, keep: set[str]) -> list[Step]:
     """Re-point replicas of a primary that is gone (not when its slots still need them: failover first);
     nudge replicas whose link is down to a primary that answers (re-REPLICATE reconnects to its current
     address, which a 6.2 replica does not do by itself after the primary moved)."""
@@ -137,7 +137,7 @@ def replicas(ctx: Context, keep: set[str]) -> list[Step]:
     return steps
 
 
-def forgets(ctx: Context, flags: Flags, blocked: list[str]) -> list[Step]:
+def forgets(ctx: ClusterView, flags: Flags, blocked: list[str]) -> list[Step]:
     """FORGET, on every node that lists it, each node that answers nowhere, owns no slots, that no
     answering replica follows, and that is gone for good: no address (noaddr), or another node answers
     at its address (it was replaced). A node that is merely down is left alone unless --forget-down: a

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from rcdoctor.checks.context import Context
 from rcdoctor.heal.steps import Expect, Facts, Phase, Step
 from rcdoctor.heal.strays import Stray
 from rcdoctor.model.slots import SLOT_COUNT, format_ranges, to_ranges
+from rcdoctor.model.view import ClusterView
 
 
-def key_holders(ctx: Context, held: Mapping[str, int | None]) -> tuple[list[str], list[str]]:
+def key_holders(ctx: ClusterView, held: Mapping[str, int | None]) -> tuple[list[str], list[str]]:
     """(primaries holding keys, replicas holding keys whose own primary is not among those primaries):
     a replica's keys are its primary's copy, unless that primary holds none or is gone."""
     primaries = sorted(i for i, n in held.items() if n and ctx.is_primary(i) and i in ctx.answers_at)
@@ -23,7 +23,7 @@ def key_holders(ctx: Context, held: Mapping[str, int | None]) -> tuple[list[str]
     return primaries, sorted(replicas)
 
 
-def orphan_copies(ctx: Context, facts: Facts) -> dict[str, list[int]]:
+def orphan_copies(ctx: ClusterView, facts: Facts) -> dict[str, list[int]]:
     """Replicas holding the only copy of keys of uncovered slots (their primary was forgotten or lost)."""
     found: dict[str, list[int]] = {}
     for slot, held in facts.uncovered_keys.items():
@@ -34,7 +34,7 @@ def orphan_copies(ctx: Context, facts: Facts) -> dict[str, list[int]]:
     return found
 
 
-def slots(ctx: Context, facts: Facts, blocked: list[str]) -> Phase:
+def slots(ctx: ClusterView, facts: Facts, blocked: list[str]) -> Phase:
     for closing in facts.closings:
         if closing.action == "stuck":
             blocked.append(f"slot {closing.slot} stays open: {closing.reason}")
@@ -76,7 +76,7 @@ def slots(ctx: Context, facts: Facts, blocked: list[str]) -> Phase:
     return Phase("slots", tuple(steps), closings=tuple(facts.closings), strays=tuple(strays(ctx)))
 
 
-def strays(ctx: Context) -> list[Stray]:
+def strays(ctx: ClusterView) -> list[Stray]:
     """Keys (found by the collector's key sample) that a primary holds in slots another live primary owns
     and that are not open anywhere (open slots are the engine's)."""
     owners = {s: o for r, o in ctx.consensus for s in range(r.start, r.end + 1)}
@@ -108,7 +108,7 @@ def share_out(slots: Sequence[int], primaries: Sequence[str], owned: Counter[str
     return result
 
 
-def addslots(ctx: Context, node_id: str, slots: list[int], why: str) -> Step:
+def addslots(ctx: ClusterView, node_id: str, slots: list[int], why: str) -> Step:
     sample = ctx.own[node_id]
     ranges = to_ranges(slots)
     if sample.identity and sample.identity.at_least(redis=(7, 0)):

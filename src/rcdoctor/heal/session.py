@@ -19,7 +19,6 @@ import redis
 
 from rcdoctor.analyze import Report, analyze
 from rcdoctor.checks import default_registry
-from rcdoctor.checks.context import Context, uncovered
 from rcdoctor.collect import collect
 from rcdoctor.collect.connection import ConnectOptions, classify, client, nothing_answered
 from rcdoctor.errors import EXIT_CRITICAL, DoctorError
@@ -33,13 +32,14 @@ from rcdoctor.heal.preconditions import check
 from rcdoctor.heal.salvage import SalvageError
 from rcdoctor.migrate import session as moving
 from rcdoctor.migrate.create import resolve
-from rcdoctor.migrate.engine import Settings
+from rcdoctor.migrate.engine import MigrationSettings
 from rcdoctor.migrate.journal import Journal, default_dir
 from rcdoctor.migrate.membership import brief
 from rcdoctor.migrate.resume import Closing
 from rcdoctor.migrate.topology import topology
 from rcdoctor.model.address import Seed, is_ip, parse_hostport
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import ClusterView, uncovered
 
 MAX_ROUNDS = 12
 
@@ -94,7 +94,7 @@ def remember_suspects(snapshot: Snapshot, flags: Flags) -> Flags:
     """Nodes that may have moved stay suspect for the whole run: once the MEETs repaired the nodes that
     answer, a silent one no longer looks moved (its old IP may even answer as another pod), yet it is
     as likely alive as before."""
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     found = {i for i in ctx.unreachable if ctx.may_be_elsewhere(i)}
     if not found - set(flags.suspects):
         return flags
@@ -102,16 +102,16 @@ def remember_suspects(snapshot: Snapshot, flags: Flags) -> Flags:
 
 
 def plan_for(snapshot: Snapshot, options: ConnectOptions, flags: Flags) -> HealPlan:
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     return plan(ctx, gather(snapshot, ctx, options), flags)
 
 
-def gather(snapshot: Snapshot, ctx: Context, options: ConnectOptions) -> Facts:
+def gather(snapshot: Snapshot, ctx: ClusterView, options: ConnectOptions) -> Facts:
     """Keys per slot where the plan depends on them (open and uncovered slots); replication offsets."""
     top = topology(snapshot)
     closings: tuple[Closing, ...] = ()
     if top.open_slots:
-        closings = tuple(moving.resume(top, options, Settings(), Journal(None)).closings)
+        closings = tuple(moving.resume(top, options, MigrationSettings(), Journal(None)).closings)
     holes = [s for r in uncovered(ctx.consensus) for s in r] if ctx.consensus else []
     counts: dict[int, dict[str, int | None]] = {}
     # Every answering node, replicas too: a replica may hold the only copy (its primary forgotten).
@@ -187,7 +187,7 @@ def run(
         # (it re-announces the configured address with every gossip packet) another round cannot help:
         # stop now, naming the setting. Anything else gets the general guard below (gossip may be slow).
         again = [s for s in phase.steps if s.describe() in ran]
-        cause = undone(Context(snapshot), again) if again else None
+        cause = undone(ClusterView(snapshot), again) if again else None
         if cause is not None:
             journal.write("undone", phase=phase.name, steps=[s.describe() for s in again], cause=cause)
             raise HealFailed(f"phase {phase.name}: {cause}; stopping")
@@ -349,7 +349,7 @@ def _close_slots(
 ) -> list[str]:
     """Open slots: the migration engine's resume (forward through MIGRATE, or cancel), on a fresh read."""
     snapshot = collect(seeds, options, count_open_slot_keys=False)
-    resumed = moving.resume(topology(snapshot), options, Settings(), journal, apply=True)
+    resumed = moving.resume(topology(snapshot), options, MigrationSettings(), journal, apply=True)
     done = [f"slot {c.slot}: {c.action} ({c.reason})" for c in resumed.closings if c.action != "stuck"]
     for line in done:
         log(f"  ok      {line}")
@@ -375,7 +375,7 @@ def _settle(seeds: Sequence[Seed | str], options: ConnectOptions, want_healthy: 
     stable_since = started
     while True:
         snapshot = collect(seeds, options)  # key counts too: the next plan is made from it
-        ctx = Context(snapshot)
+        ctx = ClusterView(snapshot)
         limit = 10.0 + 4 * ctx.node_timeout_ms / 1000
         if converged(ctx):
             if not want_healthy:
@@ -395,7 +395,7 @@ def _settle(seeds: Sequence[Seed | str], options: ConnectOptions, want_healthy: 
         time.sleep(0.2)
 
 
-def converged(ctx: Context) -> bool:
+def converged(ctx: ClusterView) -> bool:
     """Every answering node lists every other one at the address where it answers, link connected, not
     flagged failing, no handshake entries, and all views agree on the slot map. Nodes that know only
     themselves and that no one lists are left out: gossip will not bring them in (the next plan does)."""

@@ -20,7 +20,7 @@ from redis.exceptions import ResponseError
 from rcdoctor import interrupts
 from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.migrate import atomic_protocol as proto
-from rcdoctor.migrate.engine import Outcome, Progress, Settings, SlotFailure
+from rcdoctor.migrate.engine import MigrationOutcome, MigrationSettings, Progress, SlotFailure
 from rcdoctor.migrate.journal import Journal
 from rcdoctor.migrate.link import Link, text
 from rcdoctor.migrate.plan import Transfer
@@ -47,17 +47,17 @@ class AtomicEngine:
         options: ConnectOptions,
         journal: Journal,
         dialect: proto.Dialect,
-        settings: Settings | None = None,
+        settings: MigrationSettings | None = None,
         progress: Progress | None = None,
     ) -> None:
         self.top, self.options, self.journal, self.dialect = top, options, journal, dialect
-        self.settings = settings or Settings()
+        self.settings = settings or MigrationSettings()
         self.progress = progress or (lambda slots, keys: None)
-        self.outcome = Outcome()
+        self.outcome = MigrationOutcome()
         self._links: dict[str, Link] = {}
         self._moved: dict[int, str] = {}  # slot -> its new owner, for the final wait on the slot maps
 
-    def run(self, transfers: Sequence[Transfer]) -> Outcome:
+    def run(self, transfers: Sequence[Transfer]) -> MigrationOutcome:
         started = time.monotonic()
         step = max(1, self.settings.atomic_job_slots)
         pending = [(t.source, t.target, t.slots[i : i + step]) for t in transfers for i in range(0, len(t.slots), step)]

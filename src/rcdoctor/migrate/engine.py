@@ -61,7 +61,7 @@ MiB = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Settings:
+class MigrationSettings:
     parallel: int = 4  # transfers at once (a node takes part in one at a time)
     batch_slots: int = 128  # slots opened together per transfer
     migrate_timeout_ms: int = 10_000  # MIGRATE's own I/O timeout between source and target
@@ -86,7 +86,7 @@ class SlotFailure:
 
 
 @dataclass
-class Outcome:
+class MigrationOutcome:
     slots_moved: int = 0
     keys_moved: int = 0
     seconds: float = 0.0
@@ -126,7 +126,7 @@ class _Throttle:
 class _Budget:
     """Bytes per round of MIGRATEs: grows while rounds are quick, shrinks when slow or timing out."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: MigrationSettings) -> None:
         self.bytes = settings.round_bytes
         self.aim = settings.round_seconds
 
@@ -178,15 +178,15 @@ class Engine:
         top: Topology,
         options: ConnectOptions,
         journal: Journal,
-        settings: Settings | None = None,
+        settings: MigrationSettings | None = None,
         progress: Progress | None = None,
     ) -> None:
         self.top = top
         self.options = options
         self.journal = journal
-        self.settings = settings or Settings()
+        self.settings = settings or MigrationSettings()
         self.progress = progress or (lambda slots, keys: None)
-        self.outcome = Outcome()
+        self.outcome = MigrationOutcome()
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._throttle = _Throttle(self.settings.max_keys_per_sec)
@@ -197,7 +197,7 @@ class Engine:
 
     # Scheduling
 
-    def run(self, transfers: Sequence[Transfer], resume: bool = False) -> Outcome:
+    def run(self, transfers: Sequence[Transfer], resume: bool = False) -> MigrationOutcome:
         """Move every transfer's slots; returns what was done and what was left, never raises for a node.
         `resume`: the slots may be half-moved already (states set, some keys on the target)."""
         self._resume = resume

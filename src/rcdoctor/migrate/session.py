@@ -14,7 +14,7 @@ from rcdoctor.errors import DoctorError
 from rcdoctor.migrate import method
 from rcdoctor.migrate import resume as resuming
 from rcdoctor.migrate.atomic import AtomicEngine
-from rcdoctor.migrate.engine import Engine, Outcome, Progress, Settings
+from rcdoctor.migrate.engine import Engine, MigrationOutcome, MigrationSettings, Progress
 from rcdoctor.migrate.journal import InFlight, Journal
 from rcdoctor.migrate.link import Link
 from rcdoctor.migrate.method import Method
@@ -31,7 +31,7 @@ class UnsafeClusterError(DoctorError):
 @dataclass
 class Resumed:
     closings: list[resuming.Closing] = field(default_factory=list)
-    outcome: Outcome | None = None
+    outcome: MigrationOutcome | None = None
 
 
 def read(seeds: Sequence[Seed], options: ConnectOptions) -> tuple[Snapshot, Topology]:
@@ -107,11 +107,11 @@ def execute(
     top: Topology,
     transfers: Sequence[Transfer],
     options: ConnectOptions,
-    settings: Settings,
+    settings: MigrationSettings,
     journal: Journal,
     progress: Progress | None = None,
     how: Method | None = None,
-) -> Outcome:
+) -> MigrationOutcome:
     """Move the slots the way `how` says (chosen from the servers when not given: see method.choose)."""
     how = how or method.choose(top, options, settings.method)
     if how.name == "atomic" and how.dialect is not None:
@@ -122,7 +122,7 @@ def execute(
 def resume(
     top: Topology,
     options: ConnectOptions,
-    settings: Settings,
+    settings: MigrationSettings,
     journal: Journal,
     flights: Sequence[InFlight] = (),
     apply: bool = False,

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from rcdoctor.checks.context import Context, slot_array, uncovered
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.server import ServerIdentity
 from rcdoctor.model.slots import format_ranges, to_ranges
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import ClusterView, slot_array, uncovered
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Topology:
 
 
 def topology(snapshot: Snapshot) -> Topology:
-    ctx = Context(snapshot)
+    ctx = ClusterView(snapshot)
     problems: list[str] = []
     for sample in snapshot.nodes:
         if not sample.answered:
@@ -142,7 +142,7 @@ def topology(snapshot: Snapshot) -> Topology:
     )
 
 
-def _open_slots(ctx: Context, owners: list[str | None]) -> tuple[OpenSlot, ...]:
+def _open_slots(ctx: ClusterView, owners: list[str | None]) -> tuple[OpenSlot, ...]:
     migrating: dict[int, list[tuple[str, str]]] = {}
     importing: dict[int, list[tuple[str, str]]] = {}
     for node_id, sample in ctx.own.items():

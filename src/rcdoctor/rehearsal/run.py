@@ -32,7 +32,7 @@ from rcdoctor.rehearsal.history import Op, Phases
 
 
 @dataclass(frozen=True)
-class Settings:
+class RehearsalSettings:
     node_timeout_ms: int = 2000
     min_replicas_to_write: int = 0
     min_replicas_max_lag: int = 10
@@ -48,8 +48,8 @@ class Settings:
 
 
 @dataclass
-class Outcome:
-    settings: Settings
+class RehearsalOutcome:
+    settings: RehearsalSettings
     primaries: int
     isolated: list[str]  # addresses of the primaries cut off
     verdict: Verdict
@@ -79,7 +79,7 @@ class Outcome:
         return document
 
 
-def apply_settings(lab: Lab, settings: Settings) -> None:
+def apply_settings(lab: Lab, settings: RehearsalSettings) -> None:
     for node in lab.nodes:
         with lab.client(node) as c:
             for key, value in settings.to_dict().items():
@@ -98,14 +98,14 @@ def tag_in(lab: Lab, primary_id: str) -> tuple[str, int]:
 
 def rehearse(
     lab: Lab,
-    settings: Settings,
+    settings: RehearsalSettings,
     hold_s: float | None = None,
     minority_primaries: int = 1,
     keys_per_client: int = 100_000,
     divergence_dir: Path | None = None,
     restore: bool = False,
     log: Callable[[str], None] = lambda _: None,
-) -> Outcome:
+) -> RehearsalOutcome:
     """With `divergence_dir`, `split-brain diff` runs just before the heal (both sides still answer) and
     its files go there; with `restore` too, the minority-only keys are restored after the heal and the
     checker runs again."""
@@ -163,7 +163,7 @@ def rehearse(
         next((o.start for o in b.ops if o.start >= timeline["partition_start"] and o.outcome == "fail"), None),
     )
     verdict = check(ops, final, phases, minority="b")
-    outcome = Outcome(settings, len(primaries), [n.address for n in cut], verdict, ops, final, timeline)
+    outcome = RehearsalOutcome(settings, len(primaries), [n.address for n in cut], verdict, ops, final, timeline)
     if divergence_dir is not None:
         outcome.divergence = saved
         if restore:

@@ -11,9 +11,9 @@ from typing import Any
 
 from rcdoctor.analyze import Report
 from rcdoctor.checks.base import Finding
-from rcdoctor.checks.context import Context, runs, slot_array, uncovered
 from rcdoctor.heal.steps import HealPlan
 from rcdoctor.model.slots import SLOT_COUNT, SlotRange, count_slots, format_ranges, to_ranges
+from rcdoctor.model.view import ClusterView, runs, slot_array, uncovered
 from rcdoctor.status import StatusReport
 from rcdoctor.timeline.merge import Timeline
 
@@ -249,7 +249,7 @@ class Page:
 def build_page(
     report: Report,
     status: StatusReport,
-    ctx: Context,
+    ctx: ClusterView,
     source: str,
     plan: HealPlan | None = None,
     timeline: Timeline | None = None,
@@ -312,12 +312,12 @@ def build_page(
     )
 
 
-def _labels(ctx: Context) -> dict[str, str]:
+def _labels(ctx: ClusterView) -> dict[str, str]:
     """node id -> `address (id8)`, the way findings name nodes."""
     return {i: ctx.name(i) for i in ctx.ids}
 
 
-def _slot_map(ctx: Context, labels: dict[str, str], colour: dict[str, str]) -> SlotMap:
+def _slot_map(ctx: ClusterView, labels: dict[str, str], colour: dict[str, str]) -> SlotMap:
     consensus = ctx.consensus
     owners = slot_array(consensus)
     order = list(colour)
@@ -354,7 +354,7 @@ def _slot_map(ctx: Context, labels: dict[str, str], colour: dict[str, str]) -> S
     return SlotMap(tuple(segments), tuple(sorted(marks, key=lambda m: m.start)), legend, len(ctx.view_groups))
 
 
-def _matrix(ctx: Context, labels: dict[str, str], limit: int) -> Matrix:
+def _matrix(ctx: ClusterView, labels: dict[str, str], limit: int) -> Matrix:
     ids = _matrix_ids(ctx, limit)
     viewers = [s for s in ctx.snapshot.nodes if s.node_id is not None or s.answered]
     rows: list[tuple[str, tuple[Cell, ...]]] = []
@@ -384,7 +384,7 @@ def _matrix(ctx: Context, labels: dict[str, str], limit: int) -> Matrix:
     return Matrix(tuple(labels.get(i, i[:8]) for i in ids), tuple(rows), legend, len(ctx.ids) - len(ids))
 
 
-def _matrix_ids(ctx: Context, limit: int) -> list[str]:
+def _matrix_ids(ctx: ClusterView, limit: int) -> list[str]:
     """Every node up to MAX_MATRIX; beyond, the nodes in something other than an ok cell first (not asked,
     flagged, listed at a stale address or with a link down, by any node or in their own view): a
     1,000-node matrix is a million cells no one reads, while the odd ones are what the reader looks for."""
@@ -413,7 +413,7 @@ def _matrix_ids(ctx: Context, limit: int) -> list[str]:
     return ranked[:limit]
 
 
-def _cell(ctx: Context, entry: object, other: str, viewer: str, labels: dict[str, str]) -> Cell:
+def _cell(ctx: ClusterView, entry: object, other: str, viewer: str, labels: dict[str, str]) -> Cell:
     from rcdoctor.model.cluster_nodes import ClusterNode
 
     name = labels.get(other, other[:8])
@@ -442,7 +442,7 @@ def _cell(ctx: Context, entry: object, other: str, viewer: str, labels: dict[str
     return Cell("ok", f"{name}: ok, {where}")
 
 
-def _member(ctx: Context, status: StatusReport, node_id: str, labels: dict[str, str]) -> Member:
+def _member(ctx: ClusterView, status: StatusReport, node_id: str, labels: dict[str, str]) -> Member:
     row = next((r for r in status.rows if r.node_id == node_id), None)
     address = ctx.address(node_id)
     pod = next(
@@ -467,7 +467,7 @@ def _member(ctx: Context, status: StatusReport, node_id: str, labels: dict[str, 
 
 
 def _topology(
-    ctx: Context, status: StatusReport, labels: dict[str, str], colours: dict[str, str]
+    ctx: ClusterView, status: StatusReport, labels: dict[str, str], colours: dict[str, str]
 ) -> tuple[tuple[Shard, ...], tuple[Member, ...]]:
     replicas = ctx.replicas_of
     shards = []

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import Any
 
-from rcdoctor.checks.context import Context
 from rcdoctor.model.address import parse_hostport
+from rcdoctor.model.view import ClusterView
 
 UNAFFECTED, FAILOVER, DEGRADED, DOWN = "unaffected", "failover", "degraded", "down"
 # A failover is what Redis Cluster is built for; a lost replica leaves a shard without a spare (reported,
@@ -166,7 +166,7 @@ class RiskReport:
         }
 
 
-def shards_of(ctx: Context) -> tuple[Shard, ...]:
+def shards_of(ctx: ClusterView) -> tuple[Shard, ...]:
     counts: dict[str, int] = {}
     for slot_range, owner in ctx.consensus:
         counts[owner] = counts.get(owner, 0) + slot_range.end - slot_range.start + 1
@@ -176,7 +176,7 @@ def shards_of(ctx: Context) -> tuple[Shard, ...]:
     )
 
 
-def analyze_risk(ctx: Context, pairs: bool = False) -> RiskReport:
+def analyze_risk(ctx: ClusterView, pairs: bool = False) -> RiskReport:
     shards = shards_of(ctx)
     members = [i for s in shards for i in s.members]
     domain_of = {i: ctx.domain(i) or "?" for i in members}
@@ -242,7 +242,7 @@ def _loss(group: tuple[str, ...], shards: Iterable[Shard], domain_of: dict[str, 
     )
 
 
-def _write_loss(ctx: Context, shards: tuple[Shard, ...]) -> WriteLoss:
+def _write_loss(ctx: ClusterView, shards: tuple[Shard, ...]) -> WriteLoss:
     timeout = ctx.node_timeout_ms
     values = [ctx.config_int(s.primary, "min-replicas-to-write") for s in shards]
     lags = [ctx.config_int(s.primary, "min-replicas-max-lag") for s in shards]
@@ -269,7 +269,7 @@ def _write_loss(ctx: Context, shards: tuple[Shard, ...]) -> WriteLoss:
     return WriteLoss(timeout, to_write, lag, bound, text)
 
 
-def _recommend(report: RiskReport, ctx: Context) -> Iterable[Recommendation]:
+def _recommend(report: RiskReport, ctx: ClusterView) -> Iterable[Recommendation]:
     domain_of = report.names
     primaries_per_domain: dict[str, int] = {}
     for s in report.shards:

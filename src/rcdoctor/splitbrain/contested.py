@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rcdoctor.checks.context import Context, slot_array
 from rcdoctor.model.slots import SlotRange, to_ranges
+from rcdoctor.model.view import ClusterView, slot_array
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Contest:
         )
 
 
-def contests(ctx: Context) -> list[Contest]:
+def contests(ctx: ClusterView) -> list[Contest]:
     owners = slot_array(ctx.consensus)
     found: list[Contest] = []
     for sample in ctx.viewers:

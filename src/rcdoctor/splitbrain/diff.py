@@ -10,11 +10,11 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from rcdoctor.checks.context import Context
 from rcdoctor.collect.connection import ConnectOptions, classify
 from rcdoctor.divergence import report
 from rcdoctor.divergence.compare import CompareError, Tally, differences, linked, reads_allowed
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.model.view import ClusterView
 from rcdoctor.splitbrain.contested import Contest, contests
 
 
@@ -67,4 +67,4 @@ def save(contest: Contest, options: ConnectOptions, directory: Path, stamp: str 
 
 def diff_all(snapshot: Snapshot, options: ConnectOptions, directory: Path) -> list[PairResult]:
     """Every contested shard of the snapshot, compared and saved."""
-    return [save(c, options, directory) for c in contests(Context(snapshot))]
+    return [save(c, options, directory) for c in contests(ClusterView(snapshot))]

@@ -3,11 +3,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from rcdoctor.checks.base import Check, Issue, NodeRef
-from rcdoctor.checks.context import Context
+from rcdoctor.checks.base import Check, Issue
 from rcdoctor.checks.words import plural, slots_text
 from rcdoctor.model.address import Endpoint
+from rcdoctor.model.node_ref import NodeRef
 from rcdoctor.model.slots import SlotRange
+from rcdoctor.model.view import ClusterView
 
 
 @dataclass
@@ -22,7 +23,7 @@ class _Handed:
     primary_of: set[SlotRange] = field(default_factory=set)
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     answered = {s.address for s in ctx.answered}
     endpoints: dict[str, _Handed] = {}
     for entries, samples in ctx.slots_replies:  # each distinct reply once, for all who gave it
@@ -66,7 +67,7 @@ def run(ctx: Context) -> Iterator[Issue]:
     )
 
 
-def _reachable(ctx: Context, endpoint: Endpoint | None, answered: set[str]) -> bool:
+def _reachable(ctx: ClusterView, endpoint: Endpoint | None, answered: set[str]) -> bool:
     if endpoint is None:
         return False
     if str(endpoint) in answered:

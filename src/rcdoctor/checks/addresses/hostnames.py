@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rcdoctor.checks.base import Check, Issue, NodeRef
-from rcdoctor.checks.context import Context
+from rcdoctor.checks.base import Check, Issue
 from rcdoctor.checks.words import plural
+from rcdoctor.model.node_ref import NodeRef
+from rcdoctor.model.view import ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     # 1. '?' endpoints: preferred endpoint type is hostname (or unknown-endpoint) but the node has none.
     question: dict[str, set[str]] = {}
     first: dict[str, tuple[int, int]] = {}  # where each was first seen, viewer by viewer: the order of issues
@@ -85,7 +86,7 @@ def run(ctx: Context) -> Iterator[Issue]:
                 )
 
 
-def _clients(ctx: Context) -> str:
+def _clients(ctx: ClusterView) -> str:
     types = {ctx.config(i, "cluster-preferred-endpoint-type") for i in ctx.answers_at}
     if "hostname" in types:
         return "cluster-preferred-endpoint-type is hostname: clients are given this name and cannot connect"

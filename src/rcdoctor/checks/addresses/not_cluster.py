@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rcdoctor.checks.base import Check, Issue, NodeRef
-from rcdoctor.checks.context import Context
+from rcdoctor.checks.base import Check, Issue
+from rcdoctor.model.node_ref import NodeRef
+from rcdoctor.model.view import ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     # An endpoint that answered as Redis but has cluster support disabled: given as a seed (a typo, a
     # standalone server where a cluster node was meant), or a plain server now at an address peers list.
     for sample in ctx.snapshot.nodes:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import HANDSHAKE, Context
 from rcdoctor.checks.words import plural, role, slots_text
+from rcdoctor.model.view import HANDSHAKE, ClusterView
 
 CONFIRM = (
     "give rcdoctor the address of every pod: the headless Service name (NAME.NAMESPACE.svc.cluster.local:6379, "
@@ -21,7 +21,7 @@ CONFIRM = (
 )
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     moved = ctx.moved
     if not moved or any(i not in moved for i in ctx.answers_at):
         # A node that answers where everyone recorded it would have heard from a moved peer that is

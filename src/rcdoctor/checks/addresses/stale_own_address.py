@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
 from rcdoctor.model.address import Endpoint, is_ip
 from rcdoctor.model.cluster_slots import SlotsEntry
+from rcdoctor.model.view import ClusterView
 
 
 def _endpoints_by_id(entries: tuple[SlotsEntry, ...]) -> dict[str, list[Endpoint]]:
@@ -18,7 +18,7 @@ def _endpoints_by_id(entries: tuple[SlotsEntry, ...]) -> dict[str, list[Endpoint
     return found
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     # Each distinct reply indexed once (a settled cluster's nodes all give the same one).
     indexed: dict[int, dict[str, list[Endpoint]]] = {}
     for node_id, sample in ctx.own.items():

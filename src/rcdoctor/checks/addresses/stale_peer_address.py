@@ -5,12 +5,12 @@ from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
 from rcdoctor.checks.config.announce import from_config
-from rcdoctor.checks.context import Context
 from rcdoctor.checks.words import plural
 from rcdoctor.model.address import parse_hostport
+from rcdoctor.model.view import ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     moved: dict[str, Counter[str]] = {}
     for node_id, addresses in ctx.answers_at.items():
         own = ctx.own[node_id]
@@ -47,7 +47,7 @@ def run(ctx: Context) -> Iterator[Issue]:
     yield Issue(title=title, nodes=ctx.refs(moved), evidence=tuple(evidence), fix=_commands(ctx, list(moved)))
 
 
-def _commands(ctx: Context, moved: list[str]) -> str:
+def _commands(ctx: ClusterView, moved: list[str]) -> str:
     """The MEETs for this cluster: from a node that did not move (else the first moved one) to each new address."""
     steady = [i for i in ctx.answers_at if i not in moved]
     sender = steady[0] if steady else moved[0]

@@ -4,11 +4,11 @@ from collections import Counter
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import HANDSHAKE, Context
 from rcdoctor.checks.words import plural, role, slots_text
+from rcdoctor.model.view import HANDSHAKE, ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     for node_id in ctx.ids:
         if node_id not in ctx.unreachable:
             continue

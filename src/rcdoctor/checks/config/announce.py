@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
 from rcdoctor.checks.words import plural
 from rcdoctor.model.address import BUS_PORT_OFFSET, is_ip
 from rcdoctor.model.cluster_nodes import ClusterNode
 from rcdoctor.model.info import as_int
 from rcdoctor.model.snapshot import NodeSample
+from rcdoctor.model.view import ClusterView
 
 ANNOUNCE_IP = "cluster-announce-ip"
 ANNOUNCE_PORT = "cluster-announce-port"
@@ -78,7 +78,7 @@ def _data_port(sample: NodeSample) -> int:
     return as_int(config.get("tls-port")) or as_int(config.get("port")) or sample.endpoint.port
 
 
-def misannounced(ctx: Context) -> Mapping[str, tuple[Misannounce, ...]]:
+def misannounced(ctx: ClusterView) -> Mapping[str, tuple[Misannounce, ...]]:
     """node id -> its announce settings that point where it cannot be reached (only nodes that answered
     and whose CONFIG GET was read: the setting is seen, never guessed)."""
     answered = {s.address: s.node_id for s in ctx.answered}
@@ -95,7 +95,9 @@ def misannounced(ctx: Context) -> Mapping[str, tuple[Misannounce, ...]]:
     return found
 
 
-def _ip(ctx: Context, node_id: str, sample: NodeSample, answered: Mapping[str, str | None]) -> Iterator[Misannounce]:
+def _ip(
+    ctx: ClusterView, node_id: str, sample: NodeSample, answered: Mapping[str, str | None]
+) -> Iterator[Misannounce]:
     ip, announce_port, _ = announce_values(sample.config)
     port = announce_port or _data_port(sample)
     if not ip or ip == sample.endpoint.host or answered.get(f"{ip}:{port}") == node_id:
@@ -135,7 +137,9 @@ def _ip_fix(sample: NodeSample) -> tuple[str, str]:
     return "", "cleared: Redis announces the address its peers see its connections come from"
 
 
-def _port(ctx: Context, node_id: str, sample: NodeSample, answered: Mapping[str, str | None]) -> Iterator[Misannounce]:
+def _port(
+    ctx: ClusterView, node_id: str, sample: NodeSample, answered: Mapping[str, str | None]
+) -> Iterator[Misannounce]:
     ip, announce_port, _ = announce_values(sample.config)
     port = _data_port(sample)
     host = ip or sample.endpoint.host
@@ -159,7 +163,7 @@ def _port(ctx: Context, node_id: str, sample: NodeSample, answered: Mapping[str,
     )
 
 
-def _bus_port(ctx: Context, node_id: str, sample: NodeSample) -> Iterator[Misannounce]:
+def _bus_port(ctx: ClusterView, node_id: str, sample: NodeSample) -> Iterator[Misannounce]:
     _, _, announce_bus = announce_values(sample.config)
     listening_bus = as_int(sample.config.get("cluster-port")) or _data_port(sample) + BUS_PORT_OFFSET
     if not announce_bus or announce_bus == listening_bus:
@@ -190,7 +194,7 @@ def _bus_port(ctx: Context, node_id: str, sample: NodeSample) -> Iterator[Misann
 
 
 def _source(
-    ctx: Context, node_id: str, sample: NodeSample, answered: Mapping[str, str | None]
+    ctx: ClusterView, node_id: str, sample: NodeSample, answered: Mapping[str, str | None]
 ) -> Iterator[Misannounce]:
     """Redis 7 `bind-source-addr` with no cluster-announce-ip: the peers take the source address of its
     bus connections as its address, so an IP it does not listen at is re-taught with every ping."""
@@ -221,7 +225,7 @@ def _source(
 
 
 def _given(
-    ctx: Context, node_id: str, sample: NodeSample, matches: Callable[[str, int], bool]
+    ctx: ClusterView, node_id: str, sample: NodeSample, matches: Callable[[str, int], bool]
 ) -> tuple[tuple[str, ...], list[tuple[NodeSample, ClusterNode]]]:
     """Where the announced value is given out: the node's own CLUSTER NODES line, its CLUSTER SLOTS reply
     (what clients read), and the peers that list it there."""
@@ -245,7 +249,7 @@ def _given(
     return tuple(given), peers
 
 
-def _replicas_cut(ctx: Context, node_id: str, port: int) -> bool:
+def _replicas_cut(ctx: ClusterView, node_id: str, port: int) -> bool:
     """A replica of the node that dials it at `port` and has no link (master_link_status:down)."""
     for replica in ctx.replicas_of.get(node_id, ()):
         replication = ctx.info(replica, "replication")
@@ -267,7 +271,7 @@ def _unusable(peers: list[tuple[NodeSample, ClusterNode]]) -> bool:
     return any(e.link_state != "connected" for _, e in peers)
 
 
-def _there(ctx: Context, address: str) -> str:
+def _there(ctx: ClusterView, address: str) -> str:
     sample = ctx.snapshot.node(address)
     if sample is not None and sample.error is not None:
         return f"nothing answers there as it (from here: {sample.error})"
@@ -276,7 +280,7 @@ def _there(ctx: Context, address: str) -> str:
     return "nothing answers there as it"
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     for node_id, problems in misannounced(ctx).items():
         sample = ctx.own[node_id]
         critical = [p for p in problems if p.critical]

@@ -4,7 +4,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
+from rcdoctor.model.view import ClusterView
 
 # Settings that must agree across a cluster for failure handling and failover to behave the same everywhere.
 SHARED = (
@@ -26,7 +26,7 @@ SHARED = (
 )
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     ids = list(ctx.answers_at)
     differing = []
     odd_nodes: set[str] = set()

@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
 from rcdoctor.model.info import as_int
+from rcdoctor.model.view import ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     unguarded = []
     for node_id in ctx.slot_primaries:
         wanted = ctx.config_int(node_id, "min-replicas-to-write")

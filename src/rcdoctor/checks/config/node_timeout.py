@@ -3,13 +3,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
+from rcdoctor.model.view import ClusterView
 
 LOW_MS = 1000
 HIGH_MS = 60000
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     low = [i for i in ctx.answers_at if (v := ctx.config_int(i, "cluster-node-timeout")) is not None and v < LOW_MS]
     high = [i for i in ctx.answers_at if (v := ctx.config_int(i, "cluster-node-timeout")) is not None and v > HIGH_MS]
     if low:
@@ -30,7 +30,7 @@ def run(ctx: Context) -> Iterator[Issue]:
         )
 
 
-def _values(ctx: Context, ids: list[str]) -> tuple[str, ...]:
+def _values(ctx: ClusterView, ids: list[str]) -> tuple[str, ...]:
     return tuple(f"{ctx.name(i)}: cluster-node-timeout {ctx.config(i, 'cluster-node-timeout')} ms" for i in ids)
 
 

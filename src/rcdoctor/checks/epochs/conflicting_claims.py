@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context, slot_array
 from rcdoctor.model.slots import SLOT_COUNT, to_ranges
+from rcdoctor.model.view import ClusterView, slot_array
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     claims: dict[str, set[int]] = {}
     epochs: dict[str, int] = {}
     for sample in ctx.viewers:

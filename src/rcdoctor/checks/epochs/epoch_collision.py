@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
+from rcdoctor.model.view import ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     # Every primary that claims slots (its own line, else its peers'), not only the consensus owners:
     # a collision matters most between claimants that do not agree.
     by_epoch: dict[int, list[str]] = {}

@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context, components, joined
 from rcdoctor.checks.words import plural
+from rcdoctor.model.view import ClusterView, components, joined
 
 
-def groups(ctx: Context) -> list[set[str]]:
+def groups(ctx: ClusterView) -> list[set[str]]:
     """Answering nodes linked when each lists the other without a failure flag: who sees whom."""
     fast = _by_view_groups(ctx)
     if fast is not None:
@@ -20,7 +20,7 @@ def groups(ctx: Context) -> list[set[str]]:
     return components(sees, ((a, b) for a, seen in sees.items() for b in seen if a in sees.get(b, ())))
 
 
-def _by_view_groups(ctx: Context) -> list[set[str]] | None:
+def _by_view_groups(ctx: ClusterView) -> list[set[str]] | None:
     """The same groups, from the groups of agreeing views (see view_index) instead of every pair of
     viewers. The viewers of one view group all see the same nodes; when each of them is among the nodes
     its group sees unflagged (always, but for a node flagged in its own peers' lines), they all see each
@@ -52,7 +52,7 @@ def _mutual(ids_a: set[str], sees_a: set[str], ids_b: set[str], sees_b: set[str]
     return any(x != y for x in ids_a & sees_b for y in ids_b & sees_a)
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     parts = groups(ctx)
     if len(parts) < 2:
         return

@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import HANDSHAKE, Context, joined, slot_array
 from rcdoctor.checks.words import plural
 from rcdoctor.model.cluster_nodes import ClusterNode
 from rcdoctor.model.slots import to_ranges
 from rcdoctor.model.snapshot import NodeSample
+from rcdoctor.model.view import HANDSHAKE, ClusterView, joined, slot_array
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,13 @@ def _lookup(sample: NodeSample | None, node_id: str) -> ClusterNode | None:
     return next((e for e in sample.view.value if e.id == node_id), None)
 
 
-def _own_epoch(ctx: Context, node_id: str) -> int | None:
+def _own_epoch(ctx: ClusterView, node_id: str) -> int | None:
     sample = ctx.own.get(node_id)
     mine = sample.myself if sample is not None else None
     return mine.config_epoch if mine is not None else _epoch(ctx, node_id)
 
 
-def _related(ctx: Context, a: str, b: str) -> bool:
+def _related(ctx: ClusterView, a: str, b: str) -> bool:
     """The newer claimant (higher configEpoch in its own view) was the older one's replica in some answering
     view: a failover or a split-brain, one history (the stale primary still lists its old replica as its
     own). The other way round, the older listed as the newer one's replica, is how a merge *ends*: the
@@ -82,12 +82,12 @@ def _related(ctx: Context, a: str, b: str) -> bool:
     return False
 
 
-def _knows(ctx: Context, viewer_id: str, other: str) -> bool:
+def _knows(ctx: ClusterView, viewer_id: str, other: str) -> bool:
     entry = _lookup(ctx.own.get(viewer_id), other)
     return entry is not None and not entry.flags & HANDSHAKE
 
 
-def _groups(ctx: Context) -> dict[str, str]:
+def _groups(ctx: ClusterView) -> dict[str, str]:
     """node id -> the first id of its group: nodes joined by an answering view that lists one from the
     other (handshakes left out), directly or through other nodes. A node nobody links is in no group.
 
@@ -109,7 +109,7 @@ def _groups(ctx: Context) -> dict[str, str]:
     return group
 
 
-def clashes(ctx: Context) -> list[Clash]:
+def clashes(ctx: ClusterView) -> list[Clash]:
     """Unrelated primaries that claim the same slots while their clusters have met: some view links the
     two, directly or through other members. Right after the MEET the two claimants often do not list
     each other yet (gossip is still spreading the newcomers: seen on Valkey 8.1, where a 3+3 cluster
@@ -152,7 +152,7 @@ def clashes(ctx: Context) -> list[Clash]:
     return [Clash(a, b, tuple(sorted(s))) for (a, b), s in sorted(found.items())]
 
 
-def _own_peers(ctx: Context, node_id: str, others: set[str]) -> list[str]:
+def _own_peers(ctx: ClusterView, node_id: str, others: set[str]) -> list[str]:
     """Members in `node_id`'s view that no view on the other side lists: the peers it brought along."""
     sample = ctx.own.get(node_id)
     if sample is None:
@@ -170,18 +170,18 @@ def _keys_in(sample: NodeSample | None, slots: set[int]) -> int:
     return sum(n for slot, n in counts.items() if slot in slots)
 
 
-def _epoch(ctx: Context, node_id: str) -> int | None:
+def _epoch(ctx: ClusterView, node_id: str) -> int | None:
     entry = ctx.entry(node_id)
     return entry.config_epoch if entry is not None else None
 
 
-def member_lists(ctx: Context) -> int:
+def member_lists(ctx: ClusterView) -> int:
     """How many different member lists the answering nodes' views hold (handshakes left out)."""
     # One list per group of agreeing views (see view_index): its viewers all list the same members.
     return len({frozenset(e.id for e in g.entries if not e.flags & HANDSHAKE) for g in ctx.index.groups})
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     found = clashes(ctx)
     # A merge brings members the cluster did not have: until gossip has spread them, the views list
     # different members (seen in every merge measured). Two primaries of one settled cluster claiming

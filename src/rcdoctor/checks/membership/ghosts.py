@@ -3,13 +3,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import GHOST_FLAGS, Context
 from rcdoctor.checks.words import noaddr_outlook, plural, slots_text
 from rcdoctor.model.cluster_nodes import ClusterNode
 from rcdoctor.model.snapshot import NodeSample
+from rcdoctor.model.view import GHOST_FLAGS, ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     seen: dict[tuple[str, str], list[tuple[NodeSample, ClusterNode]]] = {}
     first: dict[tuple[str, str], tuple[int, int]] = {}  # (viewer, line) where first seen: the order of issues
     position = {id(s): i for i, s in enumerate(ctx.viewers)}

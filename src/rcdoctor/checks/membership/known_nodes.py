@@ -4,11 +4,11 @@ from collections import Counter
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
 from rcdoctor.model.info import as_int
+from rcdoctor.model.view import ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     counts = {s.node_id: as_int(s.cluster_info.get("cluster_known_nodes")) for s in ctx.viewers if s.node_id}
     values = Counter(v for v in counts.values() if v is not None)
     if len(values) < 2:

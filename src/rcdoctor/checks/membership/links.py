@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import HANDSHAKE, Context
 from rcdoctor.checks.words import plural
+from rcdoctor.model.view import HANDSHAKE, ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     for node_id in ctx.ids:
         listed = [x for x in ctx.listed(node_id) if not x.entry.flags & HANDSHAKE]
         if all(x.entry.link_state == "connected" or "noaddr" in x.entry.flags for x in listed):

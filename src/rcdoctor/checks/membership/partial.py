@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import HANDSHAKE, Context
+from rcdoctor.model.view import HANDSHAKE, ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     viewers = {s.node_id: s for s in ctx.viewers if s.node_id}
     # The viewers of a group of agreeing views know the same nodes (see view_index): one set per group.
     per_group = {id(g): {e.id for e in g.entries if not e.flags & HANDSHAKE} for g in ctx.index.groups}

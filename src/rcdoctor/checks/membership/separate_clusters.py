@@ -3,12 +3,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context, joined
 from rcdoctor.checks.words import plural
 from rcdoctor.model.slots import count_slots
+from rcdoctor.model.view import ClusterView, joined
 
 
-def groups(ctx: Context) -> list[set[str]]:
+def groups(ctx: ClusterView) -> list[set[str]]:
     """Answering nodes split by who knows whom (either direction)."""
     ids = [s.node_id for s in ctx.viewers if s.node_id]
     # Each viewer is linked to every node its view lists; the viewers of a group of agreeing views list
@@ -18,7 +18,7 @@ def groups(ctx: Context) -> list[set[str]]:
     )
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     # Lone nodes that know only themselves are M006's; two or more groups of several nodes are clusters.
     clusters = [g for g in groups(ctx) if len(g) > 1]
     if len(clusters) < 2:

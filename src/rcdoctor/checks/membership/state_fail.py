@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
+from rcdoctor.model.view import ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     failing = [s for s in ctx.viewers if s.cluster_state is not None and s.cluster_state != "ok"]
     if not failing:
         return

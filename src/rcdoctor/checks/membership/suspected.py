@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
 from rcdoctor.checks.words import plural, role
+from rcdoctor.model.view import ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     voters = len(ctx.slot_primaries)
     for node_id in ctx.ids:
         reporters = ctx.reporters(node_id, "fail?")

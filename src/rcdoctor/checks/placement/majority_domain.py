@@ -4,10 +4,10 @@ from collections import Counter
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
+from rcdoctor.model.view import ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     primaries = ctx.slot_primaries
     if len(primaries) < 2:
         return

@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
 from rcdoctor.model.info import as_int
+from rcdoctor.model.view import ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     for node_id in ctx.slot_primaries:
         replicas = ctx.replicas_of.get(node_id, ())
         if not replicas:
@@ -24,7 +24,7 @@ def run(ctx: Context) -> Iterator[Issue]:
         )
 
 
-def _why_not(ctx: Context, replica: str) -> str | None:
+def _why_not(ctx: ClusterView, replica: str) -> str | None:
     entry = ctx.entry(replica)
     if entry is not None and "nofailover" in entry.flags:
         return "flagged nofailover (cluster-replica-no-failover yes)"

@@ -3,12 +3,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
 from rcdoctor.model.info import as_int
 from rcdoctor.model.replication import listed_replicas
+from rcdoctor.model.view import ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     settings = ctx.settings
     for sample in ctx.viewers:
         replication = sample.info.get("replication", {})

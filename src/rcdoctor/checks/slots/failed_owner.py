@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
 from rcdoctor.checks.words import noaddr_outlook, slots_text
+from rcdoctor.model.view import ClusterView
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     for node_id in ctx.slot_primaries:
         owned = ctx.owned_slots(node_id)
         if not owned or not ctx.is_down(node_id):
@@ -40,7 +40,7 @@ def run(ctx: Context) -> Iterator[Issue]:
         )
 
 
-def _flags(ctx: Context, node_id: str) -> frozenset[str]:
+def _flags(ctx: ClusterView, node_id: str) -> frozenset[str]:
     entry = ctx.entry(node_id)
     return entry.flags if entry is not None else frozenset()
 

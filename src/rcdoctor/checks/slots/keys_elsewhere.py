@@ -3,13 +3,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context, slot_array
 from rcdoctor.checks.words import plural
 from rcdoctor.model.slots import to_ranges
 from rcdoctor.model.snapshot import NodeSample
+from rcdoctor.model.view import ClusterView, slot_array
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     owners = slot_array(ctx.consensus)
     for sample in ctx.viewers:
         node_id = sample.node_id
@@ -52,7 +52,7 @@ def run(ctx: Context) -> Iterator[Issue]:
         )
 
 
-def _exact_elsewhere(ctx: Context, sample: NodeSample) -> int:
+def _exact_elsewhere(ctx: ClusterView, sample: NodeSample) -> int:
     """Keys a primary holds outside the slots it owns, exactly, where the server has CLUSTER SLOT-STATS
     (Valkey 8.0+, Redis 8.2+); 0 when it cannot be told. Not while any slot is open: an importing target
     holds keys of a slot it does not own yet, which S004 judges."""

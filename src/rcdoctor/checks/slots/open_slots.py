@@ -3,16 +3,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context
 from rcdoctor.checks.words import plural
 from rcdoctor.model.journals import stamp
 from rcdoctor.model.slots import format_ranges, to_ranges
+from rcdoctor.model.view import ClusterView
 
 # (source, target) -> slot -> which sides mark it: {"migrating", "importing"}
 Pairs = dict[tuple[str, str], dict[int, set[str]]]
 
 
-def open_pairs(ctx: Context) -> Pairs:
+def open_pairs(ctx: ClusterView) -> Pairs:
     """Every slot open on a primary (its own view), folded into source -> target pairs. A replica's own
     markers (Valkey 8 replicates SETSLOT to replicas) are its primary's, not a migration of their own."""
     pairs: Pairs = {}
@@ -27,7 +27,7 @@ def open_pairs(ctx: Context) -> Pairs:
     return pairs
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     for (source, target), slots in sorted(open_pairs(ctx).items()):
         both = [s for s, sides in slots.items() if sides == {"migrating", "importing"}]
         migrating_only = [s for s, sides in slots.items() if sides == {"migrating"}]
@@ -70,7 +70,7 @@ def run(ctx: Context) -> Iterator[Issue]:
     yield from _atomic(ctx)
 
 
-def _atomic(ctx: Context) -> Iterator[Issue]:
+def _atomic(ctx: ClusterView) -> Iterator[Issue]:
     """Server-side atomic migrations in progress: the server moves the keys and hands the slots over
     itself, clients read every key throughout; worth knowing (no reshard or heal on those slots meanwhile),
     a warning only when the server reports an error and is retrying."""
@@ -118,7 +118,7 @@ def _atomic_fix(server: str, name: str) -> str:
     )
 
 
-def _keys(ctx: Context, node_id: str, slots: dict[int, set[str]]) -> dict[int, int]:
+def _keys(ctx: ClusterView, node_id: str, slots: dict[int, set[str]]) -> dict[int, int]:
     sample = ctx.own.get(node_id)
     counted = sample.keys_in_slot() if sample is not None else {}
     return {s: counted[s] for s in slots if s in counted}
@@ -138,7 +138,7 @@ def _slots(slots: list[int], verb: bool = False) -> str:
     return f"slots {format_ranges(ranges, limit=6)} ({len(slots)} slots)" + (" are" if verb else "")
 
 
-def _origin(ctx: Context, source: str, target: str, slots: list[int]) -> tuple[tuple[str, ...], str]:
+def _origin(ctx: ClusterView, source: str, target: str, slots: list[int]) -> tuple[tuple[str, ...], str]:
     """Who opened these slots, as far as this machine knows (evidence lines), and the fix that follows."""
     seed = ctx.address(source) or ctx.address(target) or "HOST:PORT"
     local = ctx.settings.journals

@@ -3,12 +3,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context, uncovered
 from rcdoctor.checks.words import plural, slots_text
 from rcdoctor.model.slots import SlotRange
+from rcdoctor.model.view import ClusterView, uncovered
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     by_gap: dict[tuple[SlotRange, ...], list[str]] = {}
     for ownership, viewers in ctx.view_groups:
         gap = uncovered(ownership)

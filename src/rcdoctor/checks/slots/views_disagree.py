@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.context import Context, runs, slot_array
 from rcdoctor.checks.words import plural
+from rcdoctor.model.view import ClusterView, runs, slot_array
 
 
-def run(ctx: Context) -> Iterator[Issue]:
+def run(ctx: ClusterView) -> Iterator[Issue]:
     groups = ctx.view_groups
     if len(groups) < 2:
         return
@@ -39,7 +39,7 @@ def run(ctx: Context) -> Iterator[Issue]:
         )
 
 
-def _owner(ctx: Context, node_id: str | None) -> str:
+def _owner(ctx: ClusterView, node_id: str | None) -> str:
     return ctx.name(node_id) if node_id else "no owner"
 
 

@@ -1,4 +1,4 @@
-"""Context: one snapshot indexed once, for every check to read (pure, computed lazily, cached).
+"""ClusterView: one snapshot indexed once, for every check to read (pure, computed lazily, cached).
 
 Nodes are identified by id across views: the same node may answer at one address and be listed by
 its peers at another (a pod that came back with a new IP). Consensus values (role, slots, primary)
@@ -13,18 +13,18 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 
-from rcdoctor.checks.base import NodeRef
-from rcdoctor.checks.view_index import Listed, Listings, ViewIndex
 from rcdoctor.model.cluster_nodes import ClusterNode
 from rcdoctor.model.cluster_slots import SlotsEntry
 from rcdoctor.model.domains import domain_for
 from rcdoctor.model.info import as_int
 from rcdoctor.model.journals import LocalJournals
+from rcdoctor.model.node_ref import NodeRef
 from rcdoctor.model.replication import SyncState, sync_state
 from rcdoctor.model.server import ServerIdentity, fails_noaddr_nodes
 from rcdoctor.model.slot_migrations import AtomicMove, fold
 from rcdoctor.model.slots import SLOT_COUNT, SlotRange, to_ranges
 from rcdoctor.model.snapshot import NodeSample, Snapshot
+from rcdoctor.model.view_index import Listed, Listings, ViewIndex
 
 GHOST_FLAGS = frozenset({"handshake", "noaddr"})
 # A handshake entry carries a random id that disappears when the handshake completes or times out: it
@@ -34,7 +34,7 @@ Ownership = tuple[tuple[SlotRange, str], ...]  # (range, owner id), sorted by ra
 
 
 @dataclass(frozen=True)
-class Settings:
+class AnalysisSettings:
     """Inputs to the analysis beyond the snapshot."""
 
     # address or host -> failure domain (Kubernetes node, rack, zone); default: the host part of the address
@@ -46,10 +46,10 @@ class Settings:
     journals: LocalJournals | None = None
 
 
-class Context:
-    def __init__(self, snapshot: Snapshot, settings: Settings | None = None) -> None:
+class ClusterView:
+    def __init__(self, snapshot: Snapshot, settings: AnalysisSettings | None = None) -> None:
         self.snapshot = snapshot
-        self.settings = settings or Settings()
+        self.settings = settings or AnalysisSettings()
         self._entries: dict[str, ClusterNode | None] = {}
 
     # Who answered, and as whom

@@ -20,7 +20,7 @@ from rcdoctor.lab.faults import FaultOp, apply
 from rcdoctor.lab.tls import TlsFiles
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.snapshot import Snapshot
-from rcdoctor.model.sources import domains_from_sources
+from rcdoctor.model.sources import pod_domains
 
 pytestmark = pytest.mark.integration
 
@@ -98,7 +98,7 @@ def test_k8s_pods_are_dialled_and_their_zones_are_the_failure_domains(
     assert source.kind == "k8s" and source.complete
     assert [p.name for p in source.pods] == [f"redis-main-{i}" for i in range(6)]
     zones = {"europe-west1-b", "europe-west1-c", "europe-west1-d"}
-    assert set(domains_from_sources(snapshot).values()) == zones
+    assert set(pod_domains(snapshot.sources).values()) == zones
     assert risk.returncode in (0, 1, 2), risk.stderr
     assert set(json.loads(risk.stdout)["domains"]) == zones  # the pods' zones, with no --domains given
     # a saved snapshot carries them: --from gets the same domains without asking Kubernetes again

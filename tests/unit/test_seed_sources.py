@@ -22,7 +22,7 @@ from rcdoctor.errors import SourceError, UsageError
 from rcdoctor.model.address import parse_seed, seed_lines, split_env_seeds
 from rcdoctor.model.kubernetes import KubeSelector, node_zones, parse_k8s_spec, pods_from, redis_port
 from rcdoctor.model.snapshot import Snapshot
-from rcdoctor.model.sources import Pod, SeedSource, domains_from_sources, failure_domains, redact
+from rcdoctor.model.sources import Pod, SeedSource, failure_domains, pod_domains, redact
 
 SPEC = "k8s:gameserver-cache/app.kubernetes.io/name=redis-main"
 ZONES = {"gke-pool-a-1": "europe-west1-b", "gke-pool-a-2": "europe-west1-c", "gke-pool-a-3": "europe-west1-d"}
@@ -228,9 +228,9 @@ def test_failure_domains_from_sources() -> None:
     snapshot = _snapshot(
         (SeedSource(SPEC, "k8s", ("10.8.0.20:6379",), pods=listed), SeedSource("x", "k8s", pods=on_nodes))
     )
-    assert domains_from_sources(snapshot) == {"10.8.0.20": "europe-west1-b", "10.8.9.9": "gke-pool-a-9"}
-    assert failure_domains({"10.8.0.20": "rack-1"}, snapshot) == {"10.8.0.20": "rack-1"}  # --domains wins
-    assert domains_from_sources(_snapshot(())) == {}
+    assert pod_domains(snapshot.sources) == {"10.8.0.20": "europe-west1-b", "10.8.9.9": "gke-pool-a-9"}
+    assert failure_domains({"10.8.0.20": "rack-1"}, snapshot.sources) == {"10.8.0.20": "rack-1"}  # --domains wins
+    assert pod_domains(_snapshot(()).sources) == {}
 
 
 # The real kubectl against a recorded API
@@ -292,7 +292,7 @@ def test_collect_through_k8s_records_the_source_and_dials_every_pod(two_clusters
     assert sorted(n.address for n in snapshot.nodes) == sorted(snapshot.seeds)
     (source,) = snapshot.sources
     assert source.spec == f"{SPEC}:7000" and source.addresses == snapshot.seeds and len(source.pods) == 6
-    assert domains_from_sources(Snapshot.from_json(snapshot.to_json()))["10.8.2.22"] == "europe-west1-d"
+    assert pod_domains(Snapshot.from_json(snapshot.to_json()).sources)["10.8.2.22"] == "europe-west1-d"
 
 
 def test_pending_pod_makes_the_listing_incomplete(kube_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

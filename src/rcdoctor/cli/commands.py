@@ -5,30 +5,9 @@ from __future__ import annotations
 import sys
 
 from rcdoctor.cli import output
-from rcdoctor.cli.common import Target, snapshot_for
+from rcdoctor.cli.common import Target, collect_with_progress, snapshot_for
 from rcdoctor.collect.connection import nothing_answered
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, DoctorError
-from rcdoctor.model.snapshot import Snapshot
-
-
-def collect_with_progress(t: Target) -> Snapshot:
-    from rcdoctor.collect import collect
-
-    if not sys.stderr.isatty():
-        snapshot = collect(t.seeds, t.options)
-    else:
-        from rich.status import Status
-
-        with Status("collecting…", console=output.console(stderr=True)) as status:
-            snapshot = collect(
-                t.seeds, t.options, progress=lambda done, known: status.update(f"collecting… {done}/{known} nodes")
-            )
-    for source in snapshot.sources:
-        # A k8s: or @FILE source that failed while other seeds answered leaves no node record of its own:
-        # say so, one line each (a name that does not resolve is a "dns" node, shown with the nodes).
-        if source.error and source.kind in ("k8s", "file"):
-            output.info(f"rcdoctor: note: {source.spec}: {source.error}")
-    return snapshot
 
 
 def run_collect(t: Target, destination: str | None) -> int:

@@ -272,7 +272,7 @@ def with_source_domains(settings: AnalysisSettings, snapshot: Snapshot) -> Analy
 
     from rcdoctor.model.sources import failure_domains
 
-    domains = failure_domains(settings.domains, snapshot)
+    domains = failure_domains(settings.domains, snapshot.sources)
     return settings if domains is settings.domains else replace(settings, domains=MappingProxyType(dict(domains)))
 
 
@@ -292,6 +292,30 @@ def expanded(t: Target) -> tuple[tuple[Seed, ...], tuple[SeedSource, ...]]:
     return expansion.seeds, expansion.sources
 
 
+def collect_with_progress(t: Target) -> Snapshot:
+    """Collect the target's cluster, with a live count of nodes on a terminal."""
+    import sys
+
+    from rcdoctor.cli import output
+    from rcdoctor.collect import collect
+
+    if not sys.stderr.isatty():
+        snapshot = collect(t.seeds, t.options)
+    else:
+        from rich.status import Status
+
+        with Status("collecting…", console=output.console(stderr=True)) as status:
+            snapshot = collect(
+                t.seeds, t.options, progress=lambda done, known: status.update(f"collecting… {done}/{known} nodes")
+            )
+    for source in snapshot.sources:
+        # A k8s: or @FILE source that failed while other seeds answered leaves no node record of its own:
+        # say so, one line each (a name that does not resolve is a "dns" node, shown with the nodes).
+        if source.error and source.kind in ("k8s", "file"):
+            output.info(f"rcdoctor: note: {source.spec}: {source.error}")
+    return snapshot
+
+
 def snapshot_for(t: Target | None, from_file: str | None) -> Snapshot:
     """The snapshot a one-shot command judges: read from a file, else collected now.
 
@@ -302,7 +326,6 @@ def snapshot_for(t: Target | None, from_file: str | None) -> Snapshot:
     snapshots go."""
     import gc
 
-    from rcdoctor.cli.commands import collect_with_progress
     from rcdoctor.model.snapshot import Snapshot
 
     if from_file is None and t is None:

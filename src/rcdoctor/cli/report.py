@@ -46,7 +46,7 @@ def run_report(
     tz_text: str,
     journal_path: str | None = None,
 ) -> int:
-    from rcdoctor.cli.commands import collect_with_progress
+    from rcdoctor.cli.common import collect_with_progress
     from rcdoctor.cli.diagnose import diagnosis
     from rcdoctor.cli.timeline import addresses_of
     from rcdoctor.report import build_page, render

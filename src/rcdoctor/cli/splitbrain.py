@@ -30,7 +30,7 @@ def diff(seeds: tuple[str, ...], output_dir: str, fmt: str, **conn: object) -> i
     Exit 0 when no slot is contested, 2 when differences were saved (restore them with `split-brain
     restore FILE`), 3 when the comparison could not be made (one side unreachable).
     """
-    from rcdoctor.cli.commands import collect_with_progress
+    from rcdoctor.cli.common import collect_with_progress
     from rcdoctor.collect.connection import nothing_answered
     from rcdoctor.splitbrain.diff import diff_all
 

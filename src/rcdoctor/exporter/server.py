@@ -106,7 +106,7 @@ class Exporter:
             snapshot = collect(self.current_seeds(), self.options)
             settings = self.settings
             if not settings.domains:  # no --domains: the k8s sources' zones, followed at each collection
-                settings = replace(settings, domains=failure_domains(settings.domains, snapshot))
+                settings = replace(settings, domains=failure_domains(settings.domains, snapshot.sources))
             report = analyze(snapshot, self.registry, settings=settings)
             ctx = ClusterView(snapshot, settings)
             ok = bool(snapshot.answered)

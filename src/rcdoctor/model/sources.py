@@ -13,10 +13,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from rcdoctor.model.snapshot import Snapshot
 
 SOURCE_KINDS = ("address", "dns", "k8s", "file", "env")
 _URL_PASSWORD = re.compile(r"^(rediss?://[^:/@\s]*):[^@\s]*@")
@@ -57,17 +53,12 @@ def redact(spec: str) -> str:
     return _URL_PASSWORD.sub(r"\1@", spec.strip())
 
 
-def domains_from_sources(snapshot: Snapshot) -> dict[str, str]:
-    """Pod IP -> zone (else Kubernetes node) for every listed pod with an IP; {} without k8s sources.
-
-    Used as the failure domains when no --domains is given, so `diagnose --from FILE` sees the same
-    placement as the live run that recorded the file.
-    """
-    return pod_domains(snapshot.sources)
-
-
 def pod_domains(sources: Iterable[SeedSource]) -> dict[str, str]:
-    """Pod IP -> zone, else Kubernetes node, over the pods of these sources (the first listing wins)."""
+    """Pod IP -> zone, else Kubernetes node, over the pods of these sources (the first listing wins).
+
+    The failure domains when no --domains is given, so `diagnose --from FILE` sees the same placement as
+    the live run that recorded the file ({} without k8s sources).
+    """
     domains: dict[str, str] = {}
     for source in sources:
         for pod in source.pods:
@@ -77,6 +68,6 @@ def pod_domains(sources: Iterable[SeedSource]) -> dict[str, str]:
     return domains
 
 
-def failure_domains(given: Mapping[str, str], snapshot: Snapshot) -> Mapping[str, str]:
-    """The failure domains to analyze with: those given (--domains) win; else the snapshot's pods'."""
-    return given if given else MappingProxyType(domains_from_sources(snapshot))
+def failure_domains(given: Mapping[str, str], sources: Iterable[SeedSource]) -> Mapping[str, str]:
+    """The failure domains to analyze with: those given (--domains) win; else the pods' of the sources."""
+    return given if given else MappingProxyType(pod_domains(sources))

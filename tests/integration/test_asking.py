@@ -20,7 +20,8 @@ from tests.integration.healing import prepared
 from tests.integration.helpers import cluster_nodes, node_timeouts, read_keys, wait_for
 
 from rcdoctor.divergence import report
-from rcdoctor.heal.strays import Stray, return_keys
+from rcdoctor.heal.steps import Stray
+from rcdoctor.heal.strays import return_keys
 from rcdoctor.lab import Lab, RedisBinary
 from rcdoctor.lab.faults import FaultOp, apply
 from rcdoctor.lab.faults.slots import tag_for_slot

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rcdoctor.divergence import report
-from rcdoctor.divergence.compare import Copy, KeyDiff
+from rcdoctor.divergence.keys import Copy, KeyDiff
 from rcdoctor.errors import SnapshotError
 from rcdoctor.model.slots import key_hash_slot
 

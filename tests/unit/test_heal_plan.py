@@ -113,7 +113,7 @@ def test_keys_only_a_replica_holds_are_never_given_away(version: str) -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_stale_copy_is_merged_before_it_is_emptied_and_differences_need_the_flag(version: str) -> None:
-    from rcdoctor.divergence.compare import Tally
+    from rcdoctor.divergence.keys import Tally
     from rcdoctor.heal.plan import RISK_DISCARD
     from rcdoctor.heal.plan_rejoin import stale_copies
 

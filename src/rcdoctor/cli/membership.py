@@ -11,7 +11,7 @@ from rcdoctor.migrate.plan import drain, node_named
 from rcdoctor.model.address import parse_hostport
 
 
-def _show(steps: list[membership.Step], apply: bool) -> None:
+def _show(steps: list[membership.MembershipStep], apply: bool) -> None:
     console = output.console()
     console.print("[bold]steps[/]:" if steps else "no steps")
     for number, step in enumerate(steps, 1):

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import AskError, RedisError, ResponseError
 
 from rcdoctor.collect.connection import ConnectOptions
+from rcdoctor.divergence.keys import Copy, KeyDiff, Tally
 from rcdoctor.migrate.link import Link
 from rcdoctor.model.address import parse_hostport
 
@@ -27,50 +27,6 @@ READS_WHEN_DOWN = "cluster-allow-reads-when-down"
 
 class CompareError(RuntimeError):
     """A node refused a read (e.g. MOVED: it serves neither the slot nor an import of it)."""
-
-
-@dataclass(frozen=True)
-class Copy:
-    payload: bytes  # DUMP
-    pttl: int  # -1: no expiry
-    idle: int | None = None  # OBJECT IDLETIME: seconds since last read or write (None: LFU policy, unknown)
-
-    def same_value(self, other: Copy) -> bool:
-        return _body(self.payload) == _body(other.payload)
-
-
-@dataclass(frozen=True)
-class KeyDiff:
-    key: bytes
-    slot: int
-    a: Copy | None
-    b: Copy | None
-
-    @property
-    def kind(self) -> str:
-        if self.a is None:
-            return "only-b"
-        if self.b is None:
-            return "only-a"
-        return "differ"
-
-
-@dataclass
-class Tally:
-    identical: int = 0
-    only_a: int = 0
-    only_b: int = 0
-    differ: int = 0
-
-    def add(self, diff: KeyDiff | None) -> None:
-        if diff is None:
-            self.identical += 1
-        elif diff.kind == "only-a":
-            self.only_a += 1
-        elif diff.kind == "only-b":
-            self.only_b += 1
-        else:
-            self.differ += 1
 
 
 def differences(a: Link, b: Link, slots: Iterable[int], tally: Tally | None = None) -> Iterator[KeyDiff]:
@@ -149,10 +105,6 @@ def _checked(link: Link, replies: list[Any]) -> list[Any]:
         if isinstance(reply, ResponseError):
             raise CompareError(f"{link.endpoint}: {reply}")
     return replies
-
-
-def _body(payload: bytes) -> bytes:
-    return payload[:-10] if len(payload) > 10 else payload
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from rcdoctor.divergence.compare import Copy, KeyDiff
+from rcdoctor.divergence.keys import Copy, KeyDiff
 from rcdoctor.errors import SnapshotError
 from rcdoctor.model.slots import key_hash_slot
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from rcdoctor.heal.steps import Expect, Facts, Phase, Step
-from rcdoctor.heal.strays import Stray
+from rcdoctor.heal.steps import Expect, Facts, Phase, Step, Stray
 from rcdoctor.model.slots import SLOT_COUNT, format_ranges, to_ranges
 from rcdoctor.model.view import ClusterView
 

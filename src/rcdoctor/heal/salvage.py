@@ -19,7 +19,8 @@ from redis.exceptions import AskError, ResponseError
 
 from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.divergence import report
-from rcdoctor.divergence.compare import CompareError, KeyDiff, Tally, differences, linked, reads_allowed
+from rcdoctor.divergence.compare import CompareError, differences, linked, reads_allowed
+from rcdoctor.divergence.keys import KeyDiff, Tally
 from rcdoctor.heal.steps import Salvage
 from rcdoctor.migrate.link import Link
 

@@ -34,10 +34,10 @@ from rcdoctor.migrate import session as moving
 from rcdoctor.migrate.create import resolve
 from rcdoctor.migrate.engine import MigrationSettings
 from rcdoctor.migrate.journal import Journal, default_dir
-from rcdoctor.migrate.membership import brief
 from rcdoctor.migrate.resume import Closing
 from rcdoctor.migrate.topology import topology
 from rcdoctor.model.address import Seed, is_ip, parse_hostport
+from rcdoctor.model.command import brief
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView, uncovered
 

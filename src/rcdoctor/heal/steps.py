@@ -6,15 +6,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from rcdoctor.divergence.compare import Tally
-from rcdoctor.heal.strays import Stray
-from rcdoctor.migrate.membership import brief
+from rcdoctor.divergence.keys import Tally
 from rcdoctor.migrate.resume import Closing
+from rcdoctor.model.command import brief
 
 RISK_FORCE = "--allow-failover-force"
 RISK_TAKEOVER = "--allow-takeover"
 RISK_DISCARD = "--allow-discard-replica-copy"
 REBUILD = "--rebuild-from-keys"
+
+
+@dataclass(frozen=True)
+class Stray:
+    """Keys of a slot on a node that does not own it, to be returned to the owner (heal/strays.py)."""
+
+    slot: int
+    holder: str  # node id holding keys it should not
+    holder_address: str
+    owner: str  # node id owning the slot
+    owner_address: str
+    keys: int  # as counted by the collector
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from redis.exceptions import ResponseError
 
 from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.errors import DoctorError
+from rcdoctor.heal.steps import Stray
 from rcdoctor.migrate.link import Command, Link, migrate_auth, text
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
@@ -37,16 +38,6 @@ SETSLOT_TIMEOUT_MS = 2000  # Valkey's own default wait for the replicas' acknowl
 
 class StrayError(DoctorError):
     """Returning a slot's stray keys stopped: a node refused, or its replicas did not acknowledge."""
-
-
-@dataclass(frozen=True)
-class Stray:
-    slot: int
-    holder: str  # node id holding keys it should not
-    holder_address: str
-    owner: str  # node id owning the slot
-    owner_address: str
-    keys: int  # as counted by the collector
 
 
 @dataclass

@@ -16,7 +16,7 @@ import redis
 
 from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.errors import ConnectError, DoctorError, UsageError
-from rcdoctor.migrate.membership import EmptyNode, Step, probe_empty, run_steps, wait_until_all
+from rcdoctor.migrate.membership import EmptyNode, MembershipStep, probe_empty, run_steps, wait_until_all
 from rcdoctor.migrate.placement import CreatePlan
 from rcdoctor.model.address import Endpoint, parse_hostport
 
@@ -49,9 +49,11 @@ def _probe_or_error(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode | 
         return exc
 
 
-def create_steps(plan: CreatePlan, nodes: dict[str, EmptyNode]) -> tuple[list[Step], list[Step], list[Step]]:
+def create_steps(
+    plan: CreatePlan, nodes: dict[str, EmptyNode]
+) -> tuple[list[MembershipStep], list[MembershipStep], list[MembershipStep]]:
     """(slots and epochs, MEETs, REPLICATEs): the three phases, with waits between them."""
-    setup: list[Step] = []
+    setup: list[MembershipStep] = []
     for shard in plan.shards:
         node = nodes[shard.primary.address]
         first, last = shard.slots.start, shard.slots.end
@@ -59,18 +61,20 @@ def create_steps(plan: CreatePlan, nodes: dict[str, EmptyNode]) -> tuple[list[St
             command: tuple[str, ...] = ("CLUSTER", "ADDSLOTSRANGE", str(first), str(last))
         else:
             command = ("CLUSTER", "ADDSLOTS", *(str(s) for s in range(first, last + 1)))
-        setup.append(Step(shard.primary.address, command, f"own slots {shard.slots}"))
+        setup.append(MembershipStep(shard.primary.address, command, f"own slots {shard.slots}"))
     ordered = [m.address for s in plan.shards for m in s.members]
     for epoch, address in enumerate(ordered, 1):
-        setup.append(Step(address, ("CLUSTER", "SET-CONFIG-EPOCH", str(epoch)), "a distinct config epoch"))
+        setup.append(MembershipStep(address, ("CLUSTER", "SET-CONFIG-EPOCH", str(epoch)), "a distinct config epoch"))
     anchor = nodes[ordered[0]]
     ip = resolve(anchor.endpoint.host)
     meet = ["CLUSTER", "MEET", ip, str(anchor.endpoint.port)]
     if anchor.bus_port != anchor.endpoint.port + 10000:
         meet.append(str(anchor.bus_port))  # Redis 7+: a bus port off the default offset must be named
-    meets = [Step(a, tuple(meet), f"meet {ordered[0]}") for a in ordered[1:]]
+    meets = [MembershipStep(a, tuple(meet), f"meet {ordered[0]}") for a in ordered[1:]]
     replicate = [
-        Step(r.address, ("CLUSTER", "REPLICATE", nodes[s.primary.address].node_id), f"replicate {s.primary.address}")
+        MembershipStep(
+            r.address, ("CLUSTER", "REPLICATE", nodes[s.primary.address].node_id), f"replicate {s.primary.address}"
+        )
         for s in plan.shards
         for r in s.replicas
     ]

@@ -21,24 +21,19 @@ from rcdoctor.collect.connection import ConnectOptions, classify, client, error_
 from rcdoctor.errors import DoctorError, UsageError
 from rcdoctor.migrate.topology import Node, Topology
 from rcdoctor.model.address import Endpoint
+from rcdoctor.model.command import brief
 from rcdoctor.model.info import as_int, parse_kv
 from rcdoctor.model.server import ServerIdentity, server_identity
 
 
 @dataclass(frozen=True)
-class Step:
+class MembershipStep:
     node: str  # address the command goes to
     command: tuple[str, ...]
     why: str
 
     def describe(self) -> str:
         return f"{self.node}: {brief(self.command)}  — {self.why}"
-
-
-def brief(command: tuple[str, ...]) -> str:
-    """A command for people: long argument lists (ADDSLOTS of thousands of slots) cut after six."""
-    shown = command if len(command) <= 8 else (*command[:6], f"… ({len(command) - 6} more)")
-    return " ".join(a if a else '""' for a in shown)  # an empty argument (CONFIG SET x "") stays visible
 
 
 @dataclass(frozen=True)
@@ -76,16 +71,20 @@ def probe_empty(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode:
     return EmptyNode(endpoint, node_id, identity, bus_port)
 
 
-def add_steps(new: Endpoint, seed: Node, replica_of: Node | None) -> list[Step]:
-    steps = [Step(str(new), ("CLUSTER", "MEET", seed.endpoint.host, str(seed.endpoint.port)), "join the cluster")]
+def add_steps(new: Endpoint, seed: Node, replica_of: Node | None) -> list[MembershipStep]:
+    steps = [
+        MembershipStep(str(new), ("CLUSTER", "MEET", seed.endpoint.host, str(seed.endpoint.port)), "join the cluster")
+    ]
     if replica_of is not None:
-        steps.append(Step(str(new), ("CLUSTER", "REPLICATE", replica_of.node_id), f"replicate {replica_of.short}"))
+        steps.append(
+            MembershipStep(str(new), ("CLUSTER", "REPLICATE", replica_of.node_id), f"replicate {replica_of.short}")
+        )
     return steps
 
 
-def remove_steps(top: Topology, node: Node, reachable: bool) -> list[Step]:
+def remove_steps(top: Topology, node: Node, reachable: bool) -> list[MembershipStep]:
     """Re-point replicas, FORGET everywhere, reset the node (the drain is planned separately)."""
-    steps: list[Step] = []
+    steps: list[MembershipStep] = []
     others = [p for p in top.primaries if p.node_id != node.node_id]
     replicas = top.replicas_of(node.node_id)  # a drained primary may have just turned replica itself
     load = {p.node_id: len(top.replicas_of(p.node_id)) for p in others if p.slots}
@@ -94,16 +93,18 @@ def remove_steps(top: Topology, node: Node, reachable: bool) -> list[Step]:
             raise UsageError(f"{replica.short} replicates {node.short} and no other primary with slots can take it")
         new_primary = min(load, key=lambda i: (load[i], i))
         load[new_primary] += 1
-        steps.append(Step(replica.address, ("CLUSTER", "REPLICATE", new_primary), f"re-point off {node.node_id[:8]}"))
+        steps.append(
+            MembershipStep(replica.address, ("CLUSTER", "REPLICATE", new_primary), f"re-point off {node.node_id[:8]}")
+        )
     for other in top.nodes.values():
         if other.node_id != node.node_id:
-            steps.append(Step(other.address, ("CLUSTER", "FORGET", node.node_id), "forget the removed node"))
+            steps.append(MembershipStep(other.address, ("CLUSTER", "FORGET", node.node_id), "forget the removed node"))
     if reachable:
-        steps.append(Step(node.address, ("CLUSTER", "RESET", "SOFT"), "stop it gossiping the old cluster"))
+        steps.append(MembershipStep(node.address, ("CLUSTER", "RESET", "SOFT"), "stop it gossiping the old cluster"))
     return steps
 
 
-def run_steps(steps: list[Step], options: ConnectOptions, log: Callable[[str], None]) -> None:
+def run_steps(steps: list[MembershipStep], options: ConnectOptions, log: Callable[[str], None]) -> None:
     """Run the steps; FORGETs go out in parallel so all land inside the blacklist window."""
     forgets = [s for s in steps if s.command[:2] == ("CLUSTER", "FORGET")]
     before = [s for s in steps if s not in forgets and s.command[:2] != ("CLUSTER", "RESET")]
@@ -119,13 +120,13 @@ def run_steps(steps: list[Step], options: ConnectOptions, log: Callable[[str], N
         log(f"ok  {step.describe()}")
 
 
-def _one(step: Step, options: ConnectOptions) -> None:
+def _one(step: MembershipStep, options: ConnectOptions) -> None:
     error = _try(step, options)
     if error is not None:
         raise DoctorError(f"{step.describe()}: {error}")
 
 
-def _try(step: Step, options: ConnectOptions) -> str | None:
+def _try(step: MembershipStep, options: ConnectOptions) -> str | None:
     host, _, port = step.node.rpartition(":")
     try:
         with client(Endpoint(host, int(port)), options, timeout=max(options.timeout, 5.0)) as c:

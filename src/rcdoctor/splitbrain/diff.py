@@ -12,7 +12,8 @@ from redis.exceptions import RedisError
 
 from rcdoctor.collect.connection import ConnectOptions, classify
 from rcdoctor.divergence import report
-from rcdoctor.divergence.compare import CompareError, Tally, differences, linked, reads_allowed
+from rcdoctor.divergence.compare import CompareError, differences, linked, reads_allowed
+from rcdoctor.divergence.keys import Tally
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
 from rcdoctor.splitbrain.contested import Contest, contests

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rcdoctor.divergence.compare import KeyDiff
+from rcdoctor.divergence.keys import KeyDiff
 from rcdoctor.divergence.report import key_text
 
 

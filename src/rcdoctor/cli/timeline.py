@@ -10,10 +10,11 @@ from datetime import timezone
 
 from rcdoctor.cli import output
 from rcdoctor.errors import EXIT_OK, UsageError
+from rcdoctor.lab.logs import lab_sources
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.timeline import Timeline, build, zone
 from rcdoctor.timeline.events import short_ids
-from rcdoctor.timeline.inputs import lab_sources, parse_when, read_source
+from rcdoctor.timeline.inputs import parse_when, read_source
 from rcdoctor.timeline.merge import Event, Source
 
 

@@ -1,7 +1,7 @@
 """Server logs -> one time-ordered stream of cluster events (`rcdoctor timeline`, the report's timeline).
 
 `lines` parses one line, `events` classifies it, `merge` maps logs to nodes, merges, folds and filters;
-`inputs` reads files, stdin and the lab's node logs with a size cap (the only I/O here).
+`inputs` reads files and stdin with a size cap (the only I/O here).
 """
 
 from rcdoctor.timeline.events import KINDS, classify

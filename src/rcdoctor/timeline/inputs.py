@@ -1,5 +1,7 @@
-"""Reading logs: files, `-` (stdin), a lab's node logs. Bounded, so /dev/zero or a 10 GB file cannot
-hang or exhaust memory: lines are cut at MAX_LINE bytes, an input at MAX_BYTES."""
+"""Reading logs: files and `-` (stdin); the lab reads its node logs with read_lines (lab/logs.py).
+
+Bounded, so /dev/zero or a 10 GB file cannot hang or exhaust memory: lines are cut at MAX_LINE bytes, an
+input at MAX_BYTES."""
 
 from __future__ import annotations
 
@@ -7,13 +9,10 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, time, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from rcdoctor.errors import DoctorError, UsageError
 from rcdoctor.timeline.merge import Source
-
-if TYPE_CHECKING:
-    from rcdoctor.lab import Lab
 
 MAX_LINE = 64 * 1024  # a server line is < 1 KB; a longer one is not a log line worth reading whole
 MAX_BYTES = 2 * 1024**3
@@ -23,7 +22,7 @@ class InputTooLarge(DoctorError):
     pass
 
 
-def _lines(stream: BinaryIO, name: str, limit: int) -> Iterator[str]:
+def read_lines(stream: BinaryIO, name: str, limit: int) -> Iterator[str]:
     read = 0
     while True:
         chunk = stream.readline(MAX_LINE)
@@ -48,7 +47,7 @@ def read_source(path: str, limit: int = MAX_BYTES) -> Source:
     """An input, checked now (a missing file fails before anything else runs) and read as the merge
     goes: only its events are kept in memory, not its lines. Stdin is read at once."""
     if path == "-":
-        return Source("-", list(_lines(sys.stdin.buffer, "stdin", limit)))
+        return Source("-", list(read_lines(sys.stdin.buffer, "stdin", limit)))
     target = Path(path)
     if target.is_dir():
         raise UsageError(f"{path}: is a directory (give the log files, e.g. {path}/*.log)")
@@ -64,27 +63,9 @@ def read_source(path: str, limit: int = MAX_BYTES) -> Source:
 def _file_lines(path: Path, limit: int) -> Iterator[str]:
     try:
         with path.open("rb") as stream:
-            yield from _lines(stream, str(path), limit)
+            yield from read_lines(stream, str(path), limit)
     except OSError as exc:  # gone or unreadable between the check and the read
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-
-
-def lab_sources(name: str, directory: str | None, limit: int = MAX_BYTES) -> list[Source]:
-    """Each node's redis.log of a lab, named as the lab names it (n1, n2, …) at its current address."""
-    from rcdoctor.lab import Lab
-
-    return node_logs(Lab.open(name, directory), limit)
-
-
-def node_logs(lab: Lab, limit: int = MAX_BYTES) -> list[Source]:
-    sources = []
-    for node in lab.nodes:
-        path = Path(node.dir) / "redis.log"
-        if not path.exists():
-            continue
-        with path.open("rb") as stream:
-            sources.append(Source(str(path), list(_lines(stream, str(path), limit)), node.name, node.address))
-    return sources
 
 
 def parse_when(value: str, tz: timezone, first: datetime | None, option: str) -> datetime:

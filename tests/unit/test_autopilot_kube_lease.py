@@ -33,15 +33,19 @@ def lease(holder: str, duration: float = 15) -> KubeLease:
 
 
 def test_one_holder_at_a_time_and_a_new_one_after_expiry(api: Leases) -> None:
-    a, b = lease("pod-a/1", duration=1), lease("pod-b/1", duration=1)
+    # 5 s: the steps before the expiry (seven kubectl runs) must fit in it on a loaded CI host, where 1 s
+    # did not; the sleep below waits for the expiry itself, however long those steps took.
+    duration = 5
+    a, b = lease("pod-a/1", duration=duration), lease("pod-b/1", duration=duration)
     assert a.acquire() is None and a.token == 1
+    renewed = time.time()  # a's renewTime was read from the clock before its write: not later than this
     assert ("POST", PATH) in api.requests  # created, in the namespace named
     held = b.acquire()
     assert held is not None and "held by pod-a/1" in held and b.token is None
     assert a.fence() is None and b.fence() is not None
     a.record_repair(Repair(100.0, ("A003:aa",), "ok"))
     assert b.last_repair() == Repair(100.0, ("A003:aa",), "ok")
-    time.sleep(1.3)  # a stops renewing (stopped, partitioned): its Lease expires
+    time.sleep(max(0.0, renewed + duration + 0.3 - time.time()))  # a stops renewing: its Lease expires
     assert "expired" in (a.fence() or "")
     assert b.acquire() is None and b.token == 2  # leaseTransitions: the fencing token
     assert ("PUT", f"{PATH}/rcdoctor-autopilot") in api.requests

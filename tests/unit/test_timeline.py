@@ -14,7 +14,7 @@ from tests.conftest import DATA, VERSIONS
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.timeline import KINDS, Source, build, classify, parse_line, zone
 from rcdoctor.timeline.events import RULES
-from rcdoctor.timeline.inputs import InputTooLarge, _lines
+from rcdoctor.timeline.inputs import InputTooLarge, read_lines
 from rcdoctor.timeline.merge import Timeline
 
 LOGS = DATA / "logs"
@@ -229,7 +229,7 @@ def test_between_keeps_the_window() -> None:
 
 def test_an_endless_input_is_cut(tmp_path: Path) -> None:
     with open("/dev/zero", "rb") as zero, pytest.raises(InputTooLarge):
-        list(_lines(zero, "/dev/zero", 4 * 1024**2))
+        list(read_lines(zero, "/dev/zero", 4 * 1024**2))
 
 
 def test_two_files_of_one_name_keep_their_paths() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -137,71 +137,13 @@ def collect(
     if expansion.server_names:
         options = replace(options, server_names=MappingProxyType({**options.server_names, **expansion.server_names}))
 
-    pending: dict[str, _Pending] = {}
-    samples: dict[str, NodeSample] = {}
-    futures: dict[Future[NodeSample], str] = {}
-    hostnames: set[str] = set()
-
-    executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rcdoctor-collect")
-    # One parse cache for every sample (the Snapshot keeps it): discovery reads each view as it comes,
-    # and a line every view has is parsed once for the whole cluster, not once per view. Its memo dicts
-    # are only ever filled with the same value for a key, so worker threads may share it.
-    cache = ParseCache()
-
-    def submit(address: str) -> None:
-        meta = pending[address]
-        future = executor.submit(
-            _sample_node, address, meta.origin, options, deadline, count_open_slot_keys, meta.bus_port, cache
-        )
-        futures[future] = address
-
-    for address, reason in expansion.unresolved.items():
-        # Kept as a node record, as when the name itself was dialled: "nothing answered" then names it.
-        pending[address] = _Pending("seed")
-        samples[address] = NodeSample(address, "seed", error=NodeError("dns", reason), parse_cache=cache)
-    try:
-        for seed in parsed:
-            address = str(seed.endpoint)
-            if address not in pending:
-                pending[address] = _Pending("seed")
-                submit(address)
-        while futures:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            done, _ = wait(list(futures), timeout=remaining, return_when=FIRST_COMPLETED)
-            for future in done:
-                address = futures.pop(future)
-                sample = future.result()
-                samples[address] = sample
-                for found, bus_port, hostname in _announced(sample):
-                    if hostname:
-                        hostnames.add(hostname)
-                    meta = pending.get(found)
-                    if meta is None:
-                        meta = pending[found] = _Pending("view", bus_port=bus_port)
-                        submit(found)
-                    meta.announced_by.add(address)
-                if progress:
-                    progress(len(samples), len(pending))
-        for future, address in futures.items():
-            future.cancel()
-            samples[address] = NodeSample(
-                address=address,
-                origin=pending[address].origin,
-                error=NodeError(
-                    "deadline", f"no complete answer before the collection deadline ({options.timeout + grace:.1f}s)"
-                ),
-                parse_cache=cache,
-            )
-    finally:
-        # Threads still blocked on a hung node end at their own socket timeout; don't wait for them.
-        executor.shutdown(wait=False, cancel_futures=True)
-
+    crawl = _Crawl(options, deadline, count_open_slot_keys, progress)
+    crawl.run(parsed, expansion.unresolved, max_workers, options.timeout + grace)
+    samples, pending = crawl.samples, crawl.pending
     _probe_bus_ports_peers_use(samples, deadline)
     nodes = tuple(_with_announcers(samples[address], pending[address].announced_by) for address in sorted(pending))
     dns: dict[str, Any] = dict(expansion.answers)  # the seeds' names, resolved once above
-    dns.update(_resolve_names(hostnames - {n.endpoint.host for n in nodes} - set(dns), deadline))
+    dns.update(_resolve_names(crawl.hostnames - {n.endpoint.host for n in nodes} - set(dns), deadline))
     return Snapshot(
         collected_at=started_wall.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         duration_s=round(time.monotonic() - started, 4),
@@ -214,6 +156,88 @@ def collect(
         dns=MappingProxyType(dns),
         sources=expansion.sources,
     )
+
+
+class _Crawl:
+    """Discovery: every seed sampled in parallel, then every node a view lists, until none is new or the
+    deadline passes (a node still unanswered then is recorded as such, not waited for)."""
+
+    def __init__(
+        self, options: ConnectOptions, deadline: float, count_open_slot_keys: bool, progress: Progress | None
+    ) -> None:
+        self.options = options
+        self.deadline = deadline
+        self.count_open_slot_keys = count_open_slot_keys
+        self.progress = progress
+        self.pending: dict[str, _Pending] = {}
+        self.samples: dict[str, NodeSample] = {}
+        self.hostnames: set[str] = set()
+        self._futures: dict[Future[NodeSample], str] = {}
+        # One parse cache for every sample (the Snapshot keeps it): discovery reads each view as it comes,
+        # and a line every view has is parsed once for the whole cluster, not once per view. Its memo dicts
+        # are only ever filled with the same value for a key, so worker threads may share it.
+        self.cache = ParseCache()
+
+    def run(self, seeds: Sequence[Seed], unresolved: Mapping[str, str], max_workers: int, budget: float) -> None:
+        executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rcdoctor-collect")
+        for address, reason in unresolved.items():
+            # Kept as a node record, as when the name itself was dialled: "nothing answered" then names it.
+            self.pending[address] = _Pending("seed")
+            self.samples[address] = NodeSample(address, "seed", error=NodeError("dns", reason), parse_cache=self.cache)
+        try:
+            for seed in seeds:
+                address = str(seed.endpoint)
+                if address not in self.pending:
+                    self.pending[address] = _Pending("seed")
+                    self._submit(executor, address)
+            self._follow(executor)
+            for future, address in self._futures.items():
+                future.cancel()
+                self.samples[address] = NodeSample(
+                    address=address,
+                    origin=self.pending[address].origin,
+                    error=NodeError("deadline", f"no complete answer before the collection deadline ({budget:.1f}s)"),
+                    parse_cache=self.cache,
+                )
+        finally:
+            # Threads still blocked on a hung node end at their own socket timeout; don't wait for them.
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def _submit(self, executor: ThreadPoolExecutor, address: str) -> None:
+        meta = self.pending[address]
+        future = executor.submit(
+            _sample_node,
+            address,
+            meta.origin,
+            self.options,
+            self.deadline,
+            self.count_open_slot_keys,
+            meta.bus_port,
+            self.cache,
+        )
+        self._futures[future] = address
+
+    def _follow(self, executor: ThreadPoolExecutor) -> None:
+        """Take each answer as it comes and dial every node it lists that is not known yet."""
+        while self._futures:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            done, _ = wait(list(self._futures), timeout=remaining, return_when=FIRST_COMPLETED)
+            for future in done:
+                address = self._futures.pop(future)
+                sample = future.result()
+                self.samples[address] = sample
+                for found, bus_port, hostname in _announced(sample):
+                    if hostname:
+                        self.hostnames.add(hostname)
+                    meta = self.pending.get(found)
+                    if meta is None:
+                        meta = self.pending[found] = _Pending("view", bus_port=bus_port)
+                        self._submit(executor, found)
+                    meta.announced_by.add(address)
+                if self.progress:
+                    self.progress(len(self.samples), len(self.pending))
 
 
 def _probe_bus_ports_peers_use(samples: dict[str, NodeSample], deadline: float) -> None:
@@ -294,51 +318,20 @@ def _sample_node(
     replies: dict[str, Any] = {}
     reply_errors: dict[str, str] = {}
     error: NodeError | None = None
-    ping_ms: float | None = None
+    asked = _Asked()
     # Our own TCP connect first: it tells "port closed" from "port open, server silent" (a paused node).
     data_probe = tcp_probe(endpoint, budget())
     if not data_probe.ok:
         error = NodeError(data_probe.kind or "unreachable", data_probe.error or "unreachable")
     conn = None
     connecting = True
-    myself: ClusterNode | None = None
     try:
         if error is None:
             # Round trips are most of a node's cost (CPU of syscalls and thread wake-ups, not only wait):
             # the name goes with the PING, the key sample with the commands.
             conn = open_connection(endpoint, options, timeout=max(0.05, budget()), named=False)
             connecting = False
-            ping_started = time.perf_counter()
-            conn.send_packed_command(conn.pack_commands([("CLIENT", "SETNAME", CLIENT_NAME), ("PING",)]))
-            # The name only shows rcdoctor in CLIENT LIST: an ACL user without CLIENT is no blind spot.
-            with contextlib.suppress(redis.ResponseError):
-                conn.read_response()
-            conn.read_response()
-            ping_ms = round((time.perf_counter() - ping_started) * 1000, 3)
-            scan = ((SCAN_KEY, ("SCAN", "0", "COUNT", str(KEY_SAMPLE))),) if count_open_slot_keys else ()
-            _send(conn, (*COMMANDS, *scan))
-            _read(conn, COMMANDS, replies, reply_errors, budget)
-            scanned: dict[str, Any] = {}  # key names: never in `replies`, which a failure below still keeps
-            _read(conn, scan, scanned, reply_errors, budget)
-            # Atomic slot migrations only where the server has them (Valkey 9.0+, Redis 8.4+), known from
-            # its INFO: older servers would answer every snapshot with an "unknown subcommand" error.
-            info = replies.get(INFO)
-            newer = commands_for(parse_info(info).value.get("server", {})) if isinstance(info, str) else ()
-            if newer:
-                _pipeline(conn, newer, replies, reply_errors, budget)
-            myself = _myself(replies.get(CLUSTER_NODES))
-            if myself is not None and myself.is_primary and myself.slots and has_slot_stats(identity_of(info)):
-                # Exact key counts of its own slots: DBSIZE minus their sum is what it holds elsewhere (S003)
-                _pipeline(conn, ((SLOT_STATS, SLOT_STATS_COMMAND),), replies, reply_errors, budget)
-                if SLOT_STATS in replies:
-                    replies[SLOT_STATS] = with_keys(replies[SLOT_STATS])
-            if count_open_slot_keys and myself is not None:
-                to_count = _slots_to_count(myself, scanned, replies)
-                if to_count:
-                    counts = tuple(
-                        (COUNTKEYSINSLOT_PREFIX + str(s), ("CLUSTER", "COUNTKEYSINSLOT", str(s))) for s in to_count
-                    )
-                    _pipeline(conn, counts, replies, reply_errors, budget)
+            _ask(conn, count_open_slot_keys, replies, reply_errors, budget, asked)
             error = _node_level_error(reply_errors)
     except Exception as exc:  # every failure of one node is data, never a crashed collection
         error = classify_with(exc, options, connecting)
@@ -346,6 +339,7 @@ def _sample_node(
         if conn is not None:
             conn.disconnect()
 
+    myself = asked.myself
     bus_number = (myself.cport if myself and myself.cport else None) or bus_port_hint or endpoint.port + BUS_PORT_OFFSET
     bus_probe = tcp_probe(Endpoint(endpoint.host, bus_number), budget())
     return NodeSample(
@@ -356,12 +350,62 @@ def _sample_node(
         bus_port=bus_probe,
         bus_port_number=bus_number,
         resolved=resolved,
-        ping_ms=ping_ms,
+        ping_ms=asked.ping_ms,
         duration_ms=_ms(started),
         replies=MappingProxyType(replies),
         reply_errors=MappingProxyType(reply_errors),
         parse_cache=cache,
     )
+
+
+@dataclass
+class _Asked:
+    """What one node's sample learnt so far: kept when a later command fails."""
+
+    ping_ms: float | None = None
+    myself: ClusterNode | None = None
+
+
+def _ask(
+    conn: Any,
+    count_open_slot_keys: bool,
+    replies: dict[str, Any],
+    reply_errors: dict[str, str],
+    budget: Callable[[], float],
+    asked: _Asked,
+) -> None:
+    """Every command of a sample on one open connection, in as few round trips as the answers allow.
+
+    Fills `replies`, `reply_errors` and `asked` as it goes: what was learnt before a failure is kept."""
+    ping_started = time.perf_counter()
+    conn.send_packed_command(conn.pack_commands([("CLIENT", "SETNAME", CLIENT_NAME), ("PING",)]))
+    # The name only shows rcdoctor in CLIENT LIST: an ACL user without CLIENT is no blind spot.
+    with contextlib.suppress(redis.ResponseError):
+        conn.read_response()
+    conn.read_response()
+    asked.ping_ms = round((time.perf_counter() - ping_started) * 1000, 3)
+    scan = ((SCAN_KEY, ("SCAN", "0", "COUNT", str(KEY_SAMPLE))),) if count_open_slot_keys else ()
+    _send(conn, (*COMMANDS, *scan))
+    _read(conn, COMMANDS, replies, reply_errors, budget)
+    scanned: dict[str, Any] = {}  # key names: never in `replies`, which a failure below still keeps
+    _read(conn, scan, scanned, reply_errors, budget)
+    # Atomic slot migrations only where the server has them (Valkey 9.0+, Redis 8.4+), known from
+    # its INFO: older servers would answer every snapshot with an "unknown subcommand" error.
+    info = replies.get(INFO)
+    newer = commands_for(parse_info(info).value.get("server", {})) if isinstance(info, str) else ()
+    if newer:
+        _pipeline(conn, newer, replies, reply_errors, budget)
+    myself = asked.myself = _myself(replies.get(CLUSTER_NODES))
+    if myself is not None and myself.is_primary and myself.slots and has_slot_stats(identity_of(info)):
+        # Exact key counts of its own slots: DBSIZE minus their sum is what it holds elsewhere (S003)
+        _pipeline(conn, ((SLOT_STATS, SLOT_STATS_COMMAND),), replies, reply_errors, budget)
+        if SLOT_STATS in replies:
+            replies[SLOT_STATS] = with_keys(replies[SLOT_STATS])
+    if count_open_slot_keys and myself is not None:
+        to_count = _slots_to_count(myself, scanned, replies)
+        if to_count:
+            counts = tuple((COUNTKEYSINSLOT_PREFIX + str(s), ("CLUSTER", "COUNTKEYSINSLOT", str(s))) for s in to_count)
+            _pipeline(conn, counts, replies, reply_errors, budget)
 
 
 def _slots_to_count(myself: ClusterNode, scanned: dict[str, Any], replies: dict[str, Any]) -> list[int]:

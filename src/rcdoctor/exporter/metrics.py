@@ -13,7 +13,7 @@ placement risk — plus the exporter's own collection health.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -285,23 +285,40 @@ def _collection(out: Families, report: Report, stats: CollectionStats) -> None:
     endpoints.add_metric(["failed"], float(len(snapshot.failed)))
 
 
+Gauge = Callable[[str, str, float], None]  # (name after rcdoctor_cluster_, help, value)
+
+
 def _cluster(out: Families, report: Report, ctx: ClusterView) -> None:
     def gauge(name: str, doc: str, value: float) -> None:
         out.gauge(f"rcdoctor_cluster_{name}", doc).add_metric([], value)
 
     # per node: how many answering nodes flag it fail, and how many only fail? (PFAIL)
     flagged = {i: (len(ctx.reporters(i, "fail")), len(ctx.reporters(i, "fail?"))) for i in ctx.ids}
+    _members(gauge, ctx, flagged)
+    _slot_map(gauge, ctx)
+    _verdicts(gauge, report)
+    _by_code(
+        out.gauge("rcdoctor_findings", "Findings by check code and severity.", ("code", "name", "severity")),
+        report.findings,
+        report,
+    )
+    _by_code(
+        out.gauge(
+            "rcdoctor_root_causes",
+            "Findings no other finding explains (what to fix first), by check code and severity.",
+            ("code", "name", "severity"),
+        ),
+        report.root_causes,
+        report,
+    )
+    _per_node(out, ctx, flagged)
+
+
+def _members(gauge: Gauge, ctx: ClusterView, flagged: Mapping[str, tuple[int, int]]) -> None:
     failed = [i for i, (fail, _) in flagged.items() if fail]
     suspected = [i for i, (fail, pfail) in flagged.items() if not fail and pfail]
     primaries = ctx.slot_primaries
     primaries_down = [i for i in primaries if ctx.is_down(i)]
-    open_slots = {
-        slot
-        for sample in ctx.viewers
-        if sample.myself is not None
-        for slot, _ in (*sample.myself.migrating, *sample.myself.importing)
-    }
-    codes = {f.code for f in report.findings}
     gauge("known_nodes", "Node ids known to any answering node (handshakes left out).", len(ctx.ids))
     gauge("nodes_answering", "Nodes that answered rcdoctor.", len(ctx.answers_at))
     gauge("nodes_unreachable", "Listed nodes that answered rcdoctor at no address.", len(ctx.unreachable))
@@ -314,6 +331,15 @@ def _cluster(out: Families, report: Report, ctx: ClusterView) -> None:
         "A majority of slot-owning primaries is up, so failovers can still be authorized (1) or not (0).",
         float(bool(primaries) and len(primaries) - len(primaries_down) >= ctx.quorum),
     )
+
+
+def _slot_map(gauge: Gauge, ctx: ClusterView) -> None:
+    open_slots = {
+        slot
+        for sample in ctx.viewers
+        if sample.myself is not None
+        for slot, _ in (*sample.myself.migrating, *sample.myself.importing)
+    }
     gauge("views_agree", "Every answering node has the same slot map (1) or not (0).", float(len(ctx.view_groups) <= 1))
     gauge("slot_maps", "Distinct slot maps among the answering nodes.", len(ctx.view_groups))
     gauge(
@@ -322,6 +348,10 @@ def _cluster(out: Families, report: Report, ctx: ClusterView) -> None:
         sum(r.end - r.start + 1 for r in uncovered(ctx.consensus)),
     )
     gauge("slots_open", "Slots some node has MIGRATING or IMPORTING.", len(open_slots))
+
+
+def _verdicts(gauge: Gauge, report: Report) -> None:
+    codes = {f.code for f in report.findings}
     stale = {n.id for f in report.findings if f.code in STALE_ADDRESS_CODES for n in f.nodes if n.id}
     gauge(
         "stale_addresses",
@@ -352,20 +382,9 @@ def _cluster(out: Families, report: Report, ctx: ClusterView) -> None:
     )
     gauge("healthy", "No finding worse than info (1), else 0.", float(report.healthy))
     gauge("worst_severity", "Worst finding: 0 none, 1 info, 2 warning, 3 critical.", WORST[report.worst])
-    _by_code(
-        out.gauge("rcdoctor_findings", "Findings by check code and severity.", ("code", "name", "severity")),
-        report.findings,
-        report,
-    )
-    _by_code(
-        out.gauge(
-            "rcdoctor_root_causes",
-            "Findings no other finding explains (what to fix first), by check code and severity.",
-            ("code", "name", "severity"),
-        ),
-        report.root_causes,
-        report,
-    )
+
+
+def _per_node(out: Families, ctx: ClusterView, flagged: Mapping[str, tuple[int, int]]) -> None:
     nodes = out.gauge(
         "rcdoctor_node_flagged_by",
         "How many answering nodes flag this node, by flag (fail, pfail).",

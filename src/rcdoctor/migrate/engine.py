@@ -172,6 +172,31 @@ class NodeGone(Exception):
         self.node = node
 
 
+@dataclass
+class _Batch:
+    """One batch of slots between one source and one target, as it goes through _move's steps."""
+
+    src: Link
+    dst: Link
+    source: Node
+    target: Node
+    slots: tuple[int, ...]
+    importing: set[int] = field(default_factory=set)  # found IMPORTING on the target when resuming
+    migrating: set[int] = field(default_factory=set)  # found MIGRATING on the source when resuming
+    failed: dict[int, str] = field(default_factory=dict)  # slot -> why
+    reasons: dict[str, str] = field(default_factory=dict)  # one NOREPLICAS explanation per step
+    live: list[int] = field(default_factory=list)  # slots IMPORTING on the target
+    undone: list[int] = field(default_factory=list)  # IMPORTING set by this batch, then taken back
+
+    @property
+    def sid(self) -> str:
+        return self.source.node_id
+
+    @property
+    def tid(self) -> str:
+        return self.target.node_id
+
+
 class Engine:
     def __init__(
         self,
@@ -456,55 +481,60 @@ class Engine:
         resume: bool,
         links: dict[str, Link],
     ) -> None:
-        sid, tid = source.node_id, target.node_id
-        # Resuming: what each side has open already is not set again. Setting it again would be harmless on
-        # Redis; on Valkey it waits for the replicas, and a refusal there must not read as "not opened" (the
-        # undo below would then drop the target's IMPORTING under a source still MIGRATING: a MOVED loop).
-        importing: set[int] = set()
-        migrating: set[int] = set()
+        batch = _Batch(src, dst, source, target, slots)
         if resume:
+            # What each side has open already is not set again. Setting it again would be harmless on Redis;
+            # on Valkey it waits for the replicas, and a refusal there must not read as "not opened" (the
+            # undo below would then drop the target's IMPORTING under a source still MIGRATING: a MOVED loop).
             me, owner = self._view(dst, target)
             self._give_owner_back(dst, target, source, slots, owner)
-            importing = {s for s, peer in me.importing if peer == sid} if me else set()
+            batch.importing = {s for s, peer in me.importing if peer == batch.sid} if me else set()
             me, _ = self._view(src, source)
-            migrating = {s for s, peer in me.migrating if peer == tid} if me else set()
-        self.journal.write("open", source=sid, target=tid, slots=list(slots))
-        failed: dict[int, str] = {}
-        reasons: dict[str, str] = {}  # one NOREPLICAS explanation per step
+            batch.migrating = {s for s, peer in me.migrating if peer == batch.tid} if me else set()
+        self.journal.write("open", source=batch.sid, target=batch.tid, slots=list(slots))
+        keys = self._open(batch, resume)
+        moved = self._drain(src, dst, source, target, keys, batch.failed)  # 3. keys, in rounds
+        closable = self._close(batch)
+        self._tell_others(closable, batch.sid, batch.tid, links)
+        self._record(batch, closable, moved)
 
-        def refused(reply: ResponseError, link: Link, node: Node, what: str) -> str:
-            if not _unacknowledged(reply):
-                return f"{what}: {reply}"
-            if what not in reasons:
-                reasons[what] = self._lagging(link, node, what)
-                with self._lock:  # no new batch with this node until its replicas answer
-                    self.outcome.broken_nodes.setdefault(node.node_id, reasons[what])
-                self.journal.write("unacknowledged", node=node.node_id, step=what, reason=reasons[what])
-            return reasons[what]
+    def _refused(self, batch: _Batch, reply: ResponseError, link: Link, node: Node, what: str) -> str:
+        """Why a SETSLOT was refused; a first NOREPLICAS of a step names the lagging replicas, once."""
+        if not _unacknowledged(reply):
+            return f"{what}: {reply}"
+        if what not in batch.reasons:
+            batch.reasons[what] = self._lagging(link, node, what)
+            with self._lock:  # no new batch with this node until its replicas answer
+                self.outcome.broken_nodes.setdefault(node.node_id, batch.reasons[what])
+            self.journal.write("unacknowledged", node=node.node_id, step=what, reason=batch.reasons[what])
+        return batch.reasons[what]
 
+    def _open(self, batch: _Batch, resume: bool) -> dict[int, list[bytes]]:
+        """Steps 1 and 2: IMPORTING on the target, MIGRATING on the source; the first keys of each slot."""
+        src, dst, source, target, failed = batch.src, batch.dst, batch.source, batch.target, batch.failed
         # 1. IMPORTING on the target first: from then on it accepts ASKING clients for these slots.
-        opening = [s for s in slots if s not in importing]
-        replies = self._setslots(dst, target, [[("CLUSTER", "SETSLOT", s, "IMPORTING", sid)] for s in opening])
+        opening = [s for s in batch.slots if s not in batch.importing]
+        replies = self._setslots(dst, target, [[(*_SETSLOT, s, "IMPORTING", batch.sid)] for s in opening])
         for slot, (reply,) in zip(opening, replies, strict=True):
             if isinstance(reply, ResponseError) and not (resume and "already the owner" in str(reply)):
-                failed[slot] = refused(reply, dst, target, "IMPORTING on the target")
+                failed[slot] = self._refused(batch, reply, dst, target, "IMPORTING on the target")
         opened = {s for s in opening if s not in failed}  # IMPORTING set by this call
-        live = [s for s in slots if s not in failed]
+        batch.live = [s for s in batch.slots if s not in failed]
 
         # 2. MIGRATING on the source, and its first keys.
         keys: dict[int, list[bytes]] = {}
         first = 1000
         groups: list[list[Command]] = [
             [
-                *([] if s in migrating else [("CLUSTER", "SETSLOT", s, "MIGRATING", tid)]),
+                *([] if s in batch.migrating else [(*_SETSLOT, s, "MIGRATING", batch.tid)]),
                 ("CLUSTER", "GETKEYSINSLOT", s, first),
             ]
-            for s in live
+            for s in batch.live
         ]
-        for slot, got in zip(live, self._setslots(src, source, groups), strict=True):
+        for slot, got in zip(batch.live, self._setslots(src, source, groups), strict=True):
             state, found = (got[0] if len(got) == 2 else None), got[-1]
             if isinstance(state, ResponseError) and not (resume and "not the owner" in str(state)):
-                failed[slot] = refused(state, src, source, "MIGRATING on the source")
+                failed[slot] = self._refused(batch, state, src, source, "MIGRATING on the source")
             elif isinstance(found, ResponseError):
                 failed[slot] = f"GETKEYSINSLOT: {found}"
             else:
@@ -513,20 +543,22 @@ class Engine:
         if undone:
             # undo the IMPORTING set just now where MIGRATING failed: a slot must not stay half-open because of
             # us (an IMPORTING found open on resuming is left as it was)
-            replies = self._setslots(dst, target, [[("CLUSTER", "SETSLOT", s, "STABLE")] for s in undone])
-            undone = [s for s, (r,) in zip(undone, replies, strict=True) if not isinstance(r, ResponseError)]
+            replies = self._setslots(dst, target, [[(*_SETSLOT, s, "STABLE")] for s in undone])
+            batch.undone = [s for s, (r,) in zip(undone, replies, strict=True) if not isinstance(r, ResponseError)]
+        return keys
 
-        # 3. Keys, in rounds.
-        moved = self._drain(src, dst, source, target, keys, failed)
+    def _close(self, batch: _Batch) -> list[int]:
+        """Step 4: NODE on the target, then the source (the rest of the primaries are told by the caller).
 
-        # 4. NODE on the target, then the source, then every other primary. The source only once the target
-        # owns the slot: given to the target on the source alone, it would send clients to a target that
-        # still names the source as owner, and back (a MOVED loop).
-        closable = [s for s in live if s not in failed]
-        replies = self._setslots(dst, target, [[("CLUSTER", "SETSLOT", s, "NODE", tid)] for s in closable])
+        The source only once the target owns the slot: given to the target on the source alone, it would send
+        clients to a target that still names the source as owner, and back (a MOVED loop). Returns the slots
+        closed."""
+        src, dst, source, target, failed = batch.src, batch.dst, batch.source, batch.target, batch.failed
+        closable = [s for s in batch.live if s not in failed]
+        replies = self._setslots(dst, target, [[(*_SETSLOT, s, "NODE", batch.tid)] for s in closable])
         for slot, (reply,) in zip(closable, replies, strict=True):
             if isinstance(reply, ResponseError):
-                failed[slot] = refused(reply, dst, target, "NODE on the target")
+                failed[slot] = self._refused(batch, reply, dst, target, "NODE on the target")
         closable = [s for s in closable if s not in failed]
         telling = closable
         if gossip_clears_migrating(source.server) and closable:
@@ -535,9 +567,9 @@ class Engine:
             # happened. Not sending it also avoids a Valkey 8.1.8 fault: a source given NODE for its last slot
             # replicates it, its replica then re-points itself to the new owner while applying it and stops
             # answering for seconds (its sync to the new primary stalls); by gossip it re-points cleanly.
-            settled = self._gossiped(src, source, closable, tid, wait=_GOSSIP_WAIT)
+            settled = self._gossiped(src, source, closable, batch.tid, wait=_GOSSIP_WAIT)
             telling = [s for s in closable if s not in settled]
-        replies = self._setslots(src, source, [[("CLUSTER", "SETSLOT", s, "NODE", tid)] for s in telling])
+        replies = self._setslots(src, source, [[(*_SETSLOT, s, "NODE", batch.tid)] for s in telling])
         unacknowledged: list[int] = []
         for slot, (reply,) in zip(telling, replies, strict=True):
             # A source that gave away its last slot turns into a replica of the new owner as soon as it
@@ -549,30 +581,37 @@ class Engine:
             if _unacknowledged(reply) and gossip_clears_migrating(source.server):
                 unacknowledged.append(slot)
             else:
-                failed[slot] = refused(reply, src, source, "NODE on the source")
+                failed[slot] = self._refused(batch, reply, src, source, "NODE on the source")
         if unacknowledged:
-            # The target owns these slots; the source lets them go when the claim reaches it by gossip. Not a
-            # failure when it does: nothing is left open, and its replicas learn the owner the same way.
-            settled = self._gossiped(src, source, unacknowledged, tid, wait=_GOSSIP_WAIT)
-            if len(settled) < len(unacknowledged):
-                why = self._lagging(src, source, "NODE on the source")
-                for slot in unacknowledged:
-                    if slot not in settled:
-                        failed[slot] = f"{why}; the source still had it MIGRATING after {_GOSSIP_WAIT:.0f} s"
-            if settled:
-                which = f"{'slot' if len(settled) == 1 else 'slots'} {describe_slots(sorted(settled))}"
-                note = (
-                    f"{which} closed, but {source.short}'s replicas did not "
-                    f"acknowledge SETSLOT NODE within {self.settings.setslot_timeout_ms} ms (behind: "
-                    f"{self._behind(src, source)}); the target owns the slots and the source let them go by "
-                    "gossip, as its replicas will once they answer again. Moving more slots out of that node "
-                    "waits for that replica: bring it back or remove it"
-                )
-                with self._lock:
-                    self.outcome.warnings.append(note)
-                self.journal.write("unacknowledged", node=sid, step="NODE on the source", slots=sorted(settled))
-        closable = [s for s in closable if s not in failed]
-        self._tell_others(closable, sid, tid, links)
+            self._settle_by_gossip(batch, unacknowledged)
+        return [s for s in closable if s not in failed]
+
+    def _settle_by_gossip(self, batch: _Batch, unacknowledged: list[int]) -> None:
+        """The target owns these slots; the source lets them go when the claim reaches it by gossip. Not a
+        failure when it does: nothing is left open, and its replicas learn the owner the same way."""
+        src, source = batch.src, batch.source
+        settled = self._gossiped(src, source, unacknowledged, batch.tid, wait=_GOSSIP_WAIT)
+        if len(settled) < len(unacknowledged):
+            why = self._lagging(src, source, "NODE on the source")
+            for slot in unacknowledged:
+                if slot not in settled:
+                    batch.failed[slot] = f"{why}; the source still had it MIGRATING after {_GOSSIP_WAIT:.0f} s"
+        if settled:
+            which = f"{'slot' if len(settled) == 1 else 'slots'} {describe_slots(sorted(settled))}"
+            note = (
+                f"{which} closed, but {source.short}'s replicas did not "
+                f"acknowledge SETSLOT NODE within {self.settings.setslot_timeout_ms} ms (behind: "
+                f"{self._behind(src, source)}); the target owns the slots and the source let them go by "
+                "gossip, as its replicas will once they answer again. Moving more slots out of that node "
+                "waits for that replica: bring it back or remove it"
+            )
+            with self._lock:
+                self.outcome.warnings.append(note)
+            self.journal.write("unacknowledged", node=batch.sid, step="NODE on the source", slots=sorted(settled))
+
+    def _record(self, batch: _Batch, closable: list[int], moved: int) -> None:
+        """The batch's end in the journal, the outcome and the progress line."""
+        sid, tid, failed = batch.sid, batch.tid, batch.failed
         self.journal.write("closed", source=sid, target=tid, slots=closable, keys=moved)
         if failed:
             self.journal.write(
@@ -584,7 +623,11 @@ class Engine:
             for slot, reason in sorted(failed.items()):
                 self.outcome.failures.append(SlotFailure(slot, sid, tid, reason))
                 # still open: opened here and not undone, or found open (resuming) and not closed
-                if (slot in live and slot not in undone) or slot in importing or slot in migrating:
+                if (
+                    (slot in batch.live and slot not in batch.undone)
+                    or slot in batch.importing
+                    or slot in batch.migrating
+                ):
                     self.outcome.open_slots.append(slot)
         self.progress(len(closable), 0)
 

@@ -11,6 +11,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,16 @@ from rcdoctor.lab.faults import FaultOp, apply
 pytestmark = pytest.mark.integration
 
 
-def _open_slots(lab: Lab) -> set[int]:
+def _open_slots(lab: Lab, importing_only: bool = False) -> set[int]:
     found: set[int] = set()
     for node in lab.nodes:
         for fields in cluster_nodes(lab, node):
             if "myself" in fields[2]:
-                found.update(int(p[1:].split("-")[0]) for p in fields[8:] if p.startswith("["))
+                found.update(
+                    int(p[1:].split("-")[0])
+                    for p in fields[8:]
+                    if p.startswith("[") and (not importing_only or "-<-" in p)
+                )
     return found
 
 
@@ -63,7 +68,12 @@ def _killed_reshard(lab: Lab, target: str, env: dict[str, str], journals: Path) 
 
         def frozen_mid_batch() -> bool:
             proc.send_signal(signal.SIGSTOP)
-            if _open_slots(lab):
+            time.sleep(0.1)  # commands it had already sent still land on the servers while it is stopped
+            # An IMPORTING target: the batch is before its SETSLOT NODE, so what the kill leaves stays open.
+            # Later, only the source's MIGRATING is left, which Valkey 8 clears by itself when
+            # the target's claim reaches it by gossip: frozen there, the nodes showed nothing open after the
+            # kill (a CI failure on Valkey 8.1).
+            if _open_slots(lab, importing_only=True):
                 return True
             proc.send_signal(signal.SIGCONT)
             return False

@@ -56,14 +56,18 @@ def _slots_per_primary(lab: Lab) -> dict[str, int]:
     return counts
 
 
-def _open_slots(lab: Lab) -> set[int]:
+def _open_slots(lab: Lab, importing_only: bool = False) -> set[int]:
     found: set[int] = set()
     for node in lab.nodes:
         if not lab.is_running(node):
             continue
         for fields in cluster_nodes(lab, node):
             if "myself" in fields[2]:
-                found.update(int(p[1:].split("-")[0]) for p in fields[8:] if p.startswith("["))
+                found.update(
+                    int(p[1:].split("-")[0])
+                    for p in fields[8:]
+                    if p.startswith("[") and (not importing_only or "-<-" in p)
+                )
     return found
 
 
@@ -170,7 +174,12 @@ def test_killed_run_leaves_only_its_batches_open_and_resume_finishes(
             # Freeze the run, then look: what the nodes show is exactly what the kill leaves behind (looking
             # first and killing after raced with a batch closing in between on CI).
             proc.send_signal(signal.SIGSTOP)
-            if _open_slots(lab):
+            time.sleep(0.1)  # commands it had already sent still land on the servers while it is stopped
+            # An IMPORTING target: the batch is before its SETSLOT NODE, so what the kill leaves stays open.
+            # Later, only the source's MIGRATING is left, which Valkey 8 clears by itself when
+            # the target's claim reaches it by gossip: frozen there, the nodes showed nothing open after the
+            # kill (a CI failure on Valkey 8.1).
+            if _open_slots(lab, importing_only=True):
                 return True
             proc.send_signal(signal.SIGCONT)
             return False

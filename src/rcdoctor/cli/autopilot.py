@@ -7,10 +7,19 @@ import hashlib
 import shlex
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from rcdoctor.cli.common import Target, analysis_settings
 from rcdoctor.cli.monitor import listen_address
 from rcdoctor.errors import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from http.server import HTTPServer
+
+    from rcdoctor.autopilot.audit import Audit
+    from rcdoctor.autopilot.decide import Policy
+    from rcdoctor.autopilot.lease import Lease
+    from rcdoctor.autopilot.pilot import Autopilot
 
 # A repair under way when SIGTERM/Ctrl-C arrives is let finish (it closes what it opened), up to this long.
 FINISH_REPAIR_S = 120.0
@@ -96,23 +105,33 @@ def run_autopilot(
     )
     server = serve(pilot, host, port)
     pilot.start()
+    _announce(server, policy, lease, audit, interval)
+    _serve_until_stopped(server, pilot, audit, lease)
+    return EXIT_OK
+
+
+def _announce(server: HTTPServer, policy: Policy, lease: Lease, audit: Audit, interval: float) -> None:
+    """One line on stderr with where to look, and the start in the audit journal."""
     host, port = str(server.server_address[0]), server.server_address[1]
     print(
         f"rcdoctor autopilot: http://{host}:{port}/metrics (/status, /healthz), every {interval:g}s, "
-        f"{'DRY RUN, ' if dry_run else ''}allowed {','.join(sorted(policy.allow))}, lease {lease.spec}, "
+        f"{'DRY RUN, ' if policy.dry_run else ''}allowed {','.join(sorted(policy.allow))}, lease {lease.spec}, "
         f"journal {audit.path}",
         file=sys.stderr,
         flush=True,
     )
     audit.record(
         "started",
-        dry_run=dry_run,
+        dry_run=policy.dry_run,
         allow=sorted(policy.allow),
         interval=interval,
-        block_period=block_period,
-        confirm_rounds=confirm_rounds,
+        block_period=policy.block_period,
+        confirm_rounds=policy.confirm_rounds,
         lease=lease.spec,
     )
+
+
+def _serve_until_stopped(server: HTTPServer, pilot: Autopilot, audit: Audit, lease: Lease) -> None:
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
@@ -125,7 +144,6 @@ def run_autopilot(
         audit.record("stopped")
         audit.close()
         lease.release()
-    return EXIT_OK
 
 
 def _join(thread: threading.Thread, timeout: float) -> None:

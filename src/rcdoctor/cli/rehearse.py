@@ -3,14 +3,17 @@ faults, each diagnosed, healed and verified), on throwaway labs."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from rcdoctor.cli import common, output
 from rcdoctor.errors import EXIT_CANNOT_RUN, EXIT_CRITICAL, EXIT_OK
+
+if TYPE_CHECKING:
+    from rcdoctor.chaos.run import ChaosOutcome
 
 
 @click.group()
@@ -75,7 +78,7 @@ def split_brain(
     unavailability per client, and conflicting keys. Needs root and nftables (packets are really dropped).
     Exit 0 when no acknowledged write was lost, 2 when some were.
     """
-    from rcdoctor.lab import Lab, LabSpec
+    from rcdoctor.lab import LabSpec, temporary_lab
     from rcdoctor.rehearsal.run import RehearsalSettings
     from rcdoctor.rehearsal.run import rehearse as run
 
@@ -84,17 +87,10 @@ def split_brain(
     if restore_minority and not divergence_dir:
         raise click.UsageError("--restore-minority needs --save-divergence DIR")
     settings = RehearsalSettings(node_timeout, min_replicas_to_write, min_replicas_max_lag, replica_validity_factor)
-    root = Path(tempfile.mkdtemp(prefix="rcdoctor-rehearsal-"))
-
-    def say(text: str) -> None:
-        if fmt != "json":
-            output.info(text)
-
-    lab = None
-    try:
-        say(f"starting a {primaries}+{primaries * replicas} lab (node timeout {node_timeout} ms)")
-        spec = LabSpec(primaries=primaries, replicas=replicas, base_ip=base_ip, node_timeout_ms=node_timeout)
-        lab = Lab.up(spec, name="rehearsal", directory=root / "lab", redis_server=redis_server)
+    say = _say(fmt)
+    say(f"starting a {primaries}+{primaries * replicas} lab (node timeout {node_timeout} ms)")
+    spec = LabSpec(primaries=primaries, replicas=replicas, base_ip=base_ip, node_timeout_ms=node_timeout)
+    with temporary_lab(spec, "rehearsal", redis_server) as lab:
         outcome = run(
             lab,
             settings,
@@ -104,10 +100,6 @@ def split_brain(
             restore=restore_minority,
             log=say,
         )
-    finally:
-        if lab is not None:
-            lab.down()
-        shutil.rmtree(root, ignore_errors=True)
     result = outcome.to_dict()
     if fmt == "json":
         output.emit_json(result)
@@ -213,7 +205,7 @@ def chaos(
     import secrets
 
     from rcdoctor.chaos.generator import CATALOGUE, parse_kinds
-    from rcdoctor.chaos.run import ChaosSettings, verdict
+    from rcdoctor.chaos.run import ChaosSettings
     from rcdoctor.chaos.run import rehearse as run
     from rcdoctor.lab.network import network_available
 
@@ -229,28 +221,40 @@ def chaos(
     settings = ChaosSettings(
         seed, rounds, chosen, only_round, primaries, 1, keys, node_timeout, base_ip=base_ip, redis_server=redis_server
     )
+    say = _say(fmt)
+    say(f"chaos rehearsal: seed {seed}, {1 if only_round is not None else rounds} round(s), faults {','.join(chosen)}")
+    outcome = run(settings, say)
+    if fmt == "json":
+        output.emit_json(outcome.to_dict())
+    else:
+        _render_chaos(outcome)
+    if not outcome.results:
+        return EXIT_CANNOT_RUN
+    return EXIT_CRITICAL if outcome.failed else EXIT_OK
+
+
+def _say(fmt: str) -> Callable[[str], None]:
+    """Progress lines on stderr, none when the output is JSON."""
 
     def say(text: str) -> None:
         if fmt != "json":
             output.info(text)
 
-    say(f"chaos rehearsal: seed {seed}, {1 if only_round is not None else rounds} round(s), faults {','.join(chosen)}")
-    outcome = run(settings, say)
+    return say
+
+
+def _render_chaos(outcome: ChaosOutcome) -> None:
+    from rcdoctor.chaos.run import verdict
+
     result = outcome.to_dict()
-    if fmt == "json":
-        output.emit_json(result)
-    else:
-        console = output.console()
-        style = "red" if outcome.failed else "green"
-        console.print(
-            f"[{style}]{result['rounds']} round(s): {result['rounds_healed']} healed, "
-            f"{result['rounds_refused']} refused, "
-            f"{result['rounds_failed']} failed; keys lost: {result['keys_lost']}[/]"
-            + (f" ({result['keys_lost_accepted']} more under a risk flag)" if result["keys_lost_accepted"] else "")
-        )
-        for failed in outcome.failed:
-            console.print(f"round {failed.plan.index}: {verdict(failed)}", markup=False)
-            console.print(f"  replay: {outcome.replay(failed)}", markup=False)
-    if not outcome.results:
-        return EXIT_CANNOT_RUN
-    return EXIT_CRITICAL if outcome.failed else EXIT_OK
+    console = output.console()
+    style = "red" if outcome.failed else "green"
+    console.print(
+        f"[{style}]{result['rounds']} round(s): {result['rounds_healed']} healed, "
+        f"{result['rounds_refused']} refused, "
+        f"{result['rounds_failed']} failed; keys lost: {result['keys_lost']}[/]"
+        + (f" ({result['keys_lost_accepted']} more under a risk flag)" if result["keys_lost_accepted"] else "")
+    )
+    for failed in outcome.failed:
+        console.print(f"round {failed.plan.index}: {verdict(failed)}", markup=False)
+        console.print(f"  replay: {outcome.replay(failed)}", markup=False)

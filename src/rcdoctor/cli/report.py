@@ -15,6 +15,7 @@ from rcdoctor.model.snapshot import Snapshot
 if TYPE_CHECKING:
     from rcdoctor.heal.steps import HealPlan
     from rcdoctor.model.view import ClusterView
+    from rcdoctor.report.page import Journal
 
 
 def log_paths(values: tuple[str, ...]) -> list[str]:
@@ -62,12 +63,7 @@ def run_report(
         raise UsageError(f"--tz: {exc}") from None
     base = analysis_settings(domains_file)
     sources = [read_source(p) for p in log_paths(logs)]  # read first: a bad path fails before collecting
-    journal = None
-    if journal_path:
-        from rcdoctor.migrate.journal import read
-        from rcdoctor.report.page import journal_lines
-
-        journal = journal_lines(journal_path, list(read(Path(journal_path))))
+    journal = _journal(journal_path) if journal_path else None
     now = datetime.now(UTC)
     if from_file:
         snapshot = Snapshot.load(from_file)
@@ -85,17 +81,25 @@ def run_report(
     page = build_page(report, build_status(snapshot), ctx, where, plan, timeline, now, journal)
     text = render(page, "html" if fmt == "html" else "markdown")
     if destination and destination != "-":
-        try:
-            Path(destination).write_text(text)
-        except OSError as exc:
-            raise DoctorError(f"cannot write {destination}: {exc.strerror or exc}") from None
-        output.info(
-            f"report written to {destination} ({len(text.encode()) // 1024 + 1} KiB): {page.header.verdict}, "
-            f"exit {report.exit_code}"
-        )
+        _write(destination, text, f"{page.header.verdict}, exit {report.exit_code}")
     else:
         sys.stdout.write(text)
     return report.exit_code
+
+
+def _journal(path: str) -> Journal:
+    from rcdoctor.migrate.journal import read
+    from rcdoctor.report.page import journal_lines
+
+    return journal_lines(path, list(read(Path(path))))
+
+
+def _write(destination: str, text: str, verdict: str) -> None:
+    try:
+        Path(destination).write_text(text)
+    except OSError as exc:
+        raise DoctorError(f"cannot write {destination}: {exc.strerror or exc}") from None
+    output.info(f"report written to {destination} ({len(text.encode()) // 1024 + 1} KiB): {verdict}")
 
 
 def _plan(snapshot: Snapshot, ctx: ClusterView, t: Target | None) -> HealPlan:

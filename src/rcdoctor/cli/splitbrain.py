@@ -4,11 +4,15 @@ back the writes an operator chooses."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from rcdoctor.cli import common, output
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING, UsageError
+
+if TYPE_CHECKING:
+    from rcdoctor.splitbrain.restore import Applied, Choice
 
 
 @click.group("split-brain")
@@ -94,14 +98,13 @@ def restore(
     from rcdoctor.collect.connection import cluster_client
     from rcdoctor.divergence import report
     from rcdoctor.splitbrain.restore import apply as run
-    from rcdoctor.splitbrain.restore import choose, names
+    from rcdoctor.splitbrain.restore import choose
 
     header, diffs = report.read(Path(file))
     wanted = {k.encode() for k in keys} if keys else None
     if overwrite_conflicts and not keys:
         raise UsageError("--overwrite-conflicts needs the keys named with --only: it is a decision per key")
     choice = choose(diffs, wanted, overwrite_conflicts)
-    console = output.console()
     summary = {
         "file": file,
         "to_restore": len(choice.restore),
@@ -113,15 +116,7 @@ def restore(
         if fmt == "json":
             output.emit_json(summary)
         else:
-            console.print(
-                f"would restore {len(choice.restore)} key(s): {names(d.key for d in choice.restore)}", markup=False
-            )
-            if choice.conflicts:
-                console.print(
-                    f"conflicts (both sides differ, a human decides): {names(d.key for d in choice.conflicts)}",
-                    markup=False,
-                )
-            console.print("dry run: nothing changed (add --apply)")
+            _render_dry_run(choice)
         return EXIT_WARNING if choice.conflicts else EXIT_OK
     t = common.target(seeds, **conn)  # type: ignore[arg-type]
     cluster = cluster_client([s.endpoint for s in common.expanded(t)[0]], t.options)
@@ -138,18 +133,38 @@ def restore(
     if fmt == "json":
         output.emit_json(summary)
     else:
-        console.print(f"restored {len(done.restored)} key(s)", markup=False)
-        if done.busy:
-            console.print(f"written meanwhile, left alone (now conflicts): {names(done.busy)}", markup=False)
-        if done.expired:
-            console.print(f"expired since the diff, skipped: {names(done.expired)}", markup=False)
-        for key, error in done.failed:
-            console.print(f"[red]failed[/] {report.key_text(key)}: {error}")
-        if choice.conflicts:
-            console.print(f"conflicts left for a decision: {names(d.key for d in choice.conflicts)}", markup=False)
+        _render_restored(choice, done)
     if done.failed:
         return EXIT_CRITICAL
     return EXIT_WARNING if choice.conflicts or done.busy else EXIT_OK
 
 
 restore.params[[p.name for p in restore.params].index("seeds")].required = False
+
+
+def _render_dry_run(choice: Choice) -> None:
+    from rcdoctor.splitbrain.restore import names
+
+    console = output.console()
+    console.print(f"would restore {len(choice.restore)} key(s): {names(d.key for d in choice.restore)}", markup=False)
+    if choice.conflicts:
+        console.print(
+            f"conflicts (both sides differ, a human decides): {names(d.key for d in choice.conflicts)}", markup=False
+        )
+    console.print("dry run: nothing changed (add --apply)")
+
+
+def _render_restored(choice: Choice, done: Applied) -> None:
+    from rcdoctor.divergence import report
+    from rcdoctor.splitbrain.restore import names
+
+    console = output.console()
+    console.print(f"restored {len(done.restored)} key(s)", markup=False)
+    if done.busy:
+        console.print(f"written meanwhile, left alone (now conflicts): {names(done.busy)}", markup=False)
+    if done.expired:
+        console.print(f"expired since the diff, skipped: {names(done.expired)}", markup=False)
+    for key, error in done.failed:
+        console.print(f"[red]failed[/] {report.key_text(key)}: {error}")
+    if choice.conflicts:
+        console.print(f"conflicts left for a decision: {names(d.key for d in choice.conflicts)}", markup=False)

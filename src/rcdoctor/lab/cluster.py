@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import shutil
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -424,6 +426,23 @@ class Lab:
             ],
             "faults": self.state.faults,
         }
+
+
+@contextlib.contextmanager
+def temporary_lab(
+    spec: LabSpec, name: str, redis_server: str | None = None, log: Callable[[str], None] = lambda _: None
+) -> Iterator[Lab]:
+    """A lab in a new temporary directory for one run (the demo, the rehearsals): stopped and removed at the
+    end, however the run ends."""
+    root = Path(tempfile.mkdtemp(prefix=f"rcdoctor-{name}-"))
+    lab = None
+    try:
+        lab = Lab.up(spec, name=name, directory=root / "lab", redis_server=redis_server, log=log)
+        yield lab
+    finally:
+        if lab is not None:
+            lab.down()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def split_slots(primaries: int) -> list[tuple[int, int]]:

@@ -5,11 +5,8 @@ showed, diagnose named A003 alone, heal healed and verify found every key)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rcdoctor.cli import output
@@ -37,33 +34,25 @@ def _step(con: Console, text: str) -> None:
 
 
 def run_demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: int) -> int:
-    from rcdoctor.lab import Lab, LabSpec
+    from rcdoctor.lab import LabSpec, temporary_lab
 
     con = output.console()
-    root = Path(tempfile.mkdtemp(prefix="rcdoctor-demo-"))
     _step(con, "Start a 3-primary / 3-replica Redis Cluster, one loopback IP per node (like pods), same port")
-    lab = None
+    spec = LabSpec(primaries=3, replicas=1, base_ip=base_ip, node_timeout_ms=node_timeout)
     try:
-        lab = Lab.up(
-            LabSpec(primaries=3, replicas=1, base_ip=base_ip, node_timeout_ms=node_timeout),
-            name="demo",
-            directory=root / "lab",
-            redis_server=redis_server,
-            log=con.print,
-        )
-        con.print("cluster_state:ok on every node: " + ", ".join(lab.addresses))
-        baseline = _write(con, lab, keys)
-        all_failed = _incident(con, lab, node_timeout)
-        held, found = _diagnose(con, lab, keys)
-        healed, verified = _heal_and_verify(con, lab, baseline, keys)
-        ok = all_failed and held == keys and found == ["A003"] and healed and verified
-        return EXIT_OK if ok else EXIT_CRITICAL
+        with temporary_lab(spec, "demo", redis_server, log=con.print) as lab:
+            try:
+                con.print("cluster_state:ok on every node: " + ", ".join(lab.addresses))
+                baseline = _write(con, lab, keys)
+                all_failed = _incident(con, lab, node_timeout)
+                held, found = _diagnose(con, lab, keys)
+                healed, verified = _heal_and_verify(con, lab, baseline, keys)
+            finally:
+                _step(con, "Stop the lab")
     finally:
-        _step(con, "Stop the lab")
-        if lab is not None:
-            lab.down()
-        shutil.rmtree(root, ignore_errors=True)
         con.print("stopped every redis-server the demo started and removed its directory")
+    ok = all_failed and held == keys and found == ["A003"] and healed and verified
+    return EXIT_OK if ok else EXIT_CRITICAL
 
 
 def _write(con: Console, lab: Lab, keys: int) -> Baseline:

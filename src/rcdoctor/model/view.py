@@ -404,21 +404,7 @@ def _announced(sample: NodeSample, address: str) -> bool:
 
 def components(ids: Iterable[str], links: Iterable[tuple[str, str]]) -> list[set[str]]:
     """Connected groups of `ids` under undirected `links` (pairs naming other ids are ignored), largest first."""
-    parent = {i: i for i in ids}
-
-    def find(i: str) -> str:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in links:
-        if a in parent and b in parent:
-            parent[find(a)] = find(b)
-    found: dict[str, set[str]] = {}
-    for i in parent:
-        found.setdefault(find(i), set()).add(i)
-    return sorted(found.values(), key=lambda g: (-len(g), min(g)))
+    return joined(ids, links)  # each pair is a set of two linked members
 
 
 def joined(ids: Iterable[str], together: Iterable[Iterable[str]]) -> list[set[str]]:

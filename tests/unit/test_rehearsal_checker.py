@@ -75,3 +75,17 @@ def test_a_later_unknown_write_may_have_landed_so_the_earlier_one_is_not_lost() 
     assert check(ops, {"Key_A": "abc"}, PHASES).lost == ()
     failed = [w("b", "Key_A", "def", 2.0), w("a", "Key_A", "abc", 7.0, FAIL)]
     assert [op.value for op in check(failed, {"Key_A": "abc"}, PHASES).lost] == ["def"]
+
+
+def test_overlapping_writes_of_one_key_may_land_in_either_order() -> None:
+    # Both clients wrote Key_A at once (the second began before the first was acknowledged): the server
+    # may apply either last, so whichever value survives, neither acknowledged write is provably lost.
+    a = Op("a", "write", "Key_A", "a-1", 7.000, 7.004, OK, "n2")
+    b = Op("b", "write", "Key_A", "b-1", 7.002, 7.003, OK, "n2")
+    assert check([a, b], {"Key_A": "a-1"}, PHASES).lost == ()
+    assert check([a, b], {"Key_A": "b-1"}, PHASES).lost == ()
+    # a value neither of them wrote still shows both as lost
+    assert {op.value for op in check([a, b], {"Key_A": "x"}, PHASES).lost} == {"a-1", "b-1"}
+    # and once one was acknowledged before the other began, the order is known again
+    c = Op("b", "write", "Key_A", "b-2", 7.005, 7.006, OK, "n2")
+    assert [op.value for op in check([a, c], {"Key_A": "a-1"}, PHASES).lost] == ["b-2"]

@@ -1,7 +1,8 @@
 """The checker: what a rehearsal's history and the final reads say happened (pure).
 
-- lost: acknowledged writes whose value is not what the cluster returns at the end, unless a later write
-  of that key which may have landed (acknowledged, or unknown: it timed out) explains the final value;
+- lost: acknowledged writes whose value is not what the cluster returns at the end, unless another write
+  of that key which may have landed (acknowledged, or unknown: it timed out) and was not over before this
+  one began (later, or concurrent) explains the final value;
 - minority window: writes the cut-off primary acknowledged after the partition began: how many, and
   for how long (last such acknowledgement minus the partition start);
 - unavailability per client: the longest stretch without any acknowledged operation, from the first
@@ -95,10 +96,12 @@ def check(ops: Iterable[Op], final: Mapping[str, str | None], phases: Phases, mi
         value = final.get(op.key)
         if value == op.value:
             continue
-        # A later write that may have landed (acknowledged, or unknown: timed out) explains the final value:
-        # this one was overwritten, not lost.
-        later = [o for o in writes if o.key == op.key and o.outcome != FAIL and o.start > op.end]
-        if any(final.get(op.key) == o.value for o in later):
+        # Another write that may have landed (acknowledged, or unknown: timed out) and may have taken effect
+        # after this one explains the final value: this one was overwritten, not lost. That is any write not
+        # finished before this one began: a later one, or one that overlapped it (two clients writing the
+        # same key at once may be applied in either order).
+        after = [o for o in writes if o is not op and o.key == op.key and o.outcome != FAIL and o.end >= op.start]
+        if any(value == o.value for o in after):
             continue
         lost.append(op)
     lost.sort(key=lambda o: o.start)

@@ -1,6 +1,6 @@
 """Where passwords come from: REDISCLI_AUTH (the variable redis-cli reads) or a password file.
 
-Kept apart from collect/connection.py so that the probes, which must start fast, need not import redis-py.
+Kept apart from transport/redis_py.py so that the probes, which must start fast, need not import redis-py.
 """
 
 from __future__ import annotations

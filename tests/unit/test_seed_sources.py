@@ -284,7 +284,7 @@ def test_kubectl_lists_pods_and_zones_in_the_context_asked(two_clusters: tuple[C
 
 
 def test_collect_through_k8s_records_the_source_and_dials_every_pod(two_clusters: tuple[Cluster, Cluster]) -> None:
-    from rcdoctor.collect.connection import ConnectOptions
+    from rcdoctor.transport.options import ConnectOptions
 
     # the recorded pod IPs are not on this machine: each is a node record with its error, dialled as IP:port
     snapshot = collect([f"{SPEC}:7000"], ConnectOptions(timeout=0.3, kube_context="main"))
@@ -398,8 +398,8 @@ def test_expand_without_lookups_keeps_addresses() -> None:
 
 
 def test_exporter_seeds_file_goes_through_the_same_expansion(tmp_path: Path) -> None:
-    from rcdoctor.collect.connection import ConnectOptions
     from rcdoctor.exporter.server import Exporter, read_seeds_file
+    from rcdoctor.transport.options import ConnectOptions
 
     path = tmp_path / "seeds.txt"
     path.write_text("127.0.0.1:1\nk8s:cache/app=redis\n")

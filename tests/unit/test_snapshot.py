@@ -103,8 +103,8 @@ def test_random_objects_never_crash_the_loader(data: dict[str, object]) -> None:
 
 
 def test_error_kinds_map_to_the_exception_tree() -> None:
-    from rcdoctor.collect.connection import error_for
     from rcdoctor.errors import AuthError, ConnectError, DoctorError, NotClusterError, TLSError
+    from rcdoctor.transport.errors import error_for
 
     assert isinstance(error_for("auth", "x"), AuthError)
     assert isinstance(error_for("tls", "x"), TLSError)

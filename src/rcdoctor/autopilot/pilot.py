@@ -24,13 +24,13 @@ from rcdoctor.autopilot.evidence import Cause, PlanView, causes, phase_view, pla
 from rcdoctor.autopilot.hooks import run_hook
 from rcdoctor.autopilot.lease import Lease
 from rcdoctor.autopilot.metrics import Counts, families
-from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.exporter.server import Clock, Exporter, render
 from rcdoctor.heal import session
 from rcdoctor.heal.plan import Flags, HealPlan, Phase
 from rcdoctor.model.address import Seed
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import AnalysisSettings, ClusterView
+from rcdoctor.transport.options import ConnectOptions
 
 STATUS_FORMAT = "rcdoctor.autopilot.status"
 # A round that found a repair waiting for confirmation is followed by the next one this soon (or after

@@ -33,8 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from rcdoctor.analyze import analyze
 from rcdoctor.chaos.generator import ON_NODES, Fault, RoundPlan, Shape, draw, resolve
 from rcdoctor.chaos.writer import AckedWriter
@@ -50,6 +48,8 @@ from rcdoctor.model.view import ClusterView
 from rcdoctor.rehearsal.checker import check
 from rcdoctor.rehearsal.client import Plan, monotonic_clock
 from rcdoctor.rehearsal.history import OK, UNKNOWN, Op, Phases
+from rcdoctor.transport.errors import TransportError
+from rcdoctor.transport.redis_py import app_cluster_client
 
 # Flags heal's plan may ask for that a rehearsal can give on the plan's word. --forget ID is not one: it
 # is the operator's proof that a node is gone, which the rehearsal must not invent.
@@ -240,7 +240,7 @@ class Rehearsal:
             self._heal(lab, plan, result)
             if result.healed:
                 result.time_to_healthy_s = time.monotonic() - fault_end
-        except (DoctorError, OSError, redis.RedisError, subprocess.SubprocessError, ValueError) as exc:
+        except (DoctorError, OSError, TransportError, subprocess.SubprocessError, ValueError) as exc:
             result.why.append(f"{type(exc).__name__}: {exc}")
         finally:
             for writer in writers:
@@ -311,7 +311,7 @@ class Rehearsal:
         result.applied.append({"op": FaultOp("stop", op.targets).to_dict(), "why": "pod gone until replaced"})
         deadline = time.monotonic() + 10 + 10 * self.settings.node_timeout_ms / 1000
         while time.monotonic() < deadline:
-            with contextlib.suppress(DoctorError, redis.RedisError, OSError):
+            with contextlib.suppress(DoctorError, TransportError, OSError):
                 if not set(op.targets) & set(shape_of(lab)[1]):
                     return
             time.sleep(0.2)
@@ -430,7 +430,7 @@ class Rehearsal:
                     check(ops, _final(lab, ops), Phases(0.0, 0.0)).lost
                 )
                 break
-            except (redis.RedisError, OSError, DoctorError, RuntimeError) as exc:  # RuntimeError: slots uncovered
+            except (TransportError, OSError, DoctorError, RuntimeError) as exc:  # RuntimeError: slots uncovered
                 if attempt == 2:
                     # The keys cannot be read (the cluster is down): neither lost nor kept, unproven.
                     result.why.append(f"keys not read back: {exc}")
@@ -449,7 +449,7 @@ def shape_of(lab: Lab) -> tuple[Shape, dict[str, list[int]]]:
     slots, as the first answering node says."""
     text = ""
     for node in lab.nodes:
-        with contextlib.suppress(redis.RedisError, OSError), lab.client(node, timeout=1.0) as c:
+        with contextlib.suppress(TransportError, OSError), lab.client(node, timeout=1.0) as c:
             text = str(c.execute_command("CLUSTER", "NODES"))
             break
     if not text:
@@ -482,10 +482,9 @@ def _final(lab: Lab, ops: list[Op]) -> dict[str, str | None]:
     keys = sorted({op.key for op in ops if op.outcome in (OK, UNKNOWN)})
     if not keys:
         return {}
-    from redis.cluster import ClusterNode, RedisCluster
 
     node = lab.nodes[0]
-    client = RedisCluster(startup_nodes=[ClusterNode(node.ip, node.port)], decode_responses=True)
+    client = app_cluster_client([(node.ip, node.port)], decode=True)
     try:
         values: dict[str, str | None] = {}
         for start in range(0, len(keys), 500):

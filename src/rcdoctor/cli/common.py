@@ -11,14 +11,14 @@ import click
 
 from rcdoctor.errors import UsageError
 from rcdoctor.model.address import Seed, parse_seed, split_env_seeds
+from rcdoctor.transport.options import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
-    from rcdoctor.collect.connection import ConnectOptions
     from rcdoctor.model.snapshot import Snapshot
     from rcdoctor.model.sources import SeedSource
     from rcdoctor.model.view import AnalysisSettings
+    from rcdoctor.transport.options import ConnectOptions
 
-DEFAULT_TIMEOUT = 3.0  # same as collect.connection's; kept here so --help does not import redis
 ENV_SEEDS = "RCDOCTOR_SEEDS"  # seeds when none is on the command line (Click reads it: SEEDS' envvar)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -213,8 +213,8 @@ def target(
     timeout: float,
     kube_context: str | None = None,
 ) -> Target:
-    from rcdoctor.collect.connection import ConnectOptions
     from rcdoctor.credentials import check_tls_files, password_from_env, read_password_file
+    from rcdoctor.transport.options import ConnectOptions
 
     check_tls_files(cacert=cacert, cert=cert, key=key)
     parsed = _parse_seeds(seeds)

@@ -63,9 +63,9 @@ def diagnosis(
     answered' is an error (exit 3). The ClusterView is returned for the report to read the same views."""
     from rcdoctor.analyze import analyze
     from rcdoctor.checks import default_registry
-    from rcdoctor.collect.connection import nothing_answered
     from rcdoctor.migrate.journal import local_journals
     from rcdoctor.model.view import ClusterView
+    from rcdoctor.transport.errors import nothing_answered
 
     settings = with_source_domains(settings, snapshot)  # k8s sources' zones when --domains gave none
     # rcdoctor's own journals on this machine, so S004 can name the run that left slots open (read here,

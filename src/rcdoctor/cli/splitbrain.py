@@ -35,8 +35,8 @@ def diff(seeds: tuple[str, ...], output_dir: str, fmt: str, **conn: object) -> i
     restore FILE`), 3 when the comparison could not be made (one side unreachable).
     """
     from rcdoctor.cli.common import collect_with_progress
-    from rcdoctor.collect.connection import nothing_answered
     from rcdoctor.splitbrain.diff import diff_all
+    from rcdoctor.transport.errors import nothing_answered
 
     t = common.target(seeds, **conn)  # type: ignore[arg-type]
     snapshot = collect_with_progress(t)
@@ -95,10 +95,10 @@ def restore(
     with --only and add --overwrite-conflicts to restore the old primary's value. Exit 0 done (or nothing
     to do), 1 conflicts left for a decision, 2 some keys could not be restored.
     """
-    from rcdoctor.collect.connection import cluster_client
     from rcdoctor.divergence import report
     from rcdoctor.splitbrain.restore import apply as run
     from rcdoctor.splitbrain.restore import choose
+    from rcdoctor.transport.redis_py import cluster_client
 
     header, diffs = report.read(Path(file))
     wanted = {k.encode() for k in keys} if keys else None

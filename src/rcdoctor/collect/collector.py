@@ -17,10 +17,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-import redis
-
 from rcdoctor import __version__
-from rcdoctor.collect.connection import ConnectOptions, classify, classify_with, open_connection
 from rcdoctor.collect.probe import resolve, tcp_probe
 from rcdoctor.collect.sources import expand
 from rcdoctor.errors import SourceError
@@ -49,6 +46,9 @@ from rcdoctor.model.snapshot import (
     NodeSample,
     Snapshot,
 )
+from rcdoctor.transport.errors import ServerError, classify, classify_with
+from rcdoctor.transport.options import ConnectOptions
+from rcdoctor.transport.redis_py import open_connection
 
 # CONFIG GET takes one pattern per call on 6.2, so each is its own command (pipelined anyway).
 CONFIG_PATTERNS = (
@@ -380,7 +380,7 @@ def _ask(
     ping_started = time.perf_counter()
     conn.send_packed_command(conn.pack_commands([("CLIENT", "SETNAME", CLIENT_NAME), ("PING",)]))
     # The name only shows rcdoctor in CLIENT LIST: an ACL user without CLIENT is no blind spot.
-    with contextlib.suppress(redis.ResponseError):
+    with contextlib.suppress(ServerError):
         conn.read_response()
     conn.read_response()
     asked.ping_ms = round((time.perf_counter() - ping_started) * 1000, 3)
@@ -469,7 +469,7 @@ def _read(
             conn._sock.settimeout(remaining)
         try:
             reply = conn.read_response()
-        except redis.ResponseError as exc:
+        except ServerError as exc:
             reply_errors[key] = str(exc)
             continue
         replies[key] = _jsonable(key, reply)
@@ -487,7 +487,7 @@ def _node_level_error(reply_errors: dict[str, str]) -> NodeError | None:
     """A node whose essential commands failed is an error as a whole (e.g. cluster disabled)."""
     for key in (CLUSTER_NODES, CLUSTER_INFO):
         if key in reply_errors:
-            return classify(redis.ResponseError(reply_errors[key]))
+            return classify(ServerError(reply_errors[key]))
     return None
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import socket
 import time
 
-from rcdoctor.collect.connection import classify
 from rcdoctor.model.address import Endpoint, is_ip
 from rcdoctor.model.snapshot import PortProbe
+from rcdoctor.transport.errors import classify
 
 
 def tcp_probe(endpoint: Endpoint, timeout: float) -> PortProbe:

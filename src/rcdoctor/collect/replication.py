@@ -9,24 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
-
-from rcdoctor.collect.connection import ConnectOptions, client
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.replication import SyncState, sync_state
+from rcdoctor.transport.errors import TransportError
+from rcdoctor.transport.options import ConnectOptions
+from rcdoctor.transport.redis_py import node_client
 
 
 def link_state(replica: str, primary: str | None, options: ConnectOptions) -> SyncState | None:
     """Where `replica` (host:port) is in its sync with `primary` (host:port, None when unknown).
     None when the replica (or the primary) does not answer."""
     try:
-        with client(parse_hostport(replica), options) as c:
+        with node_client(parse_hostport(replica), options) as c:
             mine = _sections(c.info("replication"), c.info("persistence"))
         theirs = None
         if primary is not None:
-            with client(parse_hostport(primary), options) as c:
+            with node_client(parse_hostport(primary), options) as c:
                 theirs = _sections(c.info("replication"))
-    except (redis.RedisError, OSError):
+    except (TransportError, OSError):
         return None
     return sync_state(mine, replica, theirs)
 

@@ -13,12 +13,11 @@ import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from redis.exceptions import AskError, RedisError, ResponseError
-
-from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.divergence.keys import Copy, KeyDiff, Tally
 from rcdoctor.migrate.link import Link
 from rcdoctor.model.address import parse_hostport
+from rcdoctor.transport.errors import AskRedirect, ServerError, TransportError
+from rcdoctor.transport.options import ConnectOptions
 
 SLOTS_PER_ROUND = 128
 KEYS_PER_ROUND = 1000
@@ -71,10 +70,10 @@ def _copies(link: Link, keys: Sequence[bytes], follow: bool = True) -> list[Copy
         commands += [("ASKING",), ("OBJECT", "IDLETIME", k), ("ASKING",), ("DUMP", k), ("ASKING",), ("PTTL", k)]
     replies = link.run(commands)
     found: list[Copy | None] = []
-    asked: dict[tuple[str, int], tuple[AskError, list[int]]] = {}
+    asked: dict[tuple[str, int], tuple[AskRedirect, list[int]]] = {}
     for i in range(len(keys)):
         idle, payload, pttl = replies[6 * i + 1], replies[6 * i + 3], replies[6 * i + 5]
-        ask = next((r for r in (payload, pttl) if isinstance(r, AskError)), None)
+        ask = next((r for r in (payload, pttl) if isinstance(r, AskRedirect)), None)
         if ask is not None and follow:
             # A node MIGRATING the slot answers -ASK for a key it no longer holds (ASKING does not change
             # that): if the key still exists it is on the importing node, and that is this side's copy.
@@ -87,7 +86,7 @@ def _copies(link: Link, keys: Sequence[bytes], follow: bool = True) -> list[Copy
     for ask, indexes in asked.values():
         try:
             there = link.asked(ask)
-        except (RedisError, OSError) as exc:
+        except (TransportError, OSError) as exc:
             raise CompareError(
                 f"{link.endpoint} sends keys of slot {ask.slot_id} to {ask.host}:{ask.port}, unreadable: {exc}"
             ) from None
@@ -102,7 +101,7 @@ def _copies(link: Link, keys: Sequence[bytes], follow: bool = True) -> list[Copy
 
 def _checked(link: Link, replies: list[Any]) -> list[Any]:
     for reply in replies:
-        if isinstance(reply, ResponseError):
+        if isinstance(reply, ServerError):
             raise CompareError(f"{link.endpoint}: {reply}")
     return replies
 
@@ -132,11 +131,11 @@ def reads_allowed(link: Link) -> Iterator[None]:
         before = values[0] if values else b"no"
         if before != b"yes":
             link.one("CONFIG", "SET", READS_WHEN_DOWN, "yes")
-    except ResponseError as exc:
+    except ServerError as exc:
         raise CompareError(f"{link.endpoint}: cannot enable {READS_WHEN_DOWN} to read its keys ({exc})") from None
     try:
         yield
     finally:
         if before != b"yes":
-            with contextlib.suppress(RedisError, OSError):  # the node may be gone; the setting only allows reads
+            with contextlib.suppress(TransportError, OSError):  # the node may be gone; the setting only allows reads
                 link.one("CONFIG", "SET", READS_WHEN_DOWN, before)

@@ -27,7 +27,6 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from rcdoctor.analyze import Report, analyze
 from rcdoctor.checks import default_registry
 from rcdoctor.collect import collect
-from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.collect.sources import file_seeds
 from rcdoctor.errors import DoctorError, UsageError
 from rcdoctor.exporter.metrics import CollectionStats, families
@@ -36,6 +35,7 @@ from rcdoctor.model.address import Seed, parse_seed
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.sources import failure_domains
 from rcdoctor.model.view import AnalysisSettings, ClusterView
+from rcdoctor.transport.options import ConnectOptions
 
 Clock = Callable[[], float]
 

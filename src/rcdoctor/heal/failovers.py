@@ -6,14 +6,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import redis
-
-from rcdoctor.collect.connection import ConnectOptions, classify, client
 from rcdoctor.errors import EXIT_CRITICAL, DoctorError
 from rcdoctor.heal.plan import Phase
 from rcdoctor.migrate.journal import Journal
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.transport.errors import TransportError, classify
+from rcdoctor.transport.options import ConnectOptions
+from rcdoctor.transport.redis_py import node_client
 
 HOLD = "cluster-replica-no-failover"
 
@@ -33,13 +33,13 @@ def hold_failovers(
         if not sample.answered or sample.myself is None or sample.myself.is_primary:
             continue
         try:
-            with client(sample.endpoint, options) as c:
+            with node_client(sample.endpoint, options) as c:
                 before = str(c.config_get(HOLD).get(HOLD, "no"))
                 if before != "yes":
                     journal.write("hold-failover", node=sample.address, before=before)
                     c.config_set(HOLD, "yes")
                     held[sample.address] = before
-        except (redis.RedisError, OSError) as exc:
+        except (TransportError, OSError) as exc:
             log(f"  note    {sample.address}: cannot hold failovers ({classify(exc).message})")
     if held:
         log(f"  held failovers on {len(held)} replica(s) while nodes reconnect ({HOLD} yes, restored after)")
@@ -51,10 +51,10 @@ def release_failovers(
 ) -> None:
     for address, before in held.items():
         try:
-            with client(parse_hostport(address), options) as c:
+            with node_client(parse_hostport(address), options) as c:
                 c.config_set(HOLD, before)
             journal.write("release-failover", node=address, value=before)
-        except (redis.RedisError, OSError) as exc:
+        except (TransportError, OSError) as exc:
             log(f"  WARNING {address}: could not restore {HOLD} {before}: {classify(exc).message}; set it by hand")
 
 
@@ -64,11 +64,11 @@ def await_promotions(phase: Phase, options: ConnectOptions, log: Callable[[str],
     for step in phase.steps:
         while True:
             try:
-                with client(parse_hostport(step.node), options) as c:
+                with node_client(parse_hostport(step.node), options) as c:
                     if c.info("replication").get("role") == "master":
                         log(f"  {step.node} is a primary now")
                         break
-            except (redis.RedisError, OSError):
+            except (TransportError, OSError):
                 pass
             if time.monotonic() > deadline:
                 raise PromotionTimeout(f"{step.node} was not promoted within 30s of CLUSTER FAILOVER")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.collect.replication import link_state
 from rcdoctor.heal.steps import Phase
 from rcdoctor.model.replication import UP
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
+from rcdoctor.transport.options import ConnectOptions
 
 STARTED_WITHIN_S = 15.0  # a sync that has not even begun by then is reported, not waited for
 UP_WITHIN_S = 60.0  # a sync under way is waited for up to this long, then left to finish by itself

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 
-import redis
-
-from rcdoctor.collect.connection import ConnectOptions, classify, client
 from rcdoctor.heal.plan import Expect
 from rcdoctor.model.address import parse_hostport
+from rcdoctor.transport.errors import TransportError, classify
+from rcdoctor.transport.options import ConnectOptions
+from rcdoctor.transport.redis_py import NodeClient, node_client
 
 
 def check(expect: Expect, options: ConnectOptions) -> tuple[str, str] | None:
@@ -29,7 +29,7 @@ def check(expect: Expect, options: ConnectOptions) -> tuple[str, str] | None:
     return _check_once(expect, options)
 
 
-def _config(c: redis.Redis, setting: str) -> str:
+def _config(c: NodeClient, setting: str) -> str:
     reply = c.execute_command("CONFIG", "GET", setting)
     if isinstance(reply, dict):  # RESP3 or a client that pairs the reply
         value = reply.get(setting, reply.get(setting.encode(), ""))
@@ -46,13 +46,13 @@ def _check_once(expect: Expect, options: ConnectOptions) -> tuple[str, str] | No
             return None
         return "failed", f"precondition: {expect.node_id[:8]} has no address to check"
     try:
-        with client(parse_hostport(expect.address), options, timeout=max(options.timeout, 2.0)) as c:
+        with node_client(parse_hostport(expect.address), options, timeout=max(options.timeout, 2.0)) as c:
             my_id = str(c.execute_command("CLUSTER", "MYID"))
             wanted = ("replica-of", "owns-none", "alone", "knows")
             view = str(c.execute_command("CLUSTER", "NODES")) if expect.kind in wanted else ""
             setting, _, wrong = expect.other.partition(" ")
             now = _config(c, setting) if expect.kind == "config-is" else ""
-    except (redis.RedisError, OSError) as exc:
+    except (TransportError, OSError) as exc:
         if expect.kind == "silent":
             return None
         return "failed", f"precondition: {expect.address} does not answer ({classify(exc).message})"

@@ -15,14 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import AskError, ResponseError
-
-from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.divergence import report
 from rcdoctor.divergence.compare import CompareError, differences, linked, reads_allowed
 from rcdoctor.divergence.keys import KeyDiff, Tally
 from rcdoctor.heal.steps import Salvage
 from rcdoctor.migrate.link import Link
+from rcdoctor.transport.errors import AskRedirect, ServerError
+from rcdoctor.transport.options import ConnectOptions
 
 BATCH = 500
 READS_WHEN_DOWN = "cluster-allow-reads-when-down"
@@ -93,9 +92,9 @@ def _copy_over(owner: Link, diffs: list[KeyDiff]) -> tuple[int, int]:
         # A slot the owner is MIGRATING: it answers -ASK for a key it lacks, RESTORE included. The slot's
         # keys are going to the importing node, which takes the key after ASKING (where the comparison
         # found the owner's side of that slot); the slot's closing then moves it wherever the slot ends up.
-        asked: dict[tuple[str, int], tuple[AskError, list[int]]] = {}
+        asked: dict[tuple[str, int], tuple[AskRedirect, list[int]]] = {}
         for i, reply in enumerate(replies):
-            if isinstance(reply, AskError):
+            if isinstance(reply, AskRedirect):
                 asked.setdefault(reply.node_addr, (reply, []))[1].append(i)
         for ask, indexes in asked.values():
             there = owner.asked(ask)
@@ -106,7 +105,7 @@ def _copy_over(owner: Link, diffs: list[KeyDiff]) -> tuple[int, int]:
             for i, answer in zip(indexes, answers, strict=True):
                 replies[i] = answer
         for diff, reply in zip(batch, replies, strict=True):
-            if isinstance(reply, ResponseError):
+            if isinstance(reply, ServerError):
                 if "BUSYKEY" in str(reply):
                     busy += 1  # the owner has it now: a conflict, not overwritten
                     continue

@@ -15,12 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import redis
-
 from rcdoctor.analyze import Report, analyze
 from rcdoctor.checks import default_registry
 from rcdoctor.collect import collect
-from rcdoctor.collect.connection import ConnectOptions, classify, client, nothing_answered
 from rcdoctor.errors import EXIT_CRITICAL, DoctorError
 from rcdoctor.heal import salvage, strays
 from rcdoctor.heal.failovers import await_promotions, hold_failovers, release_failovers
@@ -40,6 +37,9 @@ from rcdoctor.model.address import Seed, is_ip, parse_hostport
 from rcdoctor.model.command import brief
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView, uncovered
+from rcdoctor.transport.errors import ServerError, TransportError, classify, nothing_answered
+from rcdoctor.transport.options import ConnectOptions
+from rcdoctor.transport.redis_py import node_client
 
 MAX_ROUNDS = 12
 
@@ -127,7 +127,7 @@ def gather(snapshot: Snapshot, ctx: ClusterView, options: ConnectOptions) -> Fac
     copies = {}
     for node_id, (owner, slots) in stale_copies(ctx).items():
         # Not compared (a node refused): the plan says so and leaves that node alone.
-        with contextlib.suppress(SalvageError, DoctorError, redis.RedisError, OSError):
+        with contextlib.suppress(SalvageError, DoctorError, TransportError, OSError):
             copies[node_id] = salvage.tally(ctx.own[node_id].address, ctx.own[owner].address, slots, options)
     return Facts(closings, counts, offsets, copies)
 
@@ -162,23 +162,9 @@ def run(
             # (a "down" node heal would otherwise leave for a human). Wait (bounded), look again, and carry
             # on if the cluster now shows work.
             waited_for_links = True
-            log("nothing left to do: waiting for the cluster to settle before the verdict")
-            snapshot = _settle(addresses, options, want_healthy=True)
-            pending = not_up(snapshot)
-            if not pending and not _loading(snapshot):
+            snapshot, quiet = _await_in_flight(addresses, options, journal, log)
+            if quiet:
                 break
-            if pending:
-                log(f"waiting for {len(pending)} replica link(s) to come up")
-                primaries = {i: a for i, a in ((s.node_id, s.address) for s in snapshot.answered) if i}
-                for line in await_links(pending, primaries, options, log):
-                    journal.write("replica-not-up", detail=line)
-            # A replica loading the RDB of its sync answers only LOADING (and misses pings: its peers flag
-            # it failing); wait for it to finish (bounded) rather than leave it as a "down" node.
-            deadline = time.monotonic() + UP_WITHIN_S
-            while _loading(snapshot) and time.monotonic() < deadline:
-                log(f"  waiting {', '.join(_loading(snapshot))}: loading its data set")
-                time.sleep(1.0)
-                snapshot = collect(addresses, options)
             snapshot = _settle(addresses, options, want_healthy=True)
             flags = remember_suspects(snapshot, flags)
             current = plan_for(snapshot, options, flags)
@@ -233,6 +219,32 @@ def run(
     return outcome
 
 
+def _await_in_flight(
+    addresses: Sequence[Seed | str], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
+) -> tuple[Snapshot, bool]:
+    """Settle, then wait (bounded) for replica links still coming up and replicas still loading. Returns
+    the settled snapshot and True when nothing was in flight (the verdict is made on it), else the last
+    snapshot taken while waiting and False (the caller settles and plans again)."""
+    log("nothing left to do: waiting for the cluster to settle before the verdict")
+    snapshot = _settle(addresses, options, want_healthy=True)
+    pending = not_up(snapshot)
+    if not pending and not _loading(snapshot):
+        return snapshot, True
+    if pending:
+        log(f"waiting for {len(pending)} replica link(s) to come up")
+        primaries = {i: a for i, a in ((s.node_id, s.address) for s in snapshot.answered) if i}
+        for line in await_links(pending, primaries, options, log):
+            journal.write("replica-not-up", detail=line)
+    # A replica loading the RDB of its sync answers only LOADING (and misses pings: its peers flag
+    # it failing); wait for it to finish (bounded) rather than leave it as a "down" node.
+    deadline = time.monotonic() + UP_WITHIN_S
+    while _loading(snapshot) and time.monotonic() < deadline:
+        log(f"  waiting {', '.join(_loading(snapshot))}: loading its data set")
+        time.sleep(1.0)
+        snapshot = collect(addresses, options)
+    return snapshot, False
+
+
 def _run_phase(
     phase: Phase,
     seeds: Sequence[Seed | str],
@@ -274,7 +286,7 @@ def _run_phase(
             returned = strays.return_keys(
                 stray, parse_hostport(stray.holder_address), parse_hostport(stray.owner_address), options
             )
-        except (strays.StrayError, redis.RedisError, OSError) as exc:
+        except (strays.StrayError, TransportError, OSError) as exc:
             journal.write("strays-failed", slot=stray.slot, holder=stray.holder, owner=stray.owner, reason=str(exc))
             raise HealFailed(f"slot {stray.slot}: returning its stray keys to {stray.owner[:8]}: {exc}") from None
         if returned.skipped:  # the next round plans the open slot's closing instead
@@ -324,7 +336,7 @@ def _attempt(step: Step, options: ConnectOptions, keep: Path, fence: Fence | Non
     if step.salvage is not None:
         try:
             saved = salvage.run(step.node, step.salvage, options, keep)
-        except (SalvageError, DoctorError, redis.RedisError, OSError) as exc:
+        except (SalvageError, DoctorError, TransportError, OSError) as exc:
             return "failed", f"salvage before {brief(step.command)}: {exc}"
         if saved.conflicts and not step.salvage.allow_conflicts:
             return "failed", f"{saved.summary()}; dropping the copy's values needs {RISK_DISCARD}"
@@ -333,14 +345,14 @@ def _attempt(step: Step, options: ConnectOptions, keep: Path, fence: Fence | Non
     if command[:2] == ["CLUSTER", "MEET"] and not is_ip(command[2]):
         command[2] = resolve(command[2])  # MEET takes an IP only
     try:
-        with client(parse_hostport(step.node), options, timeout=max(options.timeout, 5.0)) as c:
+        with node_client(parse_hostport(step.node), options, timeout=max(options.timeout, 5.0)) as c:
             c.execute_command(*command)
         return "ok", kept
-    except redis.ResponseError as exc:
+    except ServerError as exc:
         if command[:2] == ["CLUSTER", "FORGET"] and "unknown node" in str(exc).lower():
             return "skipped", "already forgotten"
         return "failed", str(exc)
-    except (redis.RedisError, OSError) as exc:
+    except (TransportError, OSError) as exc:
         return "failed", classify(exc).message
 
 

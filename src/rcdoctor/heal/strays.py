@@ -20,9 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.exceptions import ResponseError
-
-from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.errors import DoctorError
 from rcdoctor.heal.steps import Stray
 from rcdoctor.migrate.link import Command, Link, migrate_auth, text
@@ -31,6 +28,8 @@ from rcdoctor.model.cluster_nodes import parse_cluster_nodes
 from rcdoctor.model.info import parse_info
 from rcdoctor.model.replication import lagging_text
 from rcdoctor.model.server import replicates_setslot, server_identity
+from rcdoctor.transport.errors import ServerError
+from rcdoctor.transport.options import ConnectOptions
 
 BATCH = 500
 SETSLOT_TIMEOUT_MS = 2000  # Valkey's own default wait for the replicas' acknowledgement
@@ -85,8 +84,8 @@ def return_keys(stray: Stray, holder: Endpoint, owner: Endpoint, options: Connec
                 for key, mine, other in zip(keys, ours, theirs, strict=True):
                     # An error stops the run before this batch changes anything (an -ASK from the owner:
                     # its slot opened after the check above).
-                    if isinstance(mine, ResponseError) or isinstance(other, ResponseError):
-                        raise StrayError(f"slot {stray.slot}: {mine if isinstance(mine, ResponseError) else other}")
+                    if isinstance(mine, ServerError) or isinstance(other, ServerError):
+                        raise StrayError(f"slot {stray.slot}: {mine if isinstance(mine, ServerError) else other}")
                     if mine is None:
                         continue  # expired meanwhile
                     if other is None:
@@ -100,7 +99,7 @@ def return_keys(stray: Stray, holder: Endpoint, owner: Endpoint, options: Connec
                         skip.add(key)
                         result.conflicts.append(key.decode("utf-8", "replace"))
                 for reply in src.run(commands)[1::2]:
-                    if isinstance(reply, ResponseError):
+                    if isinstance(reply, ServerError):
                         raise StrayError(f"slot {stray.slot}: {reply}")
                 if not commands:
                     break  # only conflicts are left
@@ -116,7 +115,7 @@ def _setslot(link: Link, command: Command, tail: tuple[Any, ...]) -> None:
     """SETSLOT on the holder; NOREPLICAS (its replicas did not acknowledge within TIMEOUT) -> StrayError
     naming them, after clearing what they applied anyway (a STABLE that is itself not waited for)."""
     (reply,) = link.run([command])
-    if not isinstance(reply, ResponseError):
+    if not isinstance(reply, ServerError):
         return
     if "NOREPLICAS" not in str(reply).upper():
         raise StrayError(f"{' '.join(map(str, command[:4]))} on {link.endpoint}: {reply}")

@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import redis
-
-from rcdoctor.collect.connection import ConnectOptions, client
 from rcdoctor.credentials import read_password_file
 from rcdoctor.errors import LabError
 from rcdoctor.lab import process
@@ -27,6 +24,9 @@ from rcdoctor.model.address import Secret
 from rcdoctor.model.cluster_slots import parse_cluster_slots
 from rcdoctor.model.server import ServerIdentity
 from rcdoctor.model.slots import SLOT_COUNT, SlotRange
+from rcdoctor.transport.errors import TransportError
+from rcdoctor.transport.options import ConnectOptions
+from rcdoctor.transport.redis_py import NodeClient, node_client
 
 DEFAULT_BASE_IP = "127.0.0.11"
 DEFAULT_PORT = 6379
@@ -164,8 +164,8 @@ class Lab:
     def node(self, name: str) -> LabNode:
         return self.state.node(name)
 
-    def client(self, node: LabNode, timeout: float = 2.0) -> redis.Redis:
-        return client(node.endpoint, self.options, timeout=timeout)
+    def client(self, node: LabNode, timeout: float = 2.0) -> NodeClient:
+        return node_client(node.endpoint, self.options, timeout=timeout)
 
     def save(self) -> None:
         self.state.save()
@@ -338,7 +338,7 @@ class Lab:
             try:
                 if predicate():
                     return
-            except (redis.RedisError, OSError) as exc:
+            except (TransportError, OSError) as exc:
                 last_error = exc
             time.sleep(0.05)
         raise LabError(
@@ -353,7 +353,7 @@ class Lab:
                 try:
                     with self.client(node, timeout=0.5) as c:
                         return "primary" if c.info("replication").get("role") == "master" else "replica"
-                except (redis.RedisError, OSError):
+                except (TransportError, OSError):
                     pass
             return node.role
 
@@ -384,7 +384,7 @@ class Lab:
                     owner = owner_in_view(c, slot)
                 if owner is not None:
                     return self._by_id(owner)
-            except (redis.RedisError, OSError):
+            except (TransportError, OSError):
                 continue
         raise LabError(f"no running node knows an owner for slot {slot}")
 
@@ -459,18 +459,18 @@ def split_slots(primaries: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def slot_map(c: redis.Redis) -> tuple[tuple[SlotRange, str | None], ...]:
+def slot_map(c: NodeClient) -> tuple[tuple[SlotRange, str | None], ...]:
     """This node's CLUSTER SLOTS as (range, owner id) pairs, through the model's parser."""
     entries = parse_cluster_slots(c.execute_command("CLUSTER", "SLOTS")).value
     return tuple(sorted((e.range, e.primary.node_id) for e in entries))
 
 
-def owner_in_view(c: redis.Redis, slot: int) -> str | None:
+def owner_in_view(c: NodeClient, slot: int) -> str | None:
     """The id of the node owning `slot` in this node's view, or None when the slot is uncovered there."""
     return next((owner for r, owner in slot_map(c) if r.start <= slot <= r.end), None)
 
 
-def add_slots(c: redis.Redis, first: int, last: int, version: tuple[int, ...]) -> None:
+def add_slots(c: NodeClient, first: int, last: int, version: tuple[int, ...]) -> None:
     if version >= (7, 0):
         c.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
     else:
@@ -495,7 +495,7 @@ def _roles(nodes_text: str) -> frozenset[tuple[str, str]]:
     return frozenset((f[0], f[3]) for f in (line.split() for line in nodes_text.splitlines()) if len(f) >= 8)
 
 
-def _known_nodes(c: redis.Redis) -> int:
+def _known_nodes(c: NodeClient) -> int:
     text = str(c.execute_command("CLUSTER", "NODES"))
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if any("handshake" in ln.split()[2] for ln in lines):
@@ -503,7 +503,7 @@ def _known_nodes(c: redis.Redis) -> int:
     return len(lines)
 
 
-def _replicate(c: redis.Redis, primary_id: str | None) -> bool:
+def _replicate(c: NodeClient, primary_id: str | None) -> bool:
     c.execute_command("CLUSTER", "REPLICATE", primary_id)
     return True
 

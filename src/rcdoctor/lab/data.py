@@ -14,12 +14,11 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from redis.connection import Connection
-from redis.exceptions import AskError
-
-from rcdoctor.collect.connection import ConnectOptions, open_connection
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.slots import SLOT_COUNT
+from rcdoctor.transport.errors import AskRedirect
+from rcdoctor.transport.options import ConnectOptions
+from rcdoctor.transport.redis_py import RawConnection, open_connection
 
 CHUNK = 20_000  # commands per write: big enough to amortise round trips, small enough for socket buffers
 
@@ -43,7 +42,7 @@ def slot_of(key: bytes) -> int:
     return binascii.crc_hqx(key, 0) % SLOT_COUNT
 
 
-def owners(conn: Connection) -> list[Endpoint]:
+def owners(conn: RawConnection) -> list[Endpoint]:
     """slot -> owner endpoint, from one node's CLUSTER SLOTS."""
     conn.send_command("CLUSTER", "SLOTS")
     table: list[Endpoint | None] = [None] * SLOT_COUNT
@@ -65,7 +64,7 @@ def _by_owner(data: DataSet, table: Sequence[Endpoint], indexes: Iterable[int]) 
     return groups
 
 
-def _pack(conn: Connection, commands: Iterable[tuple[bytes, ...]]) -> list[bytes]:
+def _pack(conn: RawConnection, commands: Iterable[tuple[bytes, ...]]) -> list[bytes]:
     return conn.pack_commands(list(commands))  # type: ignore[no-any-return]
 
 
@@ -135,7 +134,7 @@ def missing_or_wrong(seed: Endpoint, options: ConnectOptions, data: DataSet) -> 
                     try:
                         # Keep the connection on an error reply: the rest of the pipeline is still to read.
                         value = node.read_response(disable_decoding=True, disconnect_on_error=False)
-                    except AskError as ask:
+                    except AskRedirect as ask:
                         # A slot half-way through a migration: a key already moved is on the target, which
                         # is where any cluster client would read it (ASKING, then the command).
                         asked[Endpoint(str(ask.host), int(ask.port))].append(index)

@@ -6,17 +6,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from redis.cluster import ClusterNode, RedisCluster
-
 from rcdoctor.collect import collect
 from rcdoctor.lab.cluster import Lab
+from rcdoctor.transport.redis_py import app_cluster_client
 
 BATCH = 500
 
 
 def write_demo_keys(lab: Lab, count: int) -> None:
     """`demo:key:0` … through a cluster client, the way an application writes (not straight to owners)."""
-    client = RedisCluster(startup_nodes=[ClusterNode(n.ip, n.port) for n in lab.nodes], socket_timeout=2)
+    client = app_cluster_client([(n.ip, n.port) for n in lab.nodes], timeout=2)
     try:
         for start in range(0, count, BATCH):
             client.mset_nonatomic({f"demo:key:{i}": f"value-{i}" for i in range(start, min(count, start + BATCH))})
@@ -44,9 +43,9 @@ def wait_all_fail(lab: Lab, limit: float) -> tuple[bool, dict[str, str | None], 
 def client_read(addresses: Sequence[str]) -> str | None:
     """Read one key with a cluster client started on these addresses: None when it worked, else what the
     client raised, as an application's log would show it."""
-    nodes = [ClusterNode(*a.rsplit(":", 1)) for a in addresses]
+    nodes = [(host, int(port)) for host, _, port in (a.rpartition(":") for a in addresses)]
     try:
-        client = RedisCluster(startup_nodes=nodes, socket_timeout=1, socket_connect_timeout=1)
+        client = app_cluster_client(nodes, timeout=1, connect_timeout=1)
         try:
             client.get("demo:key:1")
             return None

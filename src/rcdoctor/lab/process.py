@@ -13,13 +13,13 @@ import subprocess
 import time
 from pathlib import Path
 
-import redis
-
-from rcdoctor.collect.connection import ConnectOptions, client
 from rcdoctor.collect.probe import tcp_probe
 from rcdoctor.errors import LabError
 from rcdoctor.lab.state import LabNode, LabState
 from rcdoctor.lab.tls import TlsFiles
+from rcdoctor.transport.errors import AuthFailed, ConnectionLost, Loading, ReplyTimeout, ServerError
+from rcdoctor.transport.options import ConnectOptions
+from rcdoctor.transport.redis_py import node_client
 
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
@@ -246,14 +246,14 @@ def _require_running(node: LabNode) -> None:
 
 
 def _answers(node: LabNode, options: ConnectOptions) -> bool:
-    c = client(node.endpoint, options, timeout=0.5)
+    c = node_client(node.endpoint, options, timeout=0.5)
     try:
         return bool(c.ping())
-    except redis.BusyLoadingError:
+    except Loading:
         return False
-    except redis.AuthenticationError:
+    except AuthFailed:
         return True  # something answers there (maybe with another password)
-    except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError, OSError):
+    except (ConnectionLost, ReplyTimeout, ServerError, OSError):
         return False
     finally:
         c.close()

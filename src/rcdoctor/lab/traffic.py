@@ -9,8 +9,8 @@ import random
 import threading
 from dataclasses import dataclass, field
 
-import redis
-from redis.cluster import ClusterNode, RedisCluster
+from rcdoctor.transport.errors import TransportError
+from rcdoctor.transport.redis_py import ClusterClient, app_cluster_client
 
 
 @dataclass
@@ -24,8 +24,8 @@ class ClientLoad:
     stop: threading.Event = field(default_factory=threading.Event)
     password: str | None = field(default=None, repr=False)
 
-    def _client(self) -> RedisCluster:
-        return RedisCluster(startup_nodes=[ClusterNode(*self.seed)], decode_responses=True, password=self.password)
+    def _client(self) -> ClusterClient:
+        return app_cluster_client([self.seed], decode=True, password=self.password)
 
     def run(self) -> None:
         client = self._client()
@@ -43,7 +43,7 @@ class ClientLoad:
                     if probe in self.written and got != self.written[probe]:
                         self.errors.append(f"read {probe}: {got!r} != {self.written[probe]!r}")
                     self.operations += 2
-                except redis.RedisError as exc:
+                except TransportError as exc:
                     self.errors.append(f"{type(exc).__name__}: {exc}")
                 except AttributeError as exc:
                     # redis-py <= 8.1 follows an ASK to a primary that had no slots when it read CLUSTER SLOTS

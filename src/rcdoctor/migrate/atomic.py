@@ -14,11 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import redis
-from redis.exceptions import ResponseError
-
 from rcdoctor import interrupts
-from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.migrate import atomic_protocol as proto
 from rcdoctor.migrate.engine import MigrationOutcome, MigrationSettings, Progress, SlotFailure
 from rcdoctor.migrate.journal import Journal
@@ -26,6 +22,8 @@ from rcdoctor.migrate.link import Link, text
 from rcdoctor.migrate.plan import Transfer
 from rcdoctor.migrate.topology import Node, Topology
 from rcdoctor.model.cluster_nodes import ClusterNode, parse_cluster_nodes
+from rcdoctor.transport.errors import ServerError, TransportError
+from rcdoctor.transport.options import ConnectOptions
 
 _CONVERGE_WAIT = 5.0  # seconds for every primary's slot map to show the new owners (gossip: milliseconds)
 
@@ -121,10 +119,10 @@ class AtomicEngine:
                 _, ask = proto.status(self.dialect, None)
                 known = proto.job_names(self.dialect, self._link(source).one(*ask))
             reply = self._link(node).one(*command)
-        except ResponseError as exc:
+        except ServerError as exc:
             self._fail(source.node_id, target.node_id, slots, f"{command[1]} {command[2]} refused: {exc}")
             return None
-        except (redis.RedisError, OSError) as exc:
+        except (TransportError, OSError) as exc:
             self._gone(node, exc, source, target, slots)
             return None
         job = _Job(source, target, slots, proto.started_id(self.dialect, reply), known)
@@ -139,7 +137,7 @@ class AtomicEngine:
         node = job.source if side == "source" else job.target
         try:
             reply = self._link(node).one(*command)
-        except (redis.RedisError, OSError) as exc:
+        except (TransportError, OSError) as exc:
             self._gone(node, exc, job.source, job.target, job.slots)
             return True
         seen = proto.judge(self.dialect, reply, job.target.node_id, job.slots, job.task_id, job.known_before)
@@ -167,7 +165,7 @@ class AtomicEngine:
         node = job.source if side == "source" else job.target
         try:
             self._link(node).one(*command)
-        except (redis.RedisError, OSError) as exc:
+        except (TransportError, OSError) as exc:
             check = " ".join(proto.status(self.dialect, job.task_id)[1])
             why += f" (the cancel itself failed: {exc}; check with {check})"
         # A job that finished while we cancelled it still counts as moved.
@@ -181,7 +179,7 @@ class AtomicEngine:
     def _owns(self, node: Node, slots: Sequence[int]) -> bool:
         try:
             reply = self._link(node).one("CLUSTER", "NODES")
-        except (redis.RedisError, OSError):
+        except (TransportError, OSError):
             return False
         me = next((n for n in parse_cluster_nodes(text(reply)).value if n.is_myself), None)
         if me is None:
@@ -197,7 +195,7 @@ class AtomicEngine:
             while self._moved and node.node_id not in self.outcome.broken_nodes:
                 try:
                     reply = self._link(node).one("CLUSTER", "NODES")
-                except (redis.RedisError, OSError):
+                except (TransportError, OSError):
                     break
                 if not behind(parse_cluster_nodes(text(reply)).value, self._moved) or time.monotonic() >= deadline:
                     break

@@ -12,13 +12,12 @@ import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import redis
-
-from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.errors import ConnectError, DoctorError, UsageError
 from rcdoctor.migrate.membership import EmptyNode, MembershipStep, probe_empty, run_steps, wait_until_all
 from rcdoctor.migrate.placement import CreatePlan
 from rcdoctor.model.address import Endpoint, parse_hostport
+from rcdoctor.transport.options import ConnectOptions
+from rcdoctor.transport.redis_py import NodeClient
 
 
 def probe_all(addresses: list[str], options: ConnectOptions) -> dict[str, EmptyNode]:
@@ -116,12 +115,12 @@ def apply(
     log("cluster_state:ok on every node, every view lists every replica under its primary, replicas in sync")
 
 
-def _lists_all(c: redis.Redis, count: int) -> bool:
+def _lists_all(c: NodeClient, count: int) -> bool:
     lines = [x for x in str(c.execute_command("CLUSTER", "NODES")).splitlines() if x.strip()]
     return len(lines) == count and not any("handshake" in x.split()[2] for x in lines)
 
 
-def _ready(c: redis.Redis, replica_of: dict[str, str]) -> bool:
+def _ready(c: NodeClient, replica_of: dict[str, str]) -> bool:
     """ok, in sync, and this node's view has the roles right (a client refreshing from it sees them)."""
     if "cluster_state:ok" not in str(c.execute_command("CLUSTER", "INFO")):
         return False

@@ -44,11 +44,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
-from redis.exceptions import ResponseError
-
 from rcdoctor import interrupts
-from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.migrate.journal import Journal
 from rcdoctor.migrate.link import Command, Link, migrate_auth, text
 from rcdoctor.migrate.plan import Transfer
@@ -56,6 +52,8 @@ from rcdoctor.migrate.topology import Node, Topology, describe_slots
 from rcdoctor.model.cluster_nodes import ClusterNode, parse_cluster_nodes
 from rcdoctor.model.replication import lagging_text
 from rcdoctor.model.server import gossip_clears_migrating, replicates_setslot
+from rcdoctor.transport.errors import ConnectionLost, ReplyTimeout, ServerError, TransportError
+from rcdoctor.transport.options import ConnectOptions
 
 MiB = 1024 * 1024
 
@@ -145,7 +143,7 @@ class _Budget:
 
 _SETSLOT = ("CLUSTER", "SETSLOT")
 # The answer put in place of SETSLOTs not sent once the first of their batch was not acknowledged.
-_NOT_SENT = ResponseError("NOREPLICAS not sent: the first SETSLOT of this batch was not acknowledged by the replicas")
+_NOT_SENT = ServerError("NOREPLICAS not sent: the first SETSLOT of this batch was not acknowledged by the replicas")
 _IDLE_REUSE = 10.0  # seconds a finished batch's links stay reusable
 _GOSSIP_WAIT = 5.0  # for a source to hear the target's claim (the lab sees tens of milliseconds)
 # For a target whose cluster is down to come up: Redis holds a master that rejoins from a minority in
@@ -157,13 +155,13 @@ def _cluster_down(message: str) -> bool:
     return message.startswith("CLUSTERDOWN") or "cluster is down" in message.lower()
 
 
-def _adopted(reply: ResponseError) -> bool:
+def _adopted(reply: ServerError) -> bool:
     message = str(reply)
     return "only with masters" in message or "only with primaries" in message or message.startswith("UNBLOCKED")
 
 
 def _unacknowledged(reply: Any) -> bool:
-    return isinstance(reply, ResponseError) and str(reply).startswith("NOREPLICAS")
+    return isinstance(reply, ServerError) and str(reply).startswith("NOREPLICAS")
 
 
 class NodeGone(Exception):
@@ -378,14 +376,14 @@ class Engine:
                 links[node.node_id] = Link(
                     node.endpoint, self.options, timeout=max(30.0, self.settings.migrate_timeout_ms / 500)
                 )
-            except (redis.RedisError, OSError) as exc:
+            except (TransportError, OSError) as exc:
                 raise NodeGone(node, exc) from None
         return links[node.node_id]
 
     def _call(self, link: Link, node: Node, commands: Sequence[Command]) -> list[Any]:
         try:
             return link.run(commands)
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        except (ConnectionLost, ReplyTimeout, OSError) as exc:
             raise NodeGone(node, exc) from None
 
     # SETSLOT, on servers that apply it at once and on those that wait for their replicas first
@@ -411,7 +409,7 @@ class Engine:
             return [first, *([_NOT_SENT] * len(g) for g in timed[1:])]
         try:
             rest = link.spread(timed[1:], self.settings.setslot_connections) if len(timed) > 1 else []
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        except (ConnectionLost, ReplyTimeout, OSError) as exc:
             raise NodeGone(node, exc) from None
         return [first, *rest]
 
@@ -498,7 +496,7 @@ class Engine:
         self._tell_others(closable, batch.sid, batch.tid, links)
         self._record(batch, closable, moved)
 
-    def _refused(self, batch: _Batch, reply: ResponseError, link: Link, node: Node, what: str) -> str:
+    def _refused(self, batch: _Batch, reply: ServerError, link: Link, node: Node, what: str) -> str:
         """Why a SETSLOT was refused; a first NOREPLICAS of a step names the lagging replicas, once."""
         if not _unacknowledged(reply):
             return f"{what}: {reply}"
@@ -516,7 +514,7 @@ class Engine:
         opening = [s for s in batch.slots if s not in batch.importing]
         replies = self._setslots(dst, target, [[(*_SETSLOT, s, "IMPORTING", batch.sid)] for s in opening])
         for slot, (reply,) in zip(opening, replies, strict=True):
-            if isinstance(reply, ResponseError) and not (resume and "already the owner" in str(reply)):
+            if isinstance(reply, ServerError) and not (resume and "already the owner" in str(reply)):
                 failed[slot] = self._refused(batch, reply, dst, target, "IMPORTING on the target")
         opened = {s for s in opening if s not in failed}  # IMPORTING set by this call
         batch.live = [s for s in batch.slots if s not in failed]
@@ -533,9 +531,9 @@ class Engine:
         ]
         for slot, got in zip(batch.live, self._setslots(src, source, groups), strict=True):
             state, found = (got[0] if len(got) == 2 else None), got[-1]
-            if isinstance(state, ResponseError) and not (resume and "not the owner" in str(state)):
+            if isinstance(state, ServerError) and not (resume and "not the owner" in str(state)):
                 failed[slot] = self._refused(batch, state, src, source, "MIGRATING on the source")
-            elif isinstance(found, ResponseError):
+            elif isinstance(found, ServerError):
                 failed[slot] = f"GETKEYSINSLOT: {found}"
             else:
                 keys[slot] = list(found)
@@ -544,7 +542,7 @@ class Engine:
             # undo the IMPORTING set just now where MIGRATING failed: a slot must not stay half-open because of
             # us (an IMPORTING found open on resuming is left as it was)
             replies = self._setslots(dst, target, [[(*_SETSLOT, s, "STABLE")] for s in undone])
-            batch.undone = [s for s, (r,) in zip(undone, replies, strict=True) if not isinstance(r, ResponseError)]
+            batch.undone = [s for s, (r,) in zip(undone, replies, strict=True) if not isinstance(r, ServerError)]
         return keys
 
     def _close(self, batch: _Batch) -> list[int]:
@@ -557,7 +555,7 @@ class Engine:
         closable = [s for s in batch.live if s not in failed]
         replies = self._setslots(dst, target, [[(*_SETSLOT, s, "NODE", batch.tid)] for s in closable])
         for slot, (reply,) in zip(closable, replies, strict=True):
-            if isinstance(reply, ResponseError):
+            if isinstance(reply, ServerError):
                 failed[slot] = self._refused(batch, reply, dst, target, "NODE on the target")
         closable = [s for s in closable if s not in failed]
         telling = closable
@@ -576,7 +574,7 @@ class Engine:
             # hears of the target's newer epoch (replica migration): it has adopted the new owner already.
             # On Valkey that can happen while the SETSLOT waits for its replicas: it is then answered
             # UNBLOCKED (valkey-cli accepts both answers too).
-            if not isinstance(reply, ResponseError) or _adopted(reply):
+            if not isinstance(reply, ServerError) or _adopted(reply):
                 continue
             if _unacknowledged(reply) and gossip_clears_migrating(source.server):
                 unacknowledged.append(slot)
@@ -649,7 +647,7 @@ class Engine:
             try:
                 link = self._link(links, node)
                 link.run([("CLUSTER", "SETSLOT", s, "NODE", tid) for s in slots])
-            except (NodeGone, redis.RedisError, OSError):
+            except (NodeGone, TransportError, OSError):
                 continue
 
     def _converge(self) -> None:
@@ -678,7 +676,7 @@ class Engine:
                     by_owner.setdefault(self._untold[slot], []).append(slot)
                 for tid, slots in by_owner.items():
                     self._setslots(link, node, [[("CLUSTER", "SETSLOT", s, "NODE", tid)] for s in slots])
-            except (NodeGone, redis.RedisError, OSError):
+            except (NodeGone, TransportError, OSError):
                 continue
             finally:
                 for one in links.values():
@@ -727,12 +725,12 @@ class Engine:
             round_moved = 0
             for (slot, group), reply in zip(sent, replies, strict=True):
                 if not group:  # the GETKEYSINSLOT after this slot's MIGRATEs
-                    if isinstance(reply, ResponseError):
+                    if isinstance(reply, ServerError):
                         failed[slot] = f"GETKEYSINSLOT: {reply}"
                     else:
                         keys[slot] = list(reply)
                     continue
-                if not isinstance(reply, ResponseError):  # OK, or NOKEY when they were gone already
+                if not isinstance(reply, ServerError):  # OK, or NOKEY when they were gone already
                     round_moved += len(group) if text(reply) == "OK" else 0
                     continue
                 message = str(reply)
@@ -781,7 +779,7 @@ class Engine:
         theirs = self._call(dst, target, [c for k in group for c in (("ASKING",), ("DUMP", k))])[1::2]
         conflicts = []
         for key, mine, other in zip(group, ours, theirs, strict=True):
-            if other is None or isinstance(other, ResponseError) or mine is None:
+            if other is None or isinstance(other, ServerError) or mine is None:
                 continue
             if mine == other:
                 replace.add(key)
@@ -826,7 +824,7 @@ class Engine:
             try:
                 link = self._link(links, node)
                 replies = self._setslots(link, node, [[("CLUSTER", "SETSLOT", s, "STABLE")] for s in node_slots])
-                refused = [(s, r) for s, (r,) in zip(node_slots, replies, strict=True) if isinstance(r, ResponseError)]
+                refused = [(s, r) for s, (r,) in zip(node_slots, replies, strict=True) if isinstance(r, ServerError)]
                 lagging = self._lagging(link, node, "STABLE") if any(_unacknowledged(r) for _, r in refused) else ""
                 failures += [
                     SlotFailure(s, node_id, node_id, lagging if _unacknowledged(r) else f"STABLE: {r}")

@@ -1,7 +1,7 @@
 """One pipelined connection to one node, for the migration engine.
 
 Replies are read raw (bytes): key names can be any bytes and must go back to MIGRATE unchanged. An
-error reply becomes a ResponseError in the reply list, in its place, so one bad slot in a pipeline of
+error reply becomes a ServerError in the reply list, in its place, so one bad slot in a pipeline of
 sixty-four does not hide the other sixty-three. A broken connection raises (the caller stops using the node).
 
 `spread` sends independent groups of commands over several connections to the same node at once: a
@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from redis.connection import Connection
-from redis.exceptions import AskError, ResponseError
-
-from rcdoctor.collect.connection import ConnectOptions, open_connection
 from rcdoctor.model.address import Endpoint
+from rcdoctor.transport.errors import AskRedirect, ServerError
+from rcdoctor.transport.options import ConnectOptions
+from rcdoctor.transport.redis_py import RawConnection, open_connection
 
 Command = tuple[Any, ...]
 
@@ -28,7 +27,7 @@ class Link:
         self.endpoint = endpoint
         self.options, self.timeout = options, timeout  # for a link to where an -ASK reply points
         self._conn = open_connection(endpoint, options, timeout=timeout)
-        self._more: list[Connection] = []  # extra connections for `spread`, opened when first needed
+        self._more: list[RawConnection] = []  # extra connections for `spread`, opened when first needed
 
     def spread(self, groups: Sequence[Sequence[Command]], width: int) -> list[list[Any]]:
         """Each group's replies, the groups dealt over up to `width` connections (a group stays on one
@@ -55,10 +54,10 @@ class Link:
         return replies
 
     @staticmethod
-    def _read(conn: Connection) -> Any:
+    def _read(conn: RawConnection) -> Any:
         try:
             return conn.read_response(disable_decoding=True)
-        except ResponseError as exc:
+        except ServerError as exc:
             return exc
 
     def run(self, commands: Sequence[Command]) -> list[Any]:
@@ -69,11 +68,11 @@ class Link:
 
     def one(self, *command: Any) -> Any:
         reply = self.run([command])[0]
-        if isinstance(reply, ResponseError):
+        if isinstance(reply, ServerError):
             raise reply
         return reply
 
-    def asked(self, ask: AskError) -> Link:
+    def asked(self, ask: AskRedirect) -> Link:
         """A link, with the same options, to the node an -ASK reply names (the node importing the slot)."""
         return Link(Endpoint(ask.host, ask.port), self.options, self.timeout)
 

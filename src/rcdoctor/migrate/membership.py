@@ -15,15 +15,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import redis
-
-from rcdoctor.collect.connection import ConnectOptions, classify, client, error_for
 from rcdoctor.errors import DoctorError, UsageError
 from rcdoctor.migrate.topology import Node, Topology
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.command import brief
 from rcdoctor.model.info import as_int, parse_kv
 from rcdoctor.model.server import ServerIdentity, server_identity
+from rcdoctor.transport.errors import TransportError, classify, error_for
+from rcdoctor.transport.options import ConnectOptions
+from rcdoctor.transport.redis_py import NodeClient, node_client
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,13 @@ class EmptyNode:
 def probe_empty(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode:
     """A node fit to join or form a cluster: cluster-enabled, no keys, no slots, knowing no other node."""
     try:
-        with client(endpoint, options) as c:
+        with node_client(endpoint, options) as c:
             info = str(c.execute_command("CLUSTER", "INFO"))
             lines = [x for x in str(c.execute_command("CLUSTER", "NODES")).splitlines() if x.strip()]
             keys = int(c.dbsize())
             node_id = str(c.execute_command("CLUSTER", "MYID"))
             server = {str(k): str(v) for k, v in c.info("server").items()}
-    except (redis.RedisError, OSError) as exc:
+    except (TransportError, OSError) as exc:
         error = classify(exc)
         raise error_for(error.kind, f"{endpoint}: {error.message}") from None
     if keys:
@@ -129,10 +129,10 @@ def _one(step: MembershipStep, options: ConnectOptions) -> None:
 def _try(step: MembershipStep, options: ConnectOptions) -> str | None:
     host, _, port = step.node.rpartition(":")
     try:
-        with client(Endpoint(host, int(port)), options, timeout=max(options.timeout, 5.0)) as c:
+        with node_client(Endpoint(host, int(port)), options, timeout=max(options.timeout, 5.0)) as c:
             c.execute_command(*step.command)
         return None
-    except (redis.RedisError, OSError) as exc:
+    except (TransportError, OSError) as exc:
         return classify(exc).message
 
 
@@ -143,13 +143,13 @@ def wait_known(top: Topology, node_id: str, options: ConnectOptions, timeout: fl
     wait_until_all(endpoints, lambda c: lists(c, node_id), options, timeout, "to list the new node")
 
 
-def lists(c: redis.Redis, node_id: str) -> bool:
+def lists(c: NodeClient, node_id: str) -> bool:
     """This node's CLUSTER NODES has `node_id` (a handshake line does not count)."""
     text = str(c.execute_command("CLUSTER", "NODES"))
     return any(line.startswith(node_id) and "handshake" not in line for line in text.splitlines())
 
 
-def slots_assigned(c: redis.Redis) -> int:
+def slots_assigned(c: NodeClient) -> int:
     """CLUSTER INFO cluster_slots_assigned as this node sees it."""
     value = c.execute_command("CLUSTER", "INFO")  # redis-py may already parse it into a dict
     fields = value if isinstance(value, dict) else parse_kv(str(value)).value
@@ -158,7 +158,7 @@ def slots_assigned(c: redis.Redis) -> int:
 
 def wait_until_all(
     endpoints: list[Endpoint],
-    ready: Callable[[redis.Redis], bool],
+    ready: Callable[[NodeClient], bool],
     options: ConnectOptions,
     timeout: float,
     what: str,
@@ -170,10 +170,10 @@ def wait_until_all(
         still = []
         for endpoint in pending:
             try:
-                with client(endpoint, options) as c:
+                with node_client(endpoint, options) as c:
                     if not ready(c):
                         still.append(endpoint)
-            except (redis.RedisError, OSError):
+            except (TransportError, OSError):
                 still.append(endpoint)
         pending = still
         if pending and time.monotonic() > deadline:

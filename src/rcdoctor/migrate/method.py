@@ -7,13 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import redis
-
-from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.errors import UsageError
 from rcdoctor.migrate import atomic_protocol as proto
 from rcdoctor.migrate.link import Link
 from rcdoctor.migrate.topology import Node, Topology
+from rcdoctor.transport.errors import TransportError
+from rcdoctor.transport.options import ConnectOptions
 
 METHODS = ("auto", "atomic", "keys")
 
@@ -59,7 +58,7 @@ def choose(top: Topology, options: ConnectOptions, requested: str, probe: Probe 
     for node in top.primaries:
         try:
             present = proto.probe_says_present(ask(node, proto.probe_command(dialect)))
-        except (redis.RedisError, OSError):
+        except (TransportError, OSError):
             present = False
         if not present:
             lacking.append(node.short)

@@ -6,10 +6,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import redis
-
 from rcdoctor.collect import collect
-from rcdoctor.collect.connection import ConnectOptions, nothing_answered
 from rcdoctor.errors import DoctorError
 from rcdoctor.migrate import method
 from rcdoctor.migrate import resume as resuming
@@ -22,6 +19,8 @@ from rcdoctor.migrate.plan import MovePlan, Transfer
 from rcdoctor.migrate.topology import Topology, describe_slots, topology
 from rcdoctor.model.address import Seed
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.transport.errors import TransportError, nothing_answered
+from rcdoctor.transport.options import ConnectOptions
 
 
 class UnsafeClusterError(DoctorError):
@@ -67,12 +66,12 @@ def count_keys(
         slots = list(wanted[node_id])
         try:
             link = Link(top.nodes[node_id].endpoint, options, timeout=max(options.timeout, 10.0))
-        except (redis.RedisError, OSError):
+        except (TransportError, OSError):
             return dict.fromkeys(slots)
         try:
             replies = link.run([("CLUSTER", "COUNTKEYSINSLOT", s) for s in slots])
             return {s: r if isinstance(r, int) else None for s, r in zip(slots, replies, strict=True)}
-        except (redis.RedisError, OSError):
+        except (TransportError, OSError):
             return dict.fromkeys(slots)
         finally:
             link.close()

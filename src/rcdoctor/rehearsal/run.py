@@ -19,9 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import redis
-
-from rcdoctor.collect.connection import cluster_client
 from rcdoctor.lab.cluster import Lab, owner_in_view
 from rcdoctor.lab.faults import FaultOp, apply
 from rcdoctor.lab.faults import heal as heal_faults
@@ -29,6 +26,8 @@ from rcdoctor.model.slots import key_hash_slot
 from rcdoctor.rehearsal.checker import Verdict, check
 from rcdoctor.rehearsal.client import Client, Plan, monotonic_clock
 from rcdoctor.rehearsal.history import Op, Phases
+from rcdoctor.transport.errors import TransportError
+from rcdoctor.transport.redis_py import cluster_client
 
 
 @dataclass(frozen=True)
@@ -207,7 +206,7 @@ def failed_over(lab: Lab, cut: list[Any], slot: int) -> bool:
         try:
             with lab.client(node, timeout=0.5) as c:
                 owner = owner_in_view(c, slot)
-        except (redis.RedisError, OSError):
+        except (TransportError, OSError):
             continue
         return owner is not None and owner not in ids
     return False

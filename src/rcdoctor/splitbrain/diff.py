@@ -8,15 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import RedisError
-
-from rcdoctor.collect.connection import ConnectOptions, classify
 from rcdoctor.divergence import report
 from rcdoctor.divergence.compare import CompareError, differences, linked, reads_allowed
 from rcdoctor.divergence.keys import Tally
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
 from rcdoctor.splitbrain.contested import Contest, contests
+from rcdoctor.transport.errors import TransportError, classify
+from rcdoctor.transport.options import ConnectOptions
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ def save(contest: Contest, options: ConnectOptions, directory: Path, stamp: str 
             )
     except CompareError as exc:
         return PairResult(contest, None, tally, str(exc))
-    except (RedisError, OSError) as exc:
+    except (TransportError, OSError) as exc:
         return PairResult(contest, None, tally, f"cannot compare {contest.describe()}: {classify(exc).message}")
     return PairResult(contest, path, tally)
 

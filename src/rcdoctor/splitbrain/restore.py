@@ -18,6 +18,7 @@ from typing import Any
 
 from rcdoctor.divergence.keys import KeyDiff
 from rcdoctor.divergence.report import key_text
+from rcdoctor.transport.errors import ServerError
 
 
 @dataclass
@@ -52,7 +53,6 @@ class Applied:
 
 def apply(cluster: Any, chosen: Iterable[KeyDiff], created: float, replace: set[bytes]) -> Applied:
     """RESTORE each chosen key (side a's copy) through `cluster` (a redis-py RedisCluster)."""
-    from redis.exceptions import ResponseError
 
     elapsed_ms = int((time.time() - created) * 1000)
     outcome = Applied()
@@ -70,7 +70,7 @@ def apply(cluster: Any, chosen: Iterable[KeyDiff], created: float, replace: set[
         try:
             cluster.execute_command(*args)
             outcome.restored.append(diff.key)
-        except ResponseError as exc:
+        except ServerError as exc:
             if str(exc).startswith("BUSYKEY"):
                 outcome.busy.append(diff.key)
             else:

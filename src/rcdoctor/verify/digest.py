@@ -16,12 +16,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.exceptions import AskError, ResponseError
-
-from rcdoctor.collect.connection import ConnectOptions
 from rcdoctor.migrate.link import Link
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.slots import SLOT_COUNT, key_hash_slot
+from rcdoctor.transport.errors import AskRedirect, ServerError
+from rcdoctor.transport.options import ConnectOptions
 
 SCAN_COUNT = 1000
 PROBE_PREFIX = b"rcdoctor:verify:"  # verify's own probe keys never count
@@ -85,11 +84,11 @@ def digest_keys(link: Link, keys: list[bytes], digest: SlotDigest) -> None:
     # (else MOVED), and a digest taken mid-migration must still count them where they are.
     replies = link.run([c for k in keys for c in (("ASKING",), ("DUMP", k))])[1::2]
     for key, payload in zip(keys, replies, strict=True):
-        if payload is None or isinstance(payload, AskError):
+        if payload is None or isinstance(payload, AskRedirect):
             # Gone since SCAN: expired, deleted, or (-ASK: a slot this node is MIGRATING) moved to the
             # importing node, counted there if that node's scan sees it. Not a key this node cannot read.
             continue
-        if isinstance(payload, ResponseError):
+        if isinstance(payload, ServerError):
             # A key in a slot this node neither owns nor imports (S003): readable only by changing
             # the slot's state, which verify never does. Counted, not digested.
             digest.unreadable += 1

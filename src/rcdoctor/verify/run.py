@@ -20,17 +20,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
-from redis.exceptions import MovedError
-
 from rcdoctor.collect import collect
-from rcdoctor.collect.connection import ConnectOptions, classify, client, cluster_client
 from rcdoctor.collect.replication import link_state
 from rcdoctor.migrate.topology import Node, Topology, topology
 from rcdoctor.model.address import Seed
 from rcdoctor.model.replication import UP
 from rcdoctor.model.slots import format_ranges, key_hash_slot, to_ranges
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.transport.errors import MovedRedirect, ServerError, TransportError, classify
+from rcdoctor.transport.options import ConnectOptions
+from rcdoctor.transport.redis_py import cluster_client, node_client
 from rcdoctor.verify.baseline import Baseline, Comparison, compare
 from rcdoctor.verify.digest import PROBE_PREFIX, SlotDigest, node_digest
 
@@ -115,7 +114,7 @@ def probe(top: Topology, options: ConnectOptions, report: VerifyReport) -> None:
                 detail = "written and read back" if ok else f"read back {back!r}"
                 if ok:
                     written[primary.node_id] = value
-            except (redis.RedisError, OSError) as exc:
+            except (TransportError, OSError) as exc:
                 ok, detail = False, f"{type(exc).__name__}: {classify(exc).message}"
             report.add(f"cluster client write/read in {primary.address}'s slots", ok, detail)
         for primary in primaries:
@@ -124,7 +123,7 @@ def probe(top: Topology, options: ConnectOptions, report: VerifyReport) -> None:
                 _on_replicas(top, primary, keys[primary.node_id], written[primary.node_id], options, report)
     finally:
         for key in keys.values():
-            with contextlib.suppress(redis.RedisError, OSError):  # else it expires within 5 minutes
+            with contextlib.suppress(TransportError, OSError):  # else it expires within 5 minutes
                 cluster.delete(key)
         cluster.close()
 
@@ -135,19 +134,19 @@ def _through_every_node(
     wrong: list[str] = []
     for node in top.nodes.values():
         try:
-            with client(node.endpoint, options) as c:
+            with node_client(node.endpoint, options) as c:
                 reply = c.execute_command("GET", key.decode())
             if node.node_id == primary.node_id and str(reply) != value.decode():
                 wrong.append(f"{node.address} answered {reply!r}")
             elif node.node_id != primary.node_id:
                 wrong.append(f"{node.address} answered the value instead of MOVED")
-        except redis.ResponseError as exc:
-            # redis-py turns a MOVED reply into MovedError and drops the word from the message
-            moved = isinstance(exc, MovedError) or str(exc).startswith("MOVED")
+        except ServerError as exc:
+            # redis-py turns a MOVED reply into MovedRedirect and drops the word from the message
+            moved = isinstance(exc, MovedRedirect) or str(exc).startswith("MOVED")
             moved_to = str(exc).split()[-1] if moved else None
             if node.node_id == primary.node_id or moved_to != primary.address:
                 wrong.append(f"{node.address}: {'MOVED ' if moved else ''}{exc}")
-        except (redis.RedisError, OSError) as exc:
+        except (TransportError, OSError) as exc:
             wrong.append(f"{node.address}: {classify(exc).message}")
     report.add(
         f"every node routes {primary.address}'s key",
@@ -187,10 +186,10 @@ def _on_replicas(
         seen = False
         while not seen and time.monotonic() < deadline:
             try:
-                with client(replica.endpoint, options) as c:
+                with node_client(replica.endpoint, options) as c:
                     c.execute_command("READONLY")
                     seen = c.execute_command("GET", key.decode()) == value.decode()
-            except (redis.RedisError, OSError):
+            except (TransportError, OSError):
                 seen = False
             if not seen:
                 time.sleep(0.05)
@@ -207,7 +206,7 @@ def _on_replicas(
 
 def count_keys(top: Topology, options: ConnectOptions, report: VerifyReport, expect: int | None) -> None:
     for primary in top.primaries:
-        with client(primary.endpoint, options) as c:
+        with node_client(primary.endpoint, options) as c:
             report.keys[primary.address] = int(c.dbsize())
     total = sum(report.keys.values())
     counts = sorted(report.keys.values())

@@ -10,9 +10,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from rcdoctor.errors import FaultError
+from rcdoctor.transport.errors import TransportError
 
 if TYPE_CHECKING:
     from rcdoctor.lab.cluster import Lab
@@ -157,7 +156,7 @@ def apply(lab: Lab, op: FaultOp, record: bool = True) -> FaultResult:
     nodes = resolve_targets(lab, op.targets, op.params) if kind.needs_targets else []
     try:
         undo, details = kind.apply(lab, nodes, op.params)
-    except (redis.RedisError, OSError) as exc:
+    except (TransportError, OSError) as exc:
         lab.save()
         raise FaultError(f"{op.f}: {exc}") from None
     result = FaultResult(op, tuple(n.name for n in nodes), undo, MappingProxyType(details))

@@ -16,13 +16,13 @@ import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from rcdoctor.errors import FaultError
 from rcdoctor.lab.cluster import owner_in_view
 from rcdoctor.lab.faults.base import FaultOp, register, wait_until
 from rcdoctor.model.server import replicates_setslot
 from rcdoctor.model.slots import SLOT_COUNT, key_hash_slot
+from rcdoctor.transport.errors import ServerError, TransportError
+from rcdoctor.transport.redis_py import NodeClient
 
 if TYPE_CHECKING:
     from rcdoctor.lab.cluster import Lab
@@ -34,14 +34,14 @@ SETSLOT_TIMEOUT_MS = 2000  # Valkey's own default wait for replicas; said explic
 WAITING_CLIENT = SETSLOT_TIMEOUT_MS / 1000 + 3.0  # a socket timeout that outlasts the server's own wait
 
 
-def _setslot(lab: Lab, c: redis.Redis, node: LabNode, slot: int, *state: str) -> None:
+def _setslot(lab: Lab, c: NodeClient, node: LabNode, slot: int, *state: str) -> None:
     """CLUSTER SETSLOT on a lab node. Valkey 8+ applies it only once the node's replicas acknowledge it:
     there it carries TIMEOUT, and a NOREPLICAS answer (a paused replica, say) is a one-line FaultError
     instead of a hang or a half-made fault."""
     tail = ("TIMEOUT", SETSLOT_TIMEOUT_MS) if replicates_setslot(lab.identity) else ()
     try:
         c.execute_command("CLUSTER", "SETSLOT", slot, *state, *tail)
-    except redis.ResponseError as exc:
+    except ServerError as exc:
         if "NOREPLICAS" not in str(exc).upper():
             raise
         raise FaultError(
@@ -121,7 +121,7 @@ def half_migrate(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -> O
         try:
             _setslot(lab, s, source, slot, "MIGRATING", str(target.node_id))
         except FaultError:
-            with contextlib.suppress(redis.RedisError, FaultError):
+            with contextlib.suppress(TransportError, FaultError):
                 _setslot(lab, t, target, slot, "STABLE")  # not half a fault: the target's side undone
             raise
     moved = keys[:move]
@@ -172,7 +172,7 @@ def drop_slot_owner(lab: Lab, nodes: list[LabNode], params: Mapping[str, Any]) -
             with lab.client(node) as c:
                 if owner_in_view(c, slot) is not None:
                     done = False
-                    with contextlib.suppress(redis.ResponseError):  # already unassigned there
+                    with contextlib.suppress(ServerError):  # already unassigned there
                         c.execute_command("CLUSTER", "DELSLOTS", slot)
         return done
 

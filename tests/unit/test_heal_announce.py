@@ -13,10 +13,11 @@ import pytest
 from rcdoctor.analyze import analyze
 from rcdoctor.checks import default_registry
 from rcdoctor.checks.config.announce import misannounced
+from rcdoctor.heal.conditions import AnswersAs, ConfigIs
 from rcdoctor.heal.plan import FIX_ANNOUNCE, Facts, Flags, HealPlan, plan
 from rcdoctor.heal.plan_addresses import meets
 from rcdoctor.heal.plan_config import undone
-from rcdoctor.heal.steps import Expect, Step
+from rcdoctor.heal.steps import Step
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
 
@@ -85,7 +86,9 @@ def test_the_flag_plans_the_config_step_first(version: str) -> None:
     assert step.command == ("CONFIG", "SET", "cluster-announce-ip", "")
     assert step.node == ctx.address(node_id) and step.answers == ("C006",) and step.risk is None
     kinds = {e.kind: e for e in step.expect}
-    assert kinds["config-is"].other == f"cluster-announce-ip {ctx.own[node_id].config['cluster-announce-ip']}"
+    config = kinds["config-is"]
+    assert isinstance(config, ConfigIs)
+    assert (config.name, config.value) == ("cluster-announce-ip", ctx.own[node_id].config["cluster-announce-ip"])
     assert "pod spec" in step.why and "NAT" in step.why
     assert not any(b.startswith("C006") for b in healed.blocked)
     assert step.describe().endswith('CONFIG SET cluster-announce-ip ""')
@@ -117,18 +120,16 @@ def test_the_loop_guard_names_the_setting(version: str) -> None:
         ("CONFIG", "SET", "cluster-announce-ip", ""),
         "",
         ("C006",),
-        (Expect("config-is", address, node_id, f"cluster-announce-ip {value}"),),
+        (ConfigIs(address, node_id, "cluster-announce-ip", value),),
     )
     why = undone(ctx, [config]) or ""
     assert f"cluster-announce-ip on {address} is {value} again" in why and "re-applies" in why
     peer = next(a for a in (s.address for s in ctx.answered) if a != address)
-    meet = Step(
-        peer, ("CLUSTER", "MEET", *address.split(":")), "", ("A003",), (Expect("answers-as", address, node_id),)
-    )
+    meet = Step(peer, ("CLUSTER", "MEET", *address.split(":")), "", ("A003",), (AnswersAs(address, node_id),))
     assert "cluster-announce-ip" in (undone(ctx, [meet]) or "")
     # A step about a node with no announce setting: not this cause (the general guard decides).
     other = next(i for i in ctx.answers_at if i != node_id)
-    plain = Step(peer, ("CLUSTER", "MEET", "x", "1"), "", ("A003",), (Expect("answers-as", address, other),))
+    plain = Step(peer, ("CLUSTER", "MEET", "x", "1"), "", ("A003",), (AnswersAs(address, other),))
     assert undone(ctx, [plain]) is None
 
 
@@ -205,8 +206,6 @@ def test_an_undone_meet_stops_at_once_when_config_was_refused(version: str) -> N
     ctx = ClusterView(replace(snapshot, nodes=tuple(nodes)))
     assert not misannounced(ctx)
     address = ctx.address(node_id) or ""
-    meet = Step(
-        "x:1", ("CLUSTER", "MEET", *address.split(":")), "", ("A003",), (Expect("answers-as", address, node_id),)
-    )
+    meet = Step("x:1", ("CLUSTER", "MEET", *address.split(":")), "", ("A003",), (AnswersAs(address, node_id),))
     why = undone(ctx, [meet]) or ""
     assert "was undone" in why and "could not read its CONFIG" in why and "cluster-announce-ip" in why

@@ -184,11 +184,11 @@ def test_no_cluster_left_is_rebuilt_only_with_the_flag_around_the_keys(version: 
 def test_a_primary_listed_without_address_is_silent_and_other_checks_on_it_fail_cleanly() -> None:
     """Found by the chaos rehearsal: FAILOVER FORCE's precondition on a noaddr primary (its address answers
     with another id now) crashed heal with "empty address". No address: nothing can answer there."""
+    from rcdoctor.heal.conditions import AnswersAs, Silent
     from rcdoctor.heal.preconditions import check
-    from rcdoctor.heal.steps import Expect
     from rcdoctor.transport.options import ConnectOptions
 
     options = ConnectOptions(timeout=0.2)
-    assert check(Expect("silent", "", "9a0c7dbb" * 5), options) is None
-    status, detail = check(Expect("answers-as", "", "9a0c7dbb" * 5), options) or ("", "")
+    assert check(Silent("", "9a0c7dbb" * 5), options) is None
+    status, detail = check(AnswersAs("", "9a0c7dbb" * 5), options) or ("", "")
     assert status == "failed" and "no address" in detail

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
-from rcdoctor.heal.plan import Expect, Flags, HealPlan, Step
+from rcdoctor.heal.plan import Flags, HealPlan, Step
 
 if TYPE_CHECKING:
     from rcdoctor.analyze import Report
@@ -108,25 +108,13 @@ def _verdict_without_plan(report: Report, plan: HealPlan, data: dict[str, Any], 
     return EXIT_WARNING if not report.healthy else EXIT_OK
 
 
-def _precondition(expect: Expect) -> str:
-    return {
-        "answers-as": f"{expect.address} answers as {expect.node_id[:8]}",
-        "silent": f"{expect.node_id[:8]} still does not answer at {expect.address}",
-        "replica-of": f"{expect.address} still replicates {expect.other[:8]}",
-        "owns-none": f"{expect.node_id[:8]} owns no slots in {expect.address}'s view",
-        "alone": f"{expect.address} is {expect.node_id[:8]} and still knows only itself",
-        "knows": f"{expect.address} lists {expect.other[:8]} (waits up to 15 s for gossip)",
-        "config-is": f"{expect.address} is {expect.node_id[:8]} and its {expect.other.replace(' ', ' is still ', 1)}",
-    }.get(expect.kind, expect.kind)
-
-
 def step_dict(step: Step) -> dict[str, Any]:
     return {
         "node": step.node,
         "command": list(step.command),
         "why": step.why,
         "answers": list(step.answers),
-        "preconditions": [_precondition(e) for e in step.expect],
+        "preconditions": [e.describe() for e in step.expect],
         "risk": step.risk,
         "salvage": None
         if step.salvage is None
@@ -178,7 +166,7 @@ def render_plan(plan: HealPlan, apply: bool, compact: bool = False, console: Any
                 continue
             _indented(console, "why: " + step.why)
             for expect in step.expect:
-                _indented(console, "checked first: " + _precondition(expect))
+                _indented(console, "checked first: " + expect.describe())
             if step.salvage is not None:
                 _indented(
                     console,

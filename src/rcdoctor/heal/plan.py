@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from rcdoctor.heal.conditions import Condition
 from rcdoctor.heal.plan_addresses import meets
 from rcdoctor.heal.plan_config import FIX_ANNOUNCE, config_fixes, undoing
 from rcdoctor.heal.plan_rebuild import rebuild
@@ -41,7 +42,6 @@ from rcdoctor.heal.steps import (
     RISK_DISCARD,
     RISK_FORCE,
     RISK_TAKEOVER,
-    Expect,
     Facts,
     Flags,
     HealPlan,
@@ -56,7 +56,7 @@ __all__ = [
     "RISK_DISCARD",
     "RISK_FORCE",
     "RISK_TAKEOVER",
-    "Expect",
+    "Condition",
     "Facts",
     "Flags",
     "HealPlan",

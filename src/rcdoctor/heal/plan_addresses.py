@@ -4,8 +4,9 @@ advertising a stale address of their own (A004); never a node whose announce set
 from __future__ import annotations
 
 from rcdoctor.checks.config.announce import from_config
+from rcdoctor.heal.conditions import AnswersAs
 from rcdoctor.heal.plan_config import undoing
-from rcdoctor.heal.steps import Expect, Step
+from rcdoctor.heal.steps import Step
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.view import ClusterView
 
@@ -32,7 +33,7 @@ def meets(ctx: ClusterView) -> list[Step]:
             continue
         here = sample.address
         bus = sample.bus_port_number
-        expect = (Expect("answers-as", here, node_id),)
+        expect = (AnswersAs(here, node_id),)
         # Listed where its own announce settings put it is not stale, even when rcdoctor cannot reach that
         # address (behind NAT it may be the right one for the peers): a MEET elsewhere would be undone.
         stale_at = {

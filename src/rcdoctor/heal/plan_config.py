@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from rcdoctor.checks.config.announce import ANNOUNCE_IP, Misannounce, misannounced
-from rcdoctor.heal.steps import Expect, Flags, Step
+from rcdoctor.heal.conditions import AnswersAs, ConfigIs
+from rcdoctor.heal.steps import Flags, Step
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.view import ClusterView
 
@@ -55,7 +56,7 @@ def config_fixes(ctx: ClusterView, flags: Flags, blocked: list[str]) -> list[Ste
                         f"reached; it answers at {p.address}. Set to {_shown(p.fix_value)}: {p.fix_reason}. "
                         f"Caveat: {ANNOUNCE_RISK}",
                         ("C006",),
-                        (Expect("answers-as", p.address, node_id), Expect("config-is", p.address, node_id, _pair(p))),
+                        (AnswersAs(p.address, node_id), ConfigIs(p.address, node_id, p.setting, p.value)),
                     )
                 )
             else:
@@ -86,11 +87,6 @@ def human_line(p: Misannounce) -> str:
 
 def _shown(value: str) -> str:
     return '"" (unset it)' if value == "" else value
-
-
-def _pair(p: Misannounce) -> str:
-    """The precondition's payload: the setting and the wrong value it must still have ("config-is")."""
-    return f"{p.setting} {p.value}"
 
 
 def targets(steps: Iterable[Step]) -> set[str]:

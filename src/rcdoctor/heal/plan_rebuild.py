@@ -23,10 +23,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from rcdoctor.heal.conditions import Alone
 from rcdoctor.heal.plan_addresses import meet_command
 from rcdoctor.heal.plan_rejoin import fewest_followers, lone, member, replicate, slot_set
 from rcdoctor.heal.plan_slots import addslots, share_out
-from rcdoctor.heal.steps import REBUILD, Expect, Facts, Flags, Step
+from rcdoctor.heal.steps import REBUILD, Facts, Flags, Step
 from rcdoctor.model.slots import SLOT_COUNT
 from rcdoctor.model.snapshot import NodeSample
 from rcdoctor.model.view import ClusterView, components
@@ -142,7 +143,7 @@ def rebuild(ctx: ClusterView, facts: Facts, flags: Flags, blocked: list[str]) ->
 
 def _alone(step: Step, sample: NodeSample) -> Step:
     assert sample.node_id is not None
-    return replace(step, expect=(Expect("alone", sample.address, sample.node_id),))
+    return replace(step, expect=(Alone(sample.address, sample.node_id),))
 
 
 def _offset(sample: NodeSample) -> int:

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from rcdoctor.heal.conditions import Alone, Knows, OwnsNone
 from rcdoctor.heal.evidence import missing, unproven
 from rcdoctor.heal.plan_addresses import meet_command
 from rcdoctor.heal.plan_slots import addslots
-from rcdoctor.heal.steps import RISK_DISCARD, Expect, Facts, Flags, Salvage, Step
+from rcdoctor.heal.steps import RISK_DISCARD, Facts, Flags, Salvage, Step
 from rcdoctor.model.slots import SlotRange
 from rcdoctor.model.snapshot import NodeSample
 from rcdoctor.model.view import ClusterView, uncovered
@@ -104,7 +105,7 @@ def rejoins(ctx: ClusterView, facts: Facts, flags: Flags, blocked: list[str]) ->
 def _adopt(ctx: ClusterView, sample: NodeSample, old: str | None, top_epoch: int, joined: NodeSample) -> list[Step]:
     assert sample.node_id is not None and sample.myself is not None
     node_id, here = sample.node_id, sample.address
-    alone = (Expect("alone", here, node_id),)
+    alone = (Alone(here, node_id),)
     steps = []
     claimed = slot_set(sample.myself.slots)
     if old is not None:
@@ -142,7 +143,7 @@ def _adopt(ctx: ClusterView, sample: NodeSample, old: str | None, top_epoch: int
                     ("CLUSTER", "FORGET", old),
                     f"{old[:8]} is {node_id[:8]} now: once its slots moved to the new id, forget the old one",
                     ("M003",),
-                    (Expect("owns-none", viewer, old),),
+                    (OwnsNone(viewer, old),),
                 )
             )
     return steps
@@ -160,7 +161,7 @@ def _merge_copy(
 ) -> list[Step]:
     assert sample.node_id is not None
     node_id, here = sample.node_id, sample.address
-    alone = (Expect("alone", here, node_id),)
+    alone = (Alone(here, node_id),)
     owner_address = ctx.own[owner].address
     tally = facts.copies.get(node_id)
     if tally is None:
@@ -223,7 +224,7 @@ def _empty(ctx: ClusterView, sample: NodeSample, joined: NodeSample, blocked: li
             meet_command(here, sample.bus_port_number),
             f"{here} is empty and knows only itself where the cluster lost {replaced[0][:8]}: its replacement",
             ("M006",),
-            (Expect("alone", here, sample.node_id),),
+            (Alone(here, sample.node_id),),
         ),
         replicate(sample, primary, f"{ctx.name(primary)} needs a replica most (fewest, then another host first)"),
     ]
@@ -252,5 +253,5 @@ def replicate(sample: NodeSample, primary: str, why: str) -> Step:
         ("CLUSTER", "REPLICATE", primary),
         why,
         ("M006",),
-        (Expect("knows", sample.address, sample.node_id, primary),),
+        (Knows(sample.address, sample.node_id, primary),),
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from rcdoctor.heal.conditions import AnswersAs, OwnsNone, ReplicaOf, Silent
 from rcdoctor.heal.evidence import missing, named, unproven
 from rcdoctor.heal.plan_slots import orphan_copies
-from rcdoctor.heal.steps import RISK_FORCE, RISK_TAKEOVER, Expect, Facts, Flags, Step
+from rcdoctor.heal.steps import RISK_FORCE, RISK_TAKEOVER, Facts, Flags, Step
 from rcdoctor.model.slots import format_ranges, to_ranges
 from rcdoctor.model.view import ClusterView
 
@@ -50,8 +51,8 @@ def failovers(ctx: ClusterView, facts: Facts, flags: Flags, blocked: list[str], 
             f"(offset {facts.offsets.get(best, '?')}) and did not take over",
             ("S002", "R005"),
             (
-                Expect("silent", ctx.address(node_id) or "", node_id),
-                Expect("replica-of", ctx.own[best].address, best, node_id),
+                Silent(ctx.address(node_id) or "", node_id),
+                ReplicaOf(ctx.own[best].address, best, node_id),
             ),
             risk,
         )
@@ -74,7 +75,7 @@ def failovers(ctx: ClusterView, facts: Facts, flags: Flags, blocked: list[str], 
             f"it holds the only copy of keys in uncovered slots {format_ranges(to_ranges(orphaned))} (its primary is "
             "gone from the other nodes' views): promoting it claims its primary's slots with those keys",
             ("S001", "R004"),
-            (Expect("answers-as", ctx.own[replica].address, replica),),
+            (AnswersAs(ctx.own[replica].address, replica),),
             "if its old primary is alive behind a partition, both accept writes (split brain)",
         )
         if flags.takeover:
@@ -113,7 +114,7 @@ def replicas(ctx: ClusterView, keep: set[str]) -> list[Step]:
                         ("CLUSTER", "REPLICATE", primary),
                         f"its link to {ctx.name(primary)} is down; REPLICATE reconnects to the current address",
                         ("R002",),
-                        (Expect("answers-as", ctx.address(primary) or "", primary),),
+                        (AnswersAs(ctx.address(primary) or "", primary),),
                     )
                 )
             continue
@@ -131,7 +132,7 @@ def replicas(ctx: ClusterView, keep: set[str]) -> list[Step]:
                 ("CLUSTER", "REPLICATE", target),
                 f"it follows {primary[:8]}, gone and owning no slots; {ctx.name(target)} has the fewest replicas",
                 ("R004",),
-                (Expect("answers-as", ctx.address(target) or "", target),),
+                (AnswersAs(ctx.address(target) or "", target),),
             )
         )
     return steps
@@ -184,7 +185,7 @@ def forgets(ctx: ClusterView, flags: Flags, blocked: list[str]) -> list[Step]:
                     + (f" (only {len(listings)} of {len(ctx.answers_at)} nodes still list it)" if leftover else "")
                     + ": it owns no slots and no replica follows it",
                     ("M003", "M001"),
-                    (Expect("owns-none", viewer.address, node_id),),
+                    (OwnsNone(viewer.address, node_id),),
                 )
             )
     if held:

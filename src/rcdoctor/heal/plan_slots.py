@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from rcdoctor.heal.steps import Expect, Facts, Phase, Step, Stray
+from rcdoctor.heal.conditions import AnswersAs
+from rcdoctor.heal.steps import Facts, Phase, Step, Stray
 from rcdoctor.model.slots import SLOT_COUNT, format_ranges, to_ranges
 from rcdoctor.model.view import ClusterView
 
@@ -115,4 +116,4 @@ def addslots(ctx: ClusterView, node_id: str, slots: list[int], why: str) -> Step
     else:
         command = ("CLUSTER", "ADDSLOTS", *(str(s) for s in slots))
     assert all(0 <= s < SLOT_COUNT for s in slots)
-    return Step(sample.address, command, why, ("S001",), (Expect("answers-as", sample.address, node_id),))
+    return Step(sample.address, command, why, ("S001",), (AnswersAs(sample.address, node_id),))

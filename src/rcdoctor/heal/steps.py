@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from rcdoctor.divergence.keys import Tally
+from rcdoctor.heal.conditions import Condition
 from rcdoctor.migrate.resume import Closing
 from rcdoctor.model.command import brief
 
@@ -46,16 +47,6 @@ class Flags:
 
 
 @dataclass(frozen=True)
-class Expect:
-    """What must hold on the live cluster right before a step runs (re-checked by the executor)."""
-
-    kind: str  # "answers-as" | "silent" | "replica-of" | "owns-none" | "config-is" (other: "SETTING VALUE")
-    address: str
-    node_id: str = ""
-    other: str = ""
-
-
-@dataclass(frozen=True)
 class Salvage:
     """Before a node's copy of `slots` is flushed: keys only it holds are copied to `owner` (MIGRATE COPY),
     and every key it holds that the owner lacks or holds differently is written to a divergence file.
@@ -75,7 +66,7 @@ class Step:
     command: tuple[str, ...]
     why: str
     answers: tuple[str, ...]  # finding codes this step answers
-    expect: tuple[Expect, ...] = ()
+    expect: tuple[Condition, ...] = ()  # re-checked on the live node right before the step
     risk: str | None = None  # None: cannot lose data
     salvage: Salvage | None = None  # run right before the command (a FLUSHALL of a stale copy)
 

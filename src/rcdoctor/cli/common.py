@@ -51,7 +51,11 @@ def cluster_options(func: F) -> F:
             type=click.FloatRange(0.05, 600),
             default=DEFAULT_TIMEOUT,
             show_default=True,
-            help="Seconds to wait for one node; a whole collection ends within timeout + max(1, timeout/2).",
+            help=(
+                "Seconds to wait for one node's reply; a whole collection ends within timeout + max(1, timeout/2). "
+                "Heal and migrations wait at least 2 s for a precondition, 5 s for a cluster change, 10 s for a "
+                "batch of keys moved."
+            ),
         ),
         click.option(
             "--context",

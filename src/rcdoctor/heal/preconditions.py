@@ -39,7 +39,7 @@ def read(condition: Condition, options: ConnectOptions) -> Sample:
     if not condition.address:
         return Sample(condition.address, error="no address")
     try:
-        with node_client(parse_hostport(condition.address), options, timeout=max(options.timeout, 2.0)) as c:
+        with node_client(parse_hostport(condition.address), options, timeout=options.timeout_for("check")) as c:
             my_id = str(c.execute_command("CLUSTER", "MYID"))
             view = parse_cluster_nodes(str(c.execute_command("CLUSTER", "NODES"))).value if condition.reads_view else ()
             setting = condition.setting

@@ -115,4 +115,4 @@ def _copy_over(owner: Link, diffs: list[KeyDiff]) -> tuple[int, int]:
 
 
 def _timeout(options: ConnectOptions) -> float:
-    return max(options.timeout, 10.0)
+    return options.timeout_for("bulk")

@@ -345,7 +345,7 @@ def _attempt(step: Step, options: ConnectOptions, keep: Path, fence: Fence | Non
     if command[:2] == ["CLUSTER", "MEET"] and not is_ip(command[2]):
         command[2] = resolve(command[2])  # MEET takes an IP only
     try:
-        with node_client(parse_hostport(step.node), options, timeout=max(options.timeout, 5.0)) as c:
+        with node_client(parse_hostport(step.node), options, timeout=options.timeout_for("admin")) as c:
             c.execute_command(*command)
         return "ok", kept
     except ServerError as exc:

@@ -61,8 +61,8 @@ def open_on(link: Link, slot: int) -> str | None:
 def return_keys(stray: Stray, holder: Endpoint, owner: Endpoint, options: ConnectOptions) -> Returned:
     result = Returned()
     auth = migrate_auth(options)
-    src = Link(holder, options, timeout=max(options.timeout, 10.0))
-    dst = Link(owner, options, timeout=max(options.timeout, 10.0))
+    src = Link(holder, options, timeout=options.timeout_for("bulk"))
+    dst = Link(owner, options, timeout=options.timeout_for("bulk"))
     try:
         for link in (src, dst):
             state = open_on(link, stray.slot)

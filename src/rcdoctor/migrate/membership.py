@@ -129,7 +129,7 @@ def _one(step: MembershipStep, options: ConnectOptions) -> None:
 def _try(step: MembershipStep, options: ConnectOptions) -> str | None:
     host, _, port = step.node.rpartition(":")
     try:
-        with node_client(Endpoint(host, int(port)), options, timeout=max(options.timeout, 5.0)) as c:
+        with node_client(Endpoint(host, int(port)), options, timeout=options.timeout_for("admin")) as c:
             c.execute_command(*step.command)
         return None
     except (TransportError, OSError) as exc:

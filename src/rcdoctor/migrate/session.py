@@ -65,7 +65,7 @@ def count_keys(
     def count(node_id: str) -> dict[int, int | None]:
         slots = list(wanted[node_id])
         try:
-            link = Link(top.nodes[node_id].endpoint, options, timeout=max(options.timeout, 10.0))
+            link = Link(top.nodes[node_id].endpoint, options, timeout=options.timeout_for("bulk"))
         except (TransportError, OSError):
             return dict.fromkeys(slots)
         try:

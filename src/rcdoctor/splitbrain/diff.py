@@ -48,7 +48,7 @@ def save(contest: Contest, options: ConnectOptions, directory: Path, stamp: str 
     try:
         # The old primary refuses reads once it sees no majority: reads are allowed for the comparison only.
         with (
-            linked(contest.old_address, contest.new_address, options, max(options.timeout, 5.0)) as (old, new),
+            linked(contest.old_address, contest.new_address, options, options.timeout_for("admin")) as (old, new),
             reads_allowed(old),
         ):
             report.write(

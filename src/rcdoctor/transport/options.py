@@ -5,10 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Literal
 
 from rcdoctor.model.address import Secret, Seed
 
 DEFAULT_TIMEOUT = 3.0
+
+# Timeout policies: --timeout is how long to wait for one node's reply (collection, probes, reads). Work
+# that needs longer waits at least these many seconds, named here once rather than raised at call sites:
+# - check: a precondition re-read right before a step (a dead node must not cost long: Silent expects one)
+# - admin: a cluster command that changes a node (FAILOVER, MEET, SETSLOT, CONFIG SET) or a key-by-key
+#   comparison: a node busy forking or failing over answers late, and a change whose reply is lost to a
+#   short timeout has an unknown outcome
+# - bulk: moving keys (MIGRATE, RESTORE batches): one reply covers a whole batch
+Policy = Literal["node", "check", "admin", "bulk"]
+FLOORS_S: dict[Policy, float] = {"node": 0.0, "check": 2.0, "admin": 5.0, "bulk": 10.0}
 
 
 @dataclass(frozen=True)
@@ -37,3 +48,7 @@ class ConnectOptions:
             password=self.password or seed.password,
             tls=self.tls or seed.tls,
         )
+
+    def timeout_for(self, policy: Policy) -> float:
+        """Seconds to wait for a reply in work of this kind: --timeout, raised to the policy's floor."""
+        return max(self.timeout, FLOORS_S[policy])

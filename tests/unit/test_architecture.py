@@ -191,3 +191,14 @@ def test_no_function_over_90_lines_and_none_over_60_in_the_cli() -> None:
         limit = MAX_CLI_LINES if package_of(module) == "cli" else MAX_LINES
         too_long += [f"{where} ({n} lines, limit {limit})" for where, n in functions(path) if n > limit]
     assert not too_long, "split these by step: " + "; ".join(too_long)
+
+
+def test_one_name_per_idea_no_two_classes_share_a_name() -> None:
+    # Three Shard classes and two Settings once meant one search found the wrong one.
+    where: dict[str, list[str]] = {}
+    for module, path in modules():
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef):
+                where.setdefault(node.name, []).append(module)
+    shared = {name: places for name, places in where.items() if len(places) > 1}
+    assert not shared, f"classes sharing a name: {shared}"

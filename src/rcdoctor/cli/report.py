@@ -15,7 +15,7 @@ from rcdoctor.model.snapshot import Snapshot
 if TYPE_CHECKING:
     from rcdoctor.heal.steps import HealPlan
     from rcdoctor.model.view import ClusterView
-    from rcdoctor.report.page import Journal
+    from rcdoctor.report.page import JournalCard
 
 
 def log_paths(values: tuple[str, ...]) -> list[str]:
@@ -87,7 +87,7 @@ def run_report(
     return report.exit_code
 
 
-def _journal(path: str) -> Journal:
+def _journal(path: str) -> JournalCard:
     from rcdoctor.migrate.journal import read
     from rcdoctor.report.page import journal_lines
 

@@ -41,7 +41,7 @@ Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)
-class Result:
+class Rendered:
     text: bytes  # the collection's metrics in the text format, rendered once: a scrape only sends them
     sd: tuple[dict[str, object], ...]
     answered: tuple[str, ...]  # addresses that answered: next collection's extra seeds
@@ -75,7 +75,7 @@ class Exporter:
         self.clock = clock
         self.registry = default_registry()
         self.stats = CollectionStats()
-        self.result: Result | None = None
+        self.result: Rendered | None = None
         self.error: str | None = None  # why the last refresh failed, for /healthz and the log
         # What this refresh saw when some node answered (else None): the autopilot decides from it
         self.observed: tuple[Snapshot, Report] | None = None
@@ -100,7 +100,7 @@ class Exporter:
 
     def refresh(self) -> None:
         started = self.clock()
-        result: Result | None
+        result: Rendered | None
         self.observed = None
         try:
             snapshot = collect(self.current_seeds(), self.options)
@@ -119,7 +119,7 @@ class Exporter:
                 last_attempt_unix=now,
                 last_duration_s=now - started,
             )
-            result = Result(
+            result = Rendered(
                 render(families(report, ctx, stats)) + generate_latest(self._process),
                 tuple(sd_groups(ctx)),
                 tuple(s.address for s in snapshot.answered),
@@ -173,7 +173,7 @@ class Exporter:
 
     # What the HTTP handler reads
 
-    def snapshot_state(self) -> tuple[CollectionStats, Result | None, str | None]:
+    def snapshot_state(self) -> tuple[CollectionStats, Rendered | None, str | None]:
         with self._lock:
             return self.stats, self.result, self.error
 

@@ -3,7 +3,7 @@
 A plan can be seconds old when a step runs: a node may have moved, come back or been forgotten since.
 Each condition names the node it asks (`address`, expected to be `node_id`), says in words what it
 checks (`describe()`, printed in the dry run) and decides from what that node answered just now
-(`holds(sample) -> Verdict`), with the reason. The verdict is one of:
+(`holds(sample) -> Ruling`), with the reason. The verdict is one of:
 
 - holds: run the step;
 - skipped: the step's work is done or moot (someone fixed it meanwhile): go on without it;
@@ -29,7 +29,7 @@ FAILED: Outcome = "failed"
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Ruling:
     outcome: Outcome
     reason: str = ""
 
@@ -38,7 +38,7 @@ class Verdict:
         return self.outcome == HOLDS
 
 
-_HOLDS = Verdict(HOLDS)
+_HOLDS = Ruling(HOLDS)
 
 
 @dataclass(frozen=True)
@@ -75,23 +75,23 @@ class _Condition:
     def describe(self) -> str:
         raise NotImplementedError
 
-    def holds(self, sample: Sample) -> Verdict:
+    def holds(self, sample: Sample) -> Ruling:
         if sample.my_id is None:
             return self.unanswered(sample)
         return self.decide(sample, sample.my_id)
 
-    def unanswered(self, sample: Sample) -> Verdict:
+    def unanswered(self, sample: Sample) -> Ruling:
         if not self.address:
             # Its peers list it with no address (noaddr): nothing can be asked.
-            return Verdict(FAILED, f"precondition: {self.node_id[:8]} has no address to check")
-        return Verdict(FAILED, f"precondition: {self.address} does not answer ({sample.error})")
+            return Ruling(FAILED, f"precondition: {self.node_id[:8]} has no address to check")
+        return Ruling(FAILED, f"precondition: {self.address} does not answer ({sample.error})")
 
-    def decide(self, sample: Sample, my_id: str) -> Verdict:
+    def decide(self, sample: Sample, my_id: str) -> Ruling:
         raise NotImplementedError
 
-    def _is_someone_else(self, my_id: str) -> Verdict | None:
+    def _is_someone_else(self, my_id: str) -> Ruling | None:
         if my_id != self.node_id:
-            return Verdict(FAILED, f"precondition: {self.address} is {my_id[:8]} now")
+            return Ruling(FAILED, f"precondition: {self.address} is {my_id[:8]} now")
         return None
 
 
@@ -104,7 +104,7 @@ class AnswersAs(_Condition):
     def describe(self) -> str:
         return f"{self.address} answers as {self.node_id[:8]}"
 
-    def decide(self, sample: Sample, my_id: str) -> Verdict:
+    def decide(self, sample: Sample, my_id: str) -> Ruling:
         return self._is_someone_else(my_id) or _HOLDS
 
 
@@ -117,12 +117,12 @@ class Silent(_Condition):
     def describe(self) -> str:
         return f"{self.node_id[:8]} still does not answer at {self.address}"
 
-    def unanswered(self, sample: Sample) -> Verdict:
+    def unanswered(self, sample: Sample) -> Ruling:
         return _HOLDS  # silent, or with no address at all: silent by construction
 
-    def decide(self, sample: Sample, my_id: str) -> Verdict:
+    def decide(self, sample: Sample, my_id: str) -> Ruling:
         if my_id == self.node_id:
-            return Verdict(SKIPPED, f"{self.node_id[:8]} answers again at {self.address}: no failover")
+            return Ruling(SKIPPED, f"{self.node_id[:8]} answers again at {self.address}: no failover")
         return _HOLDS  # another node answers there: the one expected is still gone
 
 
@@ -137,10 +137,10 @@ class ReplicaOf(_Condition):
     def describe(self) -> str:
         return f"{self.address} still replicates {self.primary[:8]}"
 
-    def decide(self, sample: Sample, my_id: str) -> Verdict:
+    def decide(self, sample: Sample, my_id: str) -> Ruling:
         mine = sample.entry(my_id)
         if my_id != self.node_id or mine is None or mine.primary_id != self.primary:
-            return Verdict(SKIPPED, f"{self.address} no longer replicates {self.primary[:8]}")
+            return Ruling(SKIPPED, f"{self.address} no longer replicates {self.primary[:8]}")
         return _HOLDS
 
 
@@ -155,12 +155,12 @@ class OwnsNone(_Condition):
     def describe(self) -> str:
         return f"{self.node_id[:8]} owns no slots in {self.address}'s view"
 
-    def decide(self, sample: Sample, my_id: str) -> Verdict:
+    def decide(self, sample: Sample, my_id: str) -> Ruling:
         entry = sample.entry(self.node_id)
         if entry is None:
-            return Verdict(SKIPPED, "already forgotten")
+            return Ruling(SKIPPED, "already forgotten")
         if entry.slots:
-            return Verdict(FAILED, f"precondition: {self.node_id[:8]} still owns slots in {self.address}'s view")
+            return Ruling(FAILED, f"precondition: {self.node_id[:8]} still owns slots in {self.address}'s view")
         return _HOLDS
 
 
@@ -174,12 +174,12 @@ class Alone(_Condition):
     def describe(self) -> str:
         return f"{self.address} is {self.node_id[:8]} and still knows only itself"
 
-    def decide(self, sample: Sample, my_id: str) -> Verdict:
+    def decide(self, sample: Sample, my_id: str) -> Ruling:
         wrong = self._is_someone_else(my_id)
         if wrong is not None:
             return wrong
         return (
-            _HOLDS if len({e.id for e in sample.view}) == 1 else Verdict(SKIPPED, f"{self.address} has joined already")
+            _HOLDS if len({e.id for e in sample.view}) == 1 else Ruling(SKIPPED, f"{self.address} has joined already")
         )
 
 
@@ -195,10 +195,10 @@ class Knows(_Condition):
     def describe(self) -> str:
         return f"{self.address} lists {self.peer[:8]} (waits up to 15 s for gossip)"
 
-    def decide(self, sample: Sample, my_id: str) -> Verdict:
+    def decide(self, sample: Sample, my_id: str) -> Ruling:
         entry = sample.entry(self.peer)
         if entry is None or "handshake" in entry.flags:
-            return Verdict(FAILED, f"precondition: {self.address} does not list {self.peer[:8]} yet")
+            return Ruling(FAILED, f"precondition: {self.address} does not list {self.peer[:8]} yet")
         return _HOLDS
 
 
@@ -217,16 +217,14 @@ class ConfigIs(_Condition):
     def describe(self) -> str:
         return f"{self.address} is {self.node_id[:8]} and its {self.name} is still {self.value}"
 
-    def decide(self, sample: Sample, my_id: str) -> Verdict:
+    def decide(self, sample: Sample, my_id: str) -> Ruling:
         wrong = self._is_someone_else(my_id)
         if wrong is not None:
             return wrong
         now = sample.config.get(self.name, "")
         # Someone fixed it meanwhile: nothing to do. Any other value is a change heal did not plan for.
         return (
-            _HOLDS
-            if now == self.value
-            else Verdict(SKIPPED, f"{self.name} is {now or '(unset)'} now on {self.address}")
+            _HOLDS if now == self.value else Ruling(SKIPPED, f"{self.name} is {now or '(unset)'} now on {self.address}")
         )
 
 

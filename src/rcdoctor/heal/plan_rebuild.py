@@ -36,7 +36,7 @@ MIN_PRIMARIES = 3
 
 
 @dataclass(frozen=True)
-class Shard:
+class RebuiltShard:
     primary: str
     copies: tuple[str, ...]
     slots: tuple[int, ...]  # every slot any of its nodes claims
@@ -46,7 +46,7 @@ def applies(ctx: ClusterView) -> bool:
     return len(ctx.viewers) >= 2 and member(ctx) is None and len(lone(ctx)) == len(ctx.viewers)
 
 
-def shards(ctx: ClusterView) -> list[Shard]:
+def shards(ctx: ClusterView) -> list[RebuiltShard]:
     """Nodes grouped by overlapping claims; in each, the node with the most keys is the primary."""
     nodes = {s.node_id: s for s in lone(ctx) if s.node_id and s.myself is not None and s.myself.slots}
     claims = {i: slot_set(s.myself.slots) for i, s in nodes.items() if s.myself is not None}
@@ -61,7 +61,7 @@ def shards(ctx: ClusterView) -> list[Shard]:
     for group in components(sorted(claims), links):
         ranked = sorted(group, key=lambda i: (-(nodes[i].keys or 0), -_offset(nodes[i]), i))
         union = sorted(set().union(*(claims[i] for i in group)))
-        found.append(Shard(ranked[0], tuple(ranked[1:]), tuple(union)))
+        found.append(RebuiltShard(ranked[0], tuple(ranked[1:]), tuple(union)))
     return sorted(found, key=lambda s: s.slots[0])
 
 

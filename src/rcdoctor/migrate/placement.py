@@ -28,7 +28,7 @@ class Member:
 
 
 @dataclass(frozen=True)
-class Shard:
+class PlannedShard:
     primary: Member
     replicas: tuple[Member, ...]
     slots: SlotRange
@@ -40,7 +40,7 @@ class Shard:
 
 @dataclass(frozen=True)
 class CreatePlan:
-    shards: tuple[Shard, ...]
+    shards: tuple[PlannedShard, ...]
     warnings: tuple[str, ...]
 
     @property
@@ -66,7 +66,7 @@ def plan_create(members: list[Member], replicas: int) -> CreatePlan:
     primaries = [g[0] for g in groups]
     ranges = split_slots(count)
     shards = tuple(
-        Shard(primary, tuple(m for m in group if m != primary), ranges[i])
+        PlannedShard(primary, tuple(m for m in group if m != primary), ranges[i])
         for i, (group, primary) in enumerate(zip(groups, primaries, strict=True))
     )
     return CreatePlan(shards, tuple(_warnings(shards, members)))
@@ -155,7 +155,7 @@ def _max_flow(supply: dict[str, int], groups: list[list[Member]], size: int, ext
     ]
 
 
-def _warnings(shards: tuple[Shard, ...], members: list[Member]) -> list[str]:
+def _warnings(shards: tuple[PlannedShard, ...], members: list[Member]) -> list[str]:
     warnings = []
     for number, shard in enumerate(shards, 1):
         shared = [d for d, n in Counter(m.domain for m in shard.members).items() if n > 1]

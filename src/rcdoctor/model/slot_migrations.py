@@ -68,7 +68,7 @@ class SlotMigration:
 
 
 @dataclass(frozen=True)
-class Report:
+class JobReport:
     """One node's view of a job: who said what."""
 
     node_id: str
@@ -86,7 +86,7 @@ class AtomicMove:
     slots: tuple[SlotRange, ...]
     source: str | None
     target: str | None
-    reports: tuple[Report, ...]
+    reports: tuple[JobReport, ...]
     message: str  # the first non-empty message / last_error of any side
     retries: int | None  # the largest any side reports
     created: float | None
@@ -126,7 +126,7 @@ def fold(seen: Iterable[tuple[str, SlotMigration]]) -> tuple[AtomicMove, ...]:
                 slots=jobs[0].slots,
                 source=source,
                 target=target,
-                reports=tuple(Report(n, j.operation, j.state, j.active) for n, j in items),
+                reports=tuple(JobReport(n, j.operation, j.state, j.active) for n, j in items),
                 message=next((j.message for j in jobs if j.message), ""),
                 retries=max(retries) if retries else None,
                 created=min(created) if created else None,

@@ -37,7 +37,7 @@ class Outage:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class RehearsalVerdict:
     acknowledged: int
     lost: tuple[Op, ...]
     window_writes: int  # acknowledged by the cut-off side after the partition began
@@ -81,7 +81,7 @@ class Verdict:
         }
 
 
-def check(ops: Iterable[Op], final: Mapping[str, str | None], phases: Phases, minority: str = "b") -> Verdict:
+def check(ops: Iterable[Op], final: Mapping[str, str | None], phases: Phases, minority: str = "b") -> RehearsalVerdict:
     """`final`: each written key's value read back at the end (None: missing)."""
     history = sorted(ops, key=lambda o: (o.start, o.end))
     writes = [o for o in history if o.kind == "write"]
@@ -113,7 +113,7 @@ def check(ops: Iterable[Op], final: Mapping[str, str | None], phases: Phases, mi
     notes = []
     if any(o.outcome not in (OK,) and o.kind == "write" for o in writes):
         notes.append("failed writes are never counted as lost; unknown ones (timeouts) may or may not have landed")
-    return Verdict(
+    return RehearsalVerdict(
         acknowledged=len(acked),
         lost=tuple(lost),
         window_writes=len(window),

@@ -23,7 +23,7 @@ from rcdoctor.lab.cluster import Lab, owner_in_view
 from rcdoctor.lab.faults import FaultOp, apply
 from rcdoctor.lab.faults import heal as heal_faults
 from rcdoctor.model.slots import key_hash_slot
-from rcdoctor.rehearsal.checker import Verdict, check
+from rcdoctor.rehearsal.checker import RehearsalVerdict, check
 from rcdoctor.rehearsal.client import Client, Plan, monotonic_clock
 from rcdoctor.rehearsal.history import Op, Phases
 from rcdoctor.transport.errors import TransportError
@@ -51,12 +51,12 @@ class RehearsalOutcome:
     settings: RehearsalSettings
     primaries: int
     isolated: list[str]  # addresses of the primaries cut off
-    verdict: Verdict
+    verdict: RehearsalVerdict
     ops: list[Op]
     final: dict[str, str | None]
     timeline: dict[str, float] = field(default_factory=dict)
     divergence: list[dict[str, Any]] = field(default_factory=list)  # split-brain diff while partitioned
-    after_restore: Verdict | None = None  # the checker again after restoring the minority-only keys
+    after_restore: RehearsalVerdict | None = None  # the checker again after restoring the minority-only keys
 
     def to_dict(self) -> dict[str, Any]:
         document = {

@@ -102,7 +102,7 @@ class Matrix:
 
 
 @dataclass(frozen=True)
-class Member:
+class MemberCard:
     label: str
     node_id: str | None
     address: str | None
@@ -119,9 +119,9 @@ class Member:
 
 
 @dataclass(frozen=True)
-class Shard:
-    primary: Member
-    replicas: tuple[Member, ...]
+class ShardCard:
+    primary: MemberCard
+    replicas: tuple[MemberCard, ...]
     slot_count: int
     domains: tuple[str, ...]  # the distinct failure domains of its copies
     colour: str  # its primary's colour in the slot map
@@ -141,7 +141,7 @@ class Folded:
 
 
 @dataclass(frozen=True)
-class Cause:
+class CauseCard:
     finding: Finding
     folded: tuple[Folded, ...]
 
@@ -172,7 +172,7 @@ class JournalLine:
 
 
 @dataclass(frozen=True)
-class Journal:
+class JournalCard:
     path: str
     lines: tuple[JournalLine, ...]
     more: int = 0  # lines left out (MAX_JOURNAL)
@@ -181,7 +181,7 @@ class Journal:
 MAX_JOURNAL = 500
 
 
-def journal_lines(path: str, entries: Iterable[Mapping[str, Any]]) -> Journal:
+def journal_lines(path: str, entries: Iterable[Mapping[str, Any]]) -> JournalCard:
     """A heal or rebalance journal (`rcdoctor.migrate.journal` lines) as readable lines: one per phase,
     step, slot batch opened/closed, failover held/released; `step-start` lines are left out (each step
     has its outcome line)."""
@@ -201,7 +201,7 @@ def journal_lines(path: str, entries: Iterable[Mapping[str, Any]]) -> Journal:
             else ""
         )
         found.append(JournalLine(when, event, _journal_summary(event, entry), _journal_failed(event, entry)))
-    return Journal(path, tuple(found), total - len(found))
+    return JournalCard(path, tuple(found), total - len(found))
 
 
 def _journal_summary(event: str, entry: Mapping[str, Any]) -> str:
@@ -234,15 +234,15 @@ class Page:
     header: Header
     slot_map: SlotMap
     matrix: Matrix
-    shards: tuple[Shard, ...]
-    others: tuple[Member, ...]  # nodes in no shard: slotless primaries, unknown roles, unreachable
-    causes: tuple[Cause, ...]
+    shards: tuple[ShardCard, ...]
+    others: tuple[MemberCard, ...]  # nodes in no shard: slotless primaries, unknown roles, unreachable
+    causes: tuple[CauseCard, ...]
     notes: tuple[Finding, ...]
     not_seen: tuple[str, ...]
     plan: HealPlan | None = None
     timeline: Timeline | None = None
     timeline_more: int = 0
-    journal: Journal | None = None
+    journal: JournalCard | None = None
     codes: tuple[str, ...] = field(default=())  # every finding code in the report
 
 
@@ -254,7 +254,7 @@ def build_page(
     plan: HealPlan | None = None,
     timeline: Timeline | None = None,
     now: datetime | None = None,
-    journal: Journal | None = None,
+    journal: JournalCard | None = None,
     max_matrix: int = MAX_MATRIX,
 ) -> Page:
     labels = _labels(ctx)
@@ -301,7 +301,7 @@ def build_page(
         matrix=_matrix(ctx, labels, max_matrix),
         shards=shards,
         others=others,
-        causes=tuple(Cause(f, _folded(report, f)) for f in roots),
+        causes=tuple(CauseCard(f, _folded(report, f)) for f in roots),
         notes=notes,
         not_seen=report.not_seen,
         plan=plan,
@@ -442,14 +442,14 @@ def _cell(ctx: ClusterView, entry: object, other: str, viewer: str, labels: dict
     return Cell("ok", f"{name}: ok, {where}")
 
 
-def _member(ctx: ClusterView, status: StatusReport, node_id: str, labels: dict[str, str]) -> Member:
+def _member(ctx: ClusterView, status: StatusReport, node_id: str, labels: dict[str, str]) -> MemberCard:
     row = next((r for r in status.rows if r.node_id == node_id), None)
     address = ctx.address(node_id)
     pod = next(
         (p for s in ctx.snapshot.sources for p in s.pods if p.address and p.address == address),
         None,
     )
-    return Member(
+    return MemberCard(
         label=labels.get(node_id, node_id[:8]),
         node_id=node_id,
         address=address,
@@ -468,7 +468,7 @@ def _member(ctx: ClusterView, status: StatusReport, node_id: str, labels: dict[s
 
 def _topology(
     ctx: ClusterView, status: StatusReport, labels: dict[str, str], colours: dict[str, str]
-) -> tuple[tuple[Shard, ...], tuple[Member, ...]]:
+) -> tuple[tuple[ShardCard, ...], tuple[MemberCard, ...]]:
     replicas = ctx.replicas_of
     shards = []
     placed: set[str] = set()
@@ -478,7 +478,7 @@ def _topology(
         placed.update([primary, *replicas.get(primary, ())])
         domains = tuple(dict.fromkeys(d for d in [head.domain, *(m.domain for m in members)] if d))
         slots = count_slots(ctx.owned_slots(primary))
-        shards.append(Shard(head, tuple(members), slots, domains, colours.get(primary, "#999")))
+        shards.append(ShardCard(head, tuple(members), slots, domains, colours.get(primary, "#999")))
     others = tuple(_member(ctx, status, i, labels) for i in ctx.ids if i not in placed)
     return tuple(shards), others
 

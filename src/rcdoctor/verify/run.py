@@ -39,7 +39,7 @@ STARTED_WITHIN_S = 15.0
 
 
 @dataclass(frozen=True)
-class Result:
+class Proof:
     name: str
     ok: bool
     detail: str
@@ -47,7 +47,7 @@ class Result:
 
 @dataclass
 class VerifyReport:
-    results: list[Result] = field(default_factory=list)
+    results: list[Proof] = field(default_factory=list)
     keys: dict[str, int] = field(default_factory=dict)  # primary address -> keys (probe keys excluded)
     comparison: Comparison | None = None
     digest: SlotDigest | None = None
@@ -57,7 +57,7 @@ class VerifyReport:
         return all(r.ok for r in self.results)
 
     def add(self, name: str, ok: bool, detail: str) -> None:
-        self.results.append(Result(name, ok, detail))
+        self.results.append(Proof(name, ok, detail))
 
 
 def cluster_checks(snapshot: Snapshot, top: Topology, report: VerifyReport) -> None:

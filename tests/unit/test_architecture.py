@@ -202,3 +202,38 @@ def test_one_name_per_idea_no_two_classes_share_a_name() -> None:
                 where.setdefault(node.name, []).append(module)
     shared = {name: places for name, places in where.items() if len(places) > 1}
     assert not shared, f"classes sharing a name: {shared}"
+
+
+# Exceptions that never leave the module raising them, each for a reason: they carry control flow or
+# low-level detail that the module itself turns into a DoctorError or an error record.
+INTERNAL_EXCEPTIONS = {
+    "rcdoctor.model.snapshot_reader.Unreadable",  # the streaming reader's; Snapshot.load raises SnapshotError
+    "rcdoctor.probe.resp.RespProtocolError",  # the probe's RESP client; the probe turns it into a verdict
+    "rcdoctor.probe.resp.RespTLSError",  # an OSError, so callers treat it as any failed connection
+    "rcdoctor.migrate.engine.NodeGone",  # ends one node's batch inside the engine, which records it
+    "rcdoctor.interrupts.Interrupted",  # SIGTERM as a KeyboardInterrupt: every clean-up Ctrl-C runs, runs
+}
+
+
+def test_every_exception_is_in_the_one_tree_or_stays_internal() -> None:
+    probe = (
+        "import importlib, inspect, json, sys\n"
+        "from rcdoctor.errors import DoctorError\n"
+        "outside = []\n"
+        "for name in json.loads(sys.argv[1]):\n"
+        "    module = importlib.import_module(name)\n"
+        "    for cls in vars(module).values():\n"
+        "        if inspect.isclass(cls) and issubclass(cls, BaseException) and cls.__module__ == name:\n"
+        "            if not issubclass(cls, DoctorError):\n"
+        "                outside.append(f'{name}.{cls.__name__}')\n"
+        "print(json.dumps(outside))\n"
+    )
+    names = [m for m, _ in modules() if package_of(m) not in ("__main__",)]
+    done = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(names)], capture_output=True, text=True, timeout=120, check=True
+    )
+    outside = set(json.loads(done.stdout))
+    assert outside == INTERNAL_EXCEPTIONS, (
+        f"exceptions outside DoctorError: {sorted(outside - INTERNAL_EXCEPTIONS)} "
+        f"(listed as internal but gone: {sorted(INTERNAL_EXCEPTIONS - outside)})"
+    )

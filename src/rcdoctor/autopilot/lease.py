@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rcdoctor.autopilot.decide import Repair
-from rcdoctor.errors import UsageError
+from rcdoctor.errors import DoctorError, UsageError
 
 KUBECTL = "kubectl"
 ANNOTATION = "rcdoctor.io/last-repair"
@@ -168,8 +168,8 @@ def _parse_micro(text: object) -> float | None:
     return None
 
 
-class KubeError(Exception):
-    pass
+class KubeError(DoctorError):
+    """kubectl failed or refused while taking, renewing or releasing the Lease."""
 
 
 class KubeLease:

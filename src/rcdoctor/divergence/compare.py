@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from rcdoctor.divergence.keys import Copy, KeyDiff, Tally
+from rcdoctor.errors import DoctorError
 from rcdoctor.migrate.link import Link
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.transport.errors import AskRedirect, ServerError, TransportError
@@ -24,7 +25,7 @@ KEYS_PER_ROUND = 1000
 READS_WHEN_DOWN = "cluster-allow-reads-when-down"
 
 
-class CompareError(RuntimeError):
+class CompareError(DoctorError):
     """A node refused a read (e.g. MOVED: it serves neither the slot nor an import of it)."""
 
 

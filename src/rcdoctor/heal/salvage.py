@@ -18,6 +18,7 @@ from typing import Any
 from rcdoctor.divergence import report
 from rcdoctor.divergence.compare import CompareError, differences, linked, reads_allowed
 from rcdoctor.divergence.keys import KeyDiff, Tally
+from rcdoctor.errors import DoctorError
 from rcdoctor.heal.steps import Salvage
 from rcdoctor.migrate.link import Link
 from rcdoctor.transport.errors import AskRedirect, ServerError
@@ -42,8 +43,8 @@ class Salvaged:
         )
 
 
-class SalvageError(RuntimeError):
-    pass
+class SalvageError(DoctorError):
+    """A stale copy could not be compared with, or saved to, its slot's owner: the flush does not run."""
 
 
 def tally(address: str, owner_address: str, slots: tuple[int, ...], options: ConnectOptions) -> Tally:

@@ -43,6 +43,7 @@ from rcdoctor.heal.steps import RISK_DISCARD, RISK_FORCE, RISK_TAKEOVER
 from rcdoctor.lab import Lab, LabSpec
 from rcdoctor.lab.data import DataSet, fill, missing_or_wrong
 from rcdoctor.lab.faults import FaultOp, apply
+from rcdoctor.model.cluster_nodes import parse_cluster_nodes
 from rcdoctor.model.slots import key_hash_slot
 from rcdoctor.model.view import ClusterView
 from rcdoctor.rehearsal.checker import check
@@ -457,21 +458,15 @@ def shape_of(lab: Lab) -> tuple[Shape, dict[str, list[int]]]:
     names = {n.node_id: n.name for n in lab.nodes}
     primaries: dict[str, list[int]] = {}
     replicas: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) < 8 or parts[0] not in names:
+    for entry in parse_cluster_nodes(text).value:
+        if entry.id not in names:
             continue
-        if "master" in parts[2]:
-            owned: list[int] = []
-            for item in parts[8:]:
-                if item.startswith("["):
-                    continue
-                first, _, last = item.partition("-")
-                owned.extend(range(int(first), int(last or first) + 1))
+        if entry.is_primary:
+            owned = [slot for r in entry.slots for slot in range(r.start, r.end + 1)]
             if owned:
-                primaries[parts[0]] = owned
-        elif parts[3] != "-":
-            replicas.setdefault(parts[3], []).append(names[parts[0]])
+                primaries[entry.id] = owned
+        elif entry.primary_id:
+            replicas.setdefault(entry.primary_id, []).append(names[entry.id])
     order = sorted(primaries, key=lambda i: primaries[i][0])
     shards = tuple((names[i], tuple(sorted(replicas.get(i, [])))) for i in order)
     return Shape(shards), {names[i]: primaries[i] for i in order}

@@ -21,6 +21,7 @@ from rcdoctor.lab.binary import RedisBinary, find_redis_server
 from rcdoctor.lab.state import LabNode, LabState, default_root
 from rcdoctor.lab.tls import TlsFiles, make_certificates
 from rcdoctor.model.address import Secret
+from rcdoctor.model.cluster_nodes import parse_cluster_nodes
 from rcdoctor.model.cluster_slots import parse_cluster_slots
 from rcdoctor.model.server import ServerIdentity
 from rcdoctor.model.slots import SLOT_COUNT, SlotRange
@@ -369,8 +370,8 @@ class Lab:
                 continue
             with self.client(node, timeout=1.0) as c:
                 text = str(c.execute_command("CLUSTER", "NODES"))
-            myself = next((line.split() for line in text.splitlines() if "myself" in line), None)
-            if myself is not None and len(myself) > 3 and myself[3] in primary_ids:
+            myself = next((e for e in parse_cluster_nodes(text).value if e.is_myself), None)
+            if myself is not None and myself.primary_id in primary_ids:
                 found.append(node)
         return found
 
@@ -478,29 +479,24 @@ def add_slots(c: NodeClient, first: int, last: int, version: tuple[int, ...]) ->
 
 
 def _view_is_clean(nodes_text: str) -> bool:
-    for line in nodes_text.splitlines():
-        fields = line.split()
-        if len(fields) < 8:
-            continue
-        flags = set(fields[2].split(","))
-        if flags & {"fail?", "fail", "handshake", "noaddr"}:
+    for entry in parse_cluster_nodes(nodes_text).value:
+        if entry.flags & {"fail?", "fail", "handshake", "noaddr"}:
             return False
-        if "myself" not in flags and fields[7] != "connected":
+        if not entry.is_myself and entry.link_state != "connected":
             return False
     return True
 
 
 def _roles(nodes_text: str) -> frozenset[tuple[str, str]]:
     """(node id, its primary's id or "-") for every node in one CLUSTER NODES text."""
-    return frozenset((f[0], f[3]) for f in (line.split() for line in nodes_text.splitlines()) if len(f) >= 8)
+    return frozenset((e.id, e.primary_id or "-") for e in parse_cluster_nodes(nodes_text).value)
 
 
 def _known_nodes(c: NodeClient) -> int:
-    text = str(c.execute_command("CLUSTER", "NODES"))
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if any("handshake" in ln.split()[2] for ln in lines):
-        return -1
-    return len(lines)
+    view = parse_cluster_nodes(str(c.execute_command("CLUSTER", "NODES")))
+    if view.errors or any("handshake" in e.flags for e in view.value):
+        return -1  # not settled (or a line we cannot read): not a count to trust
+    return len(view.value)
 
 
 def _replicate(c: NodeClient, primary_id: str | None) -> bool:

@@ -16,6 +16,7 @@ from rcdoctor.errors import ConnectError, DoctorError, UsageError
 from rcdoctor.migrate.membership import EmptyNode, MembershipStep, probe_empty, run_steps, wait_until_all
 from rcdoctor.migrate.placement import CreatePlan
 from rcdoctor.model.address import Endpoint, parse_hostport
+from rcdoctor.model.cluster_nodes import parse_cluster_nodes
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.redis_py import NodeClient
 
@@ -116,18 +117,18 @@ def apply(
 
 
 def _lists_all(c: NodeClient, count: int) -> bool:
-    lines = [x for x in str(c.execute_command("CLUSTER", "NODES")).splitlines() if x.strip()]
-    return len(lines) == count and not any("handshake" in x.split()[2] for x in lines)
+    view = parse_cluster_nodes(str(c.execute_command("CLUSTER", "NODES")))
+    return not view.errors and len(view.value) == count and not any("handshake" in e.flags for e in view.value)
 
 
 def _ready(c: NodeClient, replica_of: dict[str, str]) -> bool:
     """ok, in sync, and this node's view has the roles right (a client refreshing from it sees them)."""
     if "cluster_state:ok" not in str(c.execute_command("CLUSTER", "INFO")):
         return False
-    view = {f[0]: f for f in (x.split() for x in str(c.execute_command("CLUSTER", "NODES")).splitlines()) if f}
+    view = {e.id: e for e in parse_cluster_nodes(str(c.execute_command("CLUSTER", "NODES"))).value}
     for replica, primary in replica_of.items():
-        fields = view.get(replica)
-        if fields is None or "slave" not in fields[2] or fields[3] != primary:
+        entry = view.get(replica)
+        if entry is None or not entry.is_replica or entry.primary_id != primary:
             return False
     replication = c.info("replication")
     return replication.get("role") != "slave" or replication.get("master_link_status") == "up"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from rcdoctor.errors import DoctorError, UsageError
 from rcdoctor.migrate.topology import Node, Topology
 from rcdoctor.model.address import Endpoint
+from rcdoctor.model.cluster_nodes import parse_cluster_nodes
 from rcdoctor.model.command import brief
 from rcdoctor.model.info import as_int, parse_kv
 from rcdoctor.model.server import ServerIdentity, server_identity
@@ -49,7 +50,7 @@ def probe_empty(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode:
     try:
         with node_client(endpoint, options) as c:
             info = str(c.execute_command("CLUSTER", "INFO"))
-            lines = [x for x in str(c.execute_command("CLUSTER", "NODES")).splitlines() if x.strip()]
+            view = parse_cluster_nodes(str(c.execute_command("CLUSTER", "NODES"))).value
             keys = int(c.dbsize())
             node_id = str(c.execute_command("CLUSTER", "MYID"))
             server = {str(k): str(v) for k, v in c.info("server").items()}
@@ -58,14 +59,13 @@ def probe_empty(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode:
         raise error_for(error.kind, f"{endpoint}: {error.message}") from None
     if keys:
         raise UsageError(f"{endpoint} holds {keys} keys: only an empty node can join (nothing is deleted for you)")
-    if len(lines) > 1 or "cluster_slots_assigned:0" not in info:
+    if len(view) > 1 or "cluster_slots_assigned:0" not in info:
         raise UsageError(
-            f"{endpoint} already knows {len(lines) - 1} other node(s) or owns slots: it is part of a cluster "
+            f"{endpoint} already knows {len(view) - 1} other node(s) or owns slots: it is part of a cluster "
             "(CLUSTER RESET SOFT on it first if that is a leftover)"
         )
-    myself = next((x for x in lines if "myself" in x.split()[2]), lines[0] if lines else "")
-    _, _, bus = myself.split()[1].partition("@") if myself else ("", "", "")
-    bus_port = int(bus.split(",")[0]) if bus.split(",")[0].isdigit() else endpoint.port + 10000
+    myself = next((e for e in view if e.is_myself), view[0] if view else None)
+    bus_port = myself.cport if myself is not None and myself.cport else endpoint.port + 10000
     # A reply naming no version is treated as the oldest Redis: plain ADDSLOTS works everywhere.
     identity = server_identity(server) or ServerIdentity("redis", "0")
     return EmptyNode(endpoint, node_id, identity, bus_port)
@@ -145,8 +145,8 @@ def wait_known(top: Topology, node_id: str, options: ConnectOptions, timeout: fl
 
 def lists(c: NodeClient, node_id: str) -> bool:
     """This node's CLUSTER NODES has `node_id` (a handshake line does not count)."""
-    text = str(c.execute_command("CLUSTER", "NODES"))
-    return any(line.startswith(node_id) and "handshake" not in line for line in text.splitlines())
+    view = parse_cluster_nodes(str(c.execute_command("CLUSTER", "NODES"))).value
+    return any(e.id == node_id and "handshake" not in e.flags for e in view)
 
 
 def slots_assigned(c: NodeClient) -> int:

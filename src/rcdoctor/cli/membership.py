@@ -6,9 +6,8 @@ from rcdoctor.cli import output
 from rcdoctor.cli.common import Target
 from rcdoctor.cli.migrate import EngineArgs, run_move
 from rcdoctor.errors import EXIT_OK, UsageError
-from rcdoctor.migrate import membership, session
-from rcdoctor.migrate.plan import drain, node_named
-from rcdoctor.model.address import parse_hostport
+from rcdoctor.migrate import add_node, membership, session
+from rcdoctor.migrate.plan import drain
 
 
 def _show(steps: list[membership.MembershipStep], apply: bool) -> None:
@@ -21,35 +20,13 @@ def _show(steps: list[membership.MembershipStep], apply: bool) -> None:
 
 
 def run_add(t: Target, new: str, replica_of: str | None, apply: bool) -> int:
-    _, top = session.read(t.seeds, t.options)
-    session.require_safe(top, allow_open=True)
-    endpoint = parse_hostport(new)
-    node_id = membership.probe_empty(endpoint, t.options).node_id
-    if node_id in top.nodes:
-        raise UsageError(f"{new} ({node_id[:8]}) is already a member of this cluster")
-    primary = node_named(top, replica_of, "--replica-of", lambda n: n.primary) if replica_of else None
-    seed = next(n for n in top.nodes.values())
-    steps = membership.add_steps(endpoint, seed, primary)
-    _show(steps, apply)
+    added = add_node.plan(t.seeds, t.options, new, replica_of)
+    _show(list(added.steps), apply)
     if not apply:
         return EXIT_OK
     console = output.console()
-    membership.run_steps(steps[:1], t.options, console.print)
-    membership.wait_known(top, node_id, t.options)
-    # Until the new node has learned the slot map by gossip its view differs from the others', and the next
-    # command (another add-node, a rebalance) would refuse the cluster for it: return only once it agrees.
-    assigned = sum(len(n.slots) for n in top.nodes.values() if n.primary)
-    membership.wait_until_all(
-        [endpoint], lambda c: membership.slots_assigned(c) == assigned, t.options, 30.0, "to learn the slot map"
-    )
-    console.print(f"every member now lists {node_id[:8]} ({new}), and it knows the slot map")
-    if primary is not None:
-        # The new node learns the others by gossip, a moment after they learn it: REPLICATE needs the id.
-        membership.wait_until_all(
-            [endpoint], lambda c: membership.lists(c, primary.node_id), t.options, 30.0, f"to list {primary.short}"
-        )
-    membership.run_steps(steps[1:], t.options, console.print)
-    if primary is None:
+    add_node.apply(added, t.options, console.print)
+    if added.primary is None:
         console.print("it owns no slots yet: `rcdoctor rebalance … --use-empty-primaries` gives it its share")
     return EXIT_OK
 

@@ -86,7 +86,9 @@ def test_rebalance_onto_new_primaries_keeps_every_key_and_client(
 
     dry = rcdoctor("rebalance", seed, "--use-empty-primaries", "--format", "json", env=_env(tmp_path))
     assert dry.returncode == 0, dry.stderr
-    plan = json.loads(dry.stdout)["plan"]
+    document = json.loads(dry.stdout)
+    assert (document["format"], document["version"], document["format_version"]) == ("rcdoctor.migrate", 1, 1)
+    plan = document["plan"]
     assert plan["slots"] in (6553, 6554) and plan["keys_estimate"] > 10_000
     assert [t["target"]["address"] for t in plan["transfers"]].count(new[0]) >= 1
     assert _slots_per_primary(lab)[new[0]] == 0  # a dry run changes nothing

@@ -80,7 +80,14 @@ def _move(
 ) -> int:
     from rcdoctor.migrate import session
 
-    report: dict[str, Any] = {"format": FORMAT, "format_version": VERSION, "command": command, "applied": args.apply}
+    # "version" as every other document has it; "format_version" kept for readers of the first releases
+    report: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "format_version": VERSION,
+        "command": command,
+        "applied": args.apply,
+    }
     exit_code = EXIT_OK
     closings: list[Closing] = []
     if args.resume:

@@ -1,6 +1,9 @@
 """Exporter and probe costs: collection and scrape durations, exporter memory, probe start-up.
 
-    python bench/exporter.py [--sizes 3,30] [--scrapes 20] [--probes 20]
+    python bench/exporter.py [--sizes 3,30] [--scrapes 20] [--probes 20] [--interval 2] [--base-octet 70]
+
+Issue 17's exporter figure: `--sizes 100 --interval 15 --scrapes 300 --probes 0` (a 100+100 lab collected
+every 15 s, the exporter's default; scrapes p99 under 50 ms, RSS under 200 MB).
 
 For each lab size P (P primaries + P replicas, Redis from --redis-server or PATH) it starts the real
 `rcdoctor exporter` (interval 2 s, timeout 3 s) and measures, from outside:
@@ -79,8 +82,10 @@ def scrapes(url: str, count: int) -> dict[str, Any]:
         sizes.append(len(body))
         series.append(sum(1 for line in body.splitlines() if line and not line.startswith("#")))
         time.sleep(0.1)
+    p99 = statistics.quantiles(times, n=100, method="inclusive")[98] if len(times) > 1 else times[0]
     return {
         "scrape_median_ms": round(statistics.median(times) * 1000, 2),
+        "scrape_p99_ms": round(p99 * 1000, 2),
         "scrape_max_ms": round(max(times) * 1000, 2),
         "series": series[-1],
         "bytes": sizes[-1],
@@ -112,7 +117,7 @@ def measure_size(primaries: int, args: argparse.Namespace, root: Path, base_ip: 
     spec = LabSpec(primaries=primaries, replicas=1, base_ip=base_ip, node_timeout_ms=15_000)
     lab = Lab.up(spec, name=f"exp{primaries}", directory=root / f"exp{primaries}", redis_server=args.redis_server)
     log = root / f"exporter{primaries}.log"
-    interval = 2.0
+    interval = args.interval
     try:
         with log.open("w") as sink:
             proc = subprocess.Popen(
@@ -128,9 +133,9 @@ def measure_size(primaries: int, args: argparse.Namespace, root: Path, base_ip: 
                 time.sleep(0.2)
             # CPU per collection over a quiet window (no scrapes but one at each end)
             cpu_before, count_before = cpu_seconds(proc.pid), collections_done(url)
-            time.sleep(interval * 5)
+            time.sleep(interval * args.windows)
             cpu_used, count = cpu_seconds(proc.pid) - cpu_before, collections_done(url) - count_before
-            durations = collections(url, interval * 5)
+            durations = collections(url, interval * args.windows)
             healthy = scrapes(url, args.scrapes)
             memory = proc_status(proc.pid)
             paused = [n.name for n in lab.nodes[1:4]]
@@ -138,12 +143,14 @@ def measure_size(primaries: int, args: argparse.Namespace, root: Path, base_ip: 
             try:
                 time.sleep(interval + 5)  # at least one collection that met the hung nodes
                 hung = scrapes(url, args.scrapes)
-                hung_durations = collections(url, interval * 4)
+                hung_durations = collections(url, interval * max(2, args.windows - 1))
             finally:
                 heal(lab)
             return {
                 "nodes": len(lab.nodes),
+                "interval_s": interval,
                 "collection_median_s": round(statistics.median(durations), 3) if durations else None,
+                "collection_max_s": round(max(durations), 3) if durations else None,
                 "collections_seen": len(durations),
                 "cpu_s_per_collection": round(cpu_used / max(1, count), 3),
                 **healthy,
@@ -195,6 +202,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="3,30", help="primaries per lab (each gets as many replicas)")
     parser.add_argument("--scrapes", type=int, default=20)
     parser.add_argument("--probes", type=int, default=20)
+    parser.add_argument("--interval", type=float, default=2.0, help="the exporter's --interval, seconds")
+    parser.add_argument("--windows", type=int, default=5, help="intervals watched per measurement")
+    parser.add_argument("--base-octet", type=int, default=70, help="labs on 127.B.0.x from B up (keep off others)")
     parser.add_argument("--redis-server", default=None)
     parser.add_argument("--redis-cli", default=None)
     args = parser.parse_args()
@@ -205,18 +215,20 @@ def main() -> None:
         for index, primaries in enumerate(sizes):
             print(f"exporter on a {primaries}+{primaries} lab…", flush=True)
             name = f"{primaries}+{primaries}"
-            results["sizes"][name] = measure_size(primaries, args, root, f"127.{70 + index}.0.11")
+            results["sizes"][name] = measure_size(primaries, args, root, f"127.{args.base_octet + index}.0.11")
             print("  " + json.dumps(results["sizes"][name]), flush=True)
-        print("probes…", flush=True)
-        results["probes"] = measure_probes(args, root, "127.79.0.11")
+        if args.probes:
+            print("probes…", flush=True)
+            results["probes"] = measure_probes(args, root, f"127.{args.base_octet + 9}.0.11")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    print(f"\n{'lab':>8} {'collect s':>10} {'cpu s/coll':>10} {'scrape ms':>10} {'max ms':>8} {'series':>7} "
-          f"{'RSS MB':>7} {'paused: collect s':>18} {'scrape ms':>10} {'max ms':>7}")  # fmt: skip
+    print(f"\n{'lab':>8} {'collect s':>10} {'cpu s/coll':>10} {'scrape ms':>10} {'p99 ms':>7} {'max ms':>8} "
+          f"{'series':>7} {'RSS MB':>7} {'paused: collect s':>18} {'scrape ms':>10} {'max ms':>7}")  # fmt: skip
     for name, r in results["sizes"].items():
         print(
             f"{name:>8} {r['collection_median_s']:>10} {r['cpu_s_per_collection']:>10} {r['scrape_median_ms']:>10} "
+            f"{r['scrape_p99_ms']:>7} "
             f"{r['scrape_max_ms']:>8} {r['series']:>7} {r['rss_mb']:>7} {r['paused_collection_median_s']:>18} "
             f"{r['paused_scrape_median_ms']:>10} {r['paused_scrape_max_ms']:>7}"
         )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from rcdoctor.cli import common, output
-from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING, UsageError
+from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK
 
 if TYPE_CHECKING:
     from rcdoctor.splitbrain.restore import Applied, Choice
@@ -95,48 +95,19 @@ def restore(
     with --only and add --overwrite-conflicts to restore the old primary's value. Exit 0 done (or nothing
     to do), 1 conflicts left for a decision, 2 some keys could not be restored.
     """
-    from rcdoctor.divergence import report
-    from rcdoctor.splitbrain.restore import apply as run
-    from rcdoctor.splitbrain.restore import choose
-    from rcdoctor.transport.redis_py import cluster_client
+    from rcdoctor.splitbrain import restore as restoring
 
-    header, diffs = report.read(Path(file))
-    wanted = {k.encode() for k in keys} if keys else None
-    if overwrite_conflicts and not keys:
-        raise UsageError("--overwrite-conflicts needs the keys named with --only: it is a decision per key")
-    choice = choose(diffs, wanted, overwrite_conflicts)
-    summary = {
-        "file": file,
-        "to_restore": len(choice.restore),
-        "conflicts": [report.key_text(d.key) for d in choice.conflicts],
-        "skipped": [{"key": report.key_text(d.key), "why": why} for d, why in choice.skipped],
-        "applied": apply,
-    }
-    if not apply:
-        if fmt == "json":
-            output.emit_json(summary)
-        else:
-            _render_dry_run(choice)
-        return EXIT_WARNING if choice.conflicts else EXIT_OK
-    t = common.target(seeds, **conn)  # type: ignore[arg-type]
-    cluster = cluster_client([s.endpoint for s in common.expanded(t)[0]], t.options)
-    try:
-        done = run(cluster, choice.restore, float(header.get("created", 0)), replace=wanted or set())
-    finally:
-        cluster.close()
-    summary |= {
-        "restored": len(done.restored),
-        "busy": [report.key_text(k) for k in done.busy],
-        "expired": [report.key_text(k) for k in done.expired],
-        "failed": [{"key": report.key_text(k), "error": e} for k, e in done.failed],
-    }
+    chosen = restoring.prepare(Path(file), keys, overwrite_conflicts)
+    if apply:
+        t = common.target(seeds, **conn)  # type: ignore[arg-type]
+        restoring.run(chosen, [s.endpoint for s in common.expanded(t)[0]], t.options)
     if fmt == "json":
-        output.emit_json(summary)
+        output.emit_json(chosen.to_dict())
+    elif chosen.done is None:
+        _render_dry_run(chosen.choice)
     else:
-        _render_restored(choice, done)
-    if done.failed:
-        return EXIT_CRITICAL
-    return EXIT_WARNING if choice.conflicts or done.busy else EXIT_OK
+        _render_restored(chosen.choice, chosen.done)
+    return chosen.exit_code
 
 
 restore.params[[p.name for p in restore.params].index("seeds")].required = False

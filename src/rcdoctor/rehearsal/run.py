@@ -181,20 +181,12 @@ def save_divergence(lab: Lab, directory: Path) -> list[dict[str, Any]]:
 
 
 def restore_minority_only(lab: Lab, files: list[Path]) -> int:
-    from rcdoctor.divergence import report
-    from rcdoctor.splitbrain.restore import apply as restore_keys
-    from rcdoctor.splitbrain.restore import choose
+    """`split-brain restore --apply` of each file, as the CLI does it (minority-only keys, no REPLACE)."""
+    from rcdoctor.splitbrain import restore as restoring
 
-    cluster = cluster_client([n.endpoint for n in lab.nodes], lab.options)
-    restored = 0
-    try:
-        for path in files:
-            header, diffs = report.read(path)
-            chosen = choose(diffs, None, overwrite_conflicts=False)
-            restored += len(restore_keys(cluster, chosen.restore, float(header["created"]), set()).restored)
-    finally:
-        cluster.close()
-    return restored
+    endpoints = [n.endpoint for n in lab.nodes]
+    done = [restoring.run(restoring.prepare(path), endpoints, lab.options).done for path in files]
+    return sum(len(d.restored) for d in done if d is not None)
 
 
 def failed_over(lab: Lab, cut: list[Any], slot: int) -> bool:

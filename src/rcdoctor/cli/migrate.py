@@ -81,13 +81,8 @@ def _move(
     from rcdoctor.migrate import session
 
     # "version" as every other document has it; "format_version" kept for readers of the first releases
-    report: dict[str, Any] = {
-        "format": FORMAT,
-        "version": VERSION,
-        "format_version": VERSION,
-        "command": command,
-        "applied": args.apply,
-    }
+    report: dict[str, Any] = {"format": FORMAT, "version": VERSION, "format_version": VERSION}
+    report |= {"command": command, "applied": args.apply}
     exit_code = EXIT_OK
     closings: list[Closing] = []
     if args.resume:

@@ -18,11 +18,11 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rcdoctor.collect.probe import resolve
 from rcdoctor.errors import DoctorError
 from rcdoctor.model.address import Endpoint, Seed, is_ip, parse_seed, seed_lines
 from rcdoctor.model.kubernetes import KubeSelector, node_zones, pods_from
 from rcdoctor.model.sources import SeedSource, redact
+from rcdoctor.transport.ports import resolve
 
 KUBECTL = "kubectl"
 # Even a tiny --timeout leaves kubectl time to start (a Go binary: ~0.1-0.3 s before its first request).

@@ -13,12 +13,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from rcdoctor.collect.probe import tcp_probe
 from rcdoctor.errors import LabError
 from rcdoctor.lab.state import LabNode, LabState
 from rcdoctor.lab.tls import TlsFiles
 from rcdoctor.transport.errors import AuthFailed, ConnectionLost, Loading, ReplyTimeout, ServerError
 from rcdoctor.transport.options import ConnectOptions
+from rcdoctor.transport.ports import tcp_probe
 from rcdoctor.transport.redis_py import node_client
 
 START_TIMEOUT_S = 20.0

@@ -7,7 +7,7 @@ import time
 
 from rcdoctor.model.address import Endpoint, is_ip
 from rcdoctor.model.snapshot import PortProbe
-from rcdoctor.transport.errors import classify
+from rcdoctor.transport.failures import classify
 
 
 def tcp_probe(endpoint: Endpoint, timeout: float) -> PortProbe:
@@ -19,13 +19,18 @@ def tcp_probe(endpoint: Endpoint, timeout: float) -> PortProbe:
         with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout):
             pass
     except OSError as exc:
-        error = classify(exc)
-        if error.kind == "timeout":  # no TCP answer at all: unlike a paused server, whose kernel accepts
-            return PortProbe(
-                False, None, f"TCP connect timed out after {timeout:.1f}s (host down or packets dropped)", "timeout"
-            )
-        return PortProbe(False, None, error.message, error.kind)
+        return knock_failure(exc, timeout)
     return PortProbe(True, round((time.perf_counter() - started) * 1000, 3))
+
+
+def knock_failure(exc: BaseException, timeout: float) -> PortProbe:
+    """A TCP connect's failure as a PortProbe, the same for a blocking probe and the multiplexer's."""
+    error = classify(exc)
+    if error.kind == "timeout":  # no TCP answer at all: unlike a paused server, whose kernel accepts
+        return PortProbe(
+            False, None, f"TCP connect timed out after {timeout:.1f}s (host down or packets dropped)", "timeout"
+        )
+    return PortProbe(False, None, error.message, error.kind)
 
 
 def resolve(host: str) -> tuple[tuple[str, ...] | None, str | None]:

@@ -7,7 +7,7 @@ import sys
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target, collect_with_progress, snapshot_for
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, DoctorError
-from rcdoctor.transport.errors import nothing_answered
+from rcdoctor.transport.failures import nothing_answered
 
 
 def run_collect(t: Target, destination: str | None) -> int:

@@ -65,7 +65,7 @@ def diagnosis(
     from rcdoctor.checks import default_registry
     from rcdoctor.migrate.journal import local_journals
     from rcdoctor.model.view import ClusterView
-    from rcdoctor.transport.errors import nothing_answered
+    from rcdoctor.transport.failures import nothing_answered
 
     settings = with_source_domains(settings, snapshot)  # k8s sources' zones when --domains gave none
     # rcdoctor's own journals on this machine, so S004 can name the run that left slots open (read here,

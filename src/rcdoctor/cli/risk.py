@@ -16,7 +16,7 @@ EXIT = {"ok": EXIT_OK, "warning": EXIT_WARNING, "critical": EXIT_CRITICAL}
 
 def run_risk(t: Target | None, from_file: str | None, domains_file: tuple[str, ...], pairs: bool, fmt: str) -> int:
     from rcdoctor.risk.analysis import analyze_risk
-    from rcdoctor.transport.errors import nothing_answered
+    from rcdoctor.transport.failures import nothing_answered
 
     settings = analysis_settings(domains_file)
     snapshot = snapshot_for(t, from_file)

@@ -36,7 +36,7 @@ def diff(seeds: tuple[str, ...], output_dir: str, fmt: str, **conn: object) -> i
     """
     from rcdoctor.cli.common import collect_with_progress
     from rcdoctor.splitbrain.diff import diff_all
-    from rcdoctor.transport.errors import nothing_answered
+    from rcdoctor.transport.failures import nothing_answered
 
     t = common.target(seeds, **conn)  # type: ignore[arg-type]
     snapshot = collect_with_progress(t)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 from rcdoctor.model.address import BUS_PORT_OFFSET, Endpoint, is_ip
 from rcdoctor.model.cluster_nodes import ClusterNode, parse_cluster_nodes
 from rcdoctor.model.cluster_slots import pairs_to_dict
-from rcdoctor.model.info import parse_info
+from rcdoctor.model.info import server_section
 from rcdoctor.model.parse_cache import ParseCache
 from rcdoctor.model.server import ServerIdentity, server_identity
 from rcdoctor.model.slot_migrations import commands_for
@@ -93,7 +93,7 @@ CLIENT_NAME = "rcdoctor"  # as every connection of rcdoctor's is named (ConnectO
 
 
 def identity_of(info: object) -> ServerIdentity | None:
-    return server_identity(parse_info(info).value.get("server", {})) if isinstance(info, str) else None
+    return server_identity(server_section(info)) if isinstance(info, str) else None
 
 
 @dataclass
@@ -193,10 +193,10 @@ def _ask(
     if options.password is not None:
         secret = options.password.reveal()
         hello.append(("AUTH", options.username, secret) if options.username else ("AUTH", secret))
-    # RESP3, as redis-py (8+) has spoken it by default: CLUSTER SHARDS and LINKS come as maps, the shape
-    # every snapshot recorded so far holds. A server without HELLO answers the rest in RESP2.
+    # RESP2, which every server speaks; hiredis parses it 2-3 times faster than RESP3's maps. The replies
+    # that RESP3 would give as maps are given that shape here (_as_resp3), as snapshots hold them.
     # The name only shows rcdoctor in CLIENT LIST: an ACL user without CLIENT is no blind spot.
-    hello += [("HELLO", "3"), ("CLIENT", "SETNAME", CLIENT_NAME), ("PING",)]
+    hello += [("CLIENT", "SETNAME", CLIENT_NAME), ("PING",)]
     scan: tuple[Keyed, ...] = ((SCAN_KEY, ("SCAN", "0", "COUNT", str(KEY_SAMPLE))),) if count_open_slot_keys else ()
     asked = (*COMMANDS, *scan)
     try:
@@ -224,9 +224,9 @@ def _ask(
 
 
 def _greeted(replies: Sequence[Any], with_auth: bool, learnt: _Learnt, answers: Answers | None) -> bool:
-    """AUTH, HELLO, CLIENT SETNAME and PING answered as a client library's connect would accept (a
-    refused AUTH or a failed PING fails the node; HELLO or SETNAME refused by ACL or age do not)."""
-    count = 4 if with_auth else 3
+    """AUTH, CLIENT SETNAME and PING answered as a client library's connect would accept (a refused
+    AUTH or a failed PING fails the node; a SETNAME refused by ACL does not)."""
+    count = 3 if with_auth else 2
     for index, reply in enumerate(replies[:count]):
         last = index == count - 1
         if isinstance(reply, ReplyError):
@@ -248,7 +248,7 @@ def _follow_up(count_open_slot_keys: bool, learnt: _Learnt) -> list[Keyed]:
     info = replies.get(INFO)
     # Atomic slot migrations only where the server has them (Valkey 9.0+, Redis 8.4+), known from
     # its INFO: older servers would answer every snapshot with an "unknown subcommand" error.
-    follow = list(commands_for(parse_info(info).value.get("server", {})) if isinstance(info, str) else ())
+    follow = list(commands_for(server_section(info)) if isinstance(info, str) else ())
     myself = learnt.myself = _myself(replies.get(CLUSTER_NODES))
     if myself is not None and myself.is_primary and myself.slots and has_slot_stats(identity_of(info)):
         # Exact key counts of its own slots: DBSIZE minus their sum is what it holds elsewhere (S003)
@@ -293,7 +293,45 @@ def _jsonable(key: str, reply: Any) -> Any:
     if key.startswith(CONFIG_PREFIX):
         pairs = pairs_to_dict(reply)
         return {k: str(v) for k, v in pairs.items() if not any(w in k.lower() for w in SECRET_CONFIG_WORDS)}
+    if key in _MAPS and isinstance(reply, list):
+        return _MAPS[key](reply)
     return reply
+
+
+def _map(value: Any) -> Any:
+    """A RESP2 flat [k1, v1, k2, v2, ...] array as the map RESP3 sends (anything else as it is)."""
+    if isinstance(value, list) and not len(value) % 2:
+        pairs = iter(value)
+        return dict(zip(pairs, pairs))  # noqa: B905  (even length checked: the one iterator pairs itself)
+    return value
+
+
+def _shard(value: Any) -> Any:
+    shard = _map(value)
+    if isinstance(shard, dict) and isinstance(shard.get("nodes"), list):
+        shard["nodes"] = [_map(n) for n in shard["nodes"]]
+    return shard
+
+
+def _slots_range(value: Any) -> Any:
+    # [start, end, [ip, port, id, {metadata}], ...]: the metadata (7.0+) is a map
+    if not isinstance(value, list):
+        return value
+    nodes = [[*n[:3], _map(n[3]), *n[4:]] if isinstance(n, list) and len(n) > 3 else n for n in value[2:]]
+    return [*value[:2], *nodes]
+
+
+def _slot_stat(value: Any) -> Any:
+    return [value[0], _map(value[1])] if isinstance(value, list) and len(value) == 2 else value
+
+
+# The replies RESP3 sends as maps, in the shape the snapshots recorded through redis-py (RESP3) hold.
+_MAPS: dict[str, Callable[[list[Any]], Any]] = {
+    CLUSTER_LINKS: lambda reply: [_map(link) for link in reply],
+    CLUSTER_SHARDS: lambda reply: [_shard(shard) for shard in reply],
+    CLUSTER_SLOTS: lambda reply: [_slots_range(entry) for entry in reply],
+    SLOT_STATS: lambda reply: [_slot_stat(entry) for entry in reply],
+}
 
 
 def _node_level_error(reply_errors: dict[str, str]) -> NodeError | None:

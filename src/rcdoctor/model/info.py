@@ -33,6 +33,16 @@ def parse_info(text: str) -> Parsed[dict[str, dict[str, str]]]:
     return Parsed(sections, tuple(errors))
 
 
+def server_section(text: str) -> dict[str, str]:
+    """INFO's `# Server` section alone (the reply's first): what a collector needs to know which
+    commands a node has, without parsing the rest of every node's INFO once more."""
+    start = text.find("# Server")
+    if start < 0:
+        return parse_info(text).value.get("server", {})
+    end = text.find("\n#", start + 1)
+    return parse_info(text[start : None if end < 0 else end]).value.get("server", {})
+
+
 def parse_kv(text: str) -> Parsed[dict[str, str]]:
     """CLUSTER INFO reply -> {field: value}."""
     parsed = parse_info(text)

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from redis import exceptions
 
-from rcdoctor.errors import AuthError, ConnectError, NotClusterError, TLSError
-from rcdoctor.model.snapshot import Snapshot
-from rcdoctor.transport.failures import classify, classify_with
+from rcdoctor.transport.failures import classify, classify_with, error_for, nothing_answered
 
 __all__ = [
     "AskRedirect",
@@ -40,17 +38,3 @@ ConnectionLost = exceptions.ConnectionError
 ReplyTimeout = exceptions.TimeoutError
 Loading = exceptions.BusyLoadingError
 AuthFailed = exceptions.AuthenticationError
-
-
-def error_for(kind: str, message: str) -> ConnectError:
-    """The typed DoctorError for a NodeError kind, when a caller cannot go on without that node."""
-    classes: dict[str, type[ConnectError]] = {"auth": AuthError, "tls": TLSError, "not-cluster": NotClusterError}
-    return classes.get(kind, ConnectError)(message)
-
-
-def nothing_answered(snapshot: Snapshot, suffix: str = "") -> ConnectError:
-    """One error for a collection where no node answered, typed by the first node's failure."""
-    first = next((n for n in snapshot.nodes if n.error is not None), None)
-    if first is None or first.error is None:
-        return ConnectError(f"no node answered{suffix}")
-    return error_for(first.error.kind, f"no node answered ({first.address}: {first.error.message}){suffix}")

@@ -12,7 +12,8 @@ import errno
 import socket
 import ssl
 
-from rcdoctor.model.snapshot import NodeError
+from rcdoctor.errors import AuthError, ConnectError, NotClusterError, TLSError
+from rcdoctor.model.snapshot import NodeError, Snapshot
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.resp import ReplyError
 
@@ -108,6 +109,20 @@ def aborting_reply(reply: ReplyError) -> NodeError | None:
     if "max number of clients reached" in lowered:
         return NodeError("unreachable", _short(reply_text(reply)))
     return None
+
+
+def error_for(kind: str, message: str) -> ConnectError:
+    """The typed DoctorError for a NodeError kind, when a caller cannot go on without that node."""
+    classes: dict[str, type[ConnectError]] = {"auth": AuthError, "tls": TLSError, "not-cluster": NotClusterError}
+    return classes.get(kind, ConnectError)(message)
+
+
+def nothing_answered(snapshot: Snapshot, suffix: str = "") -> ConnectError:
+    """One error for a collection where no node answered, typed by the first node's failure."""
+    first = next((n for n in snapshot.nodes if n.error is not None), None)
+    if first is None or first.error is None:
+        return ConnectError(f"no node answered{suffix}")
+    return error_for(first.error.kind, f"no node answered ({first.address}: {first.error.message}){suffix}")
 
 
 def _tls_message(lowered: str, text: str) -> str:

@@ -110,3 +110,49 @@ def test_seed_by_name_and_unresolvable_names(redis7: RedisBinary, make_lab: LabF
     silent = [a for a in local.addresses if not snapshot.node(a).answered]  # type: ignore[union-attr]
     # 3 node ids (whatever address they were reached at) + the bad name (+ ::1 where it is localhost)
     assert len(build_status(snapshot).rows) == 4 + len(silent)
+
+
+def test_fewer_connections_at_once_than_nodes_gives_the_same_snapshot(
+    redis_binary: RedisBinary, make_lab: LabFactory
+) -> None:
+    # The multiplexer queues the nodes past its limit: one at a time must find and ask every node alike.
+    lab = make_lab(redis_binary)
+    wide = collect([lab.nodes[0].address], lab.options)
+    narrow = collect([lab.nodes[0].address], lab.options, max_workers=1)
+    assert [n.address for n in narrow.nodes] == [n.address for n in wide.nodes]
+    for a, b in zip(wide.nodes, narrow.nodes, strict=True):
+        assert b.error is None and b.answered
+        assert sorted(a.replies) == sorted(b.replies) and a.reply_errors == b.reply_errors
+        assert a.announced_by == b.announced_by and a.node_id == b.node_id
+
+
+def test_replies_have_the_shapes_redis_py_gives_them(redis_binary: RedisBinary, make_lab: LabFactory) -> None:
+    # The collector speaks RESP2 and gives the replies RESP3 sends as maps that shape (snapshots recorded
+    # through redis-py hold it); compared here with redis-py's own reading of the same commands.
+    from rcdoctor.transport.redis_py import open_connection
+
+    lab = make_lab(redis_binary)
+    snapshot = collect([lab.nodes[0].address], lab.options)
+    node = snapshot.nodes[0]
+    keys = [k for k in ("CLUSTER SLOTS", "CLUSTER SHARDS", "CLUSTER LINKS") if k in node.replies]
+    assert keys == (
+        ["CLUSTER SLOTS"]
+        if redis_binary.version_tuple < (7, 0)
+        else ["CLUSTER SLOTS", "CLUSTER SHARDS", "CLUSTER LINKS"]
+    )
+    connection = open_connection(node.endpoint, lab.options)  # a raw connection: no reply callbacks
+    try:
+        for key in keys:
+            connection.send_command(*key.split())
+            assert _shape(node.replies[key]) == _shape(connection.read_response()), key
+    finally:
+        connection.disconnect()
+
+
+def _shape(value: object) -> object:
+    # Types only, the first element of each list (the values change between two reads: times, offsets)
+    if isinstance(value, dict):
+        return {str(k): _shape(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple):
+        return [_shape(value[0])] if value else []
+    return type(value).__name__

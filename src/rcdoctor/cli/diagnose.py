@@ -31,7 +31,6 @@ def run_diagnose(
     expand: bool,
 ) -> int:
     from rcdoctor.checks import default_registry
-    from rcdoctor.cli.render_diagnose import render_report
 
     registry = default_registry()
     chosen, dropped = _selectors(select), _selectors(ignore)
@@ -51,6 +50,8 @@ def run_diagnose(
             data["from_snapshot"] = from_file
         output.emit_json(data)
     else:
+        from rcdoctor.cli.render_diagnose import render_report  # Rich: a third of start-up, text only
+
         render_report(report, output.console(), expand=expand, source=source)
     return report.exit_code
 

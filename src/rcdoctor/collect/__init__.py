@@ -1,4 +1,4 @@
-"""I/O towards Redis nodes: connections (auth, TLS, timeouts) and the parallel collector."""
+"""The collector: seeds expanded, every node sampled at once (a conversation per node), one Snapshot."""
 
 from rcdoctor.collect.collector import collect
 from rcdoctor.transport.options import ConnectOptions

@@ -4,8 +4,11 @@
   `--help` can name it.
 - `redis_py`: every redis-py client rcdoctor opens (one node, a raw pipelining connection, a cluster
   client), built from those options.
-- `errors`: the foreign exceptions under rcdoctor's names, and their mapping into the error records and
-  the exception tree (`errors.classify`, `errors.error_for`).
+- `errors`: the foreign exceptions under rcdoctor's names (redis-py's classes).
+- `failures`: how any failure reads, mapped once into error records and the exception tree (`classify`,
+  `error_for`), without loading redis-py.
+- `resp`, `multiplex`: the collector's own RESP connections (hiredis parses), every node at once from
+  one thread under one selector; `ports`: TCP probes and DNS answers.
 
 No module outside this package imports redis-py (tests/unit/test_architecture.py holds that), so a change
 of client library, or a server quirk in how errors read, has one place to go.

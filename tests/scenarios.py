@@ -276,7 +276,13 @@ def lost_nodes_conf(make_lab: LabFactory, binary: RedisBinary) -> Outcome:
     write_slot_keys(lab, 100, 5)  # slot 100 is n1's
     old_id = victim.node_id or ""
     apply(lab, FaultOp("lose-nodes-conf", (victim.name,)))
-    wait_for(lambda: _flagged(lab, lab.nodes[1], old_id, "noaddr"), 20, "the peers mark the old id noaddr")
+    if fails_noaddr_nodes(binary.identity):
+        wait_for(lambda: _flagged(lab, lab.nodes[1], old_id, "noaddr"), 20, "the peers mark the old id noaddr")
+    else:
+        # Each peer drops the address when its own ping meets the new id there: under load that can be
+        # seconds apart. Collected before all have, the rest still list an address that answers (no A006).
+        peers = [n for n in lab.nodes if n is not victim]
+        wait_for(lambda: all(_flagged(lab, n, old_id, "noaddr") for n in peers), 20, "every peer marks it noaddr")
 
     def isolated_fail() -> bool:
         with lab.client(victim, timeout=1) as c:

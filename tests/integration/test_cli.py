@@ -201,6 +201,9 @@ def test_demo_plays_the_incident(redis_binary: RedisBinary, tmp_path: Path) -> N
     assert "the primaries hold 300 keys (written: 300)" in out
     assert "dry run: nothing changed" in out and "healed in" in out and "diagnose is clean" in out
     assert "same keys and content as the baseline: 300 keys now, 300 at" in out
-    assert "All 300 keys are back, unchanged" in out and "FAIL" not in out
+    assert "All 300 keys are back, unchanged" in out
+    # No verify check failed (its mark starts the line). "FAIL" alone may also be a finding's words before
+    # the heal: under load Valkey marks a moved node FAIL before the demo diagnoses (M001).
+    assert not [line for line in out.splitlines() if line.startswith("FAIL ")], out[-2000:]
     assert "stopped every redis-server the demo started" in out
     assert list(tmp_path.iterdir()) == []  # nothing left in its temporary directory

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def test_every_pod_moved_with_a_large_data_set_heals_through_the_replica_syncs(
     apply(lab, FaultOp("new-address", "all"))
     all_failing(lab)
     healed = rcdoctor("heal", *lab.addresses, "--apply", "--format", "json", env=env, timeout=400)
-    assert healed.returncode == 0, healed.stdout[-3000:] + healed.stderr
+    assert healed.returncode == 0, _why_not_healed(healed)
     result = json.loads(healed.stdout)
     assert result["healthy"] is True
     replicates = [s for r in result["rounds"] for s in r["done"] if "REPLICATE" in s]
@@ -88,6 +89,15 @@ def test_a_half_migration_whose_source_failed_over_is_closed_by_heal(
     assert healed.returncode == 0, healed.stdout + healed.stderr
     verified = rcdoctor("verify", *lab.addresses, "--baseline", str(baseline), env=env)
     assert verified.returncode == 0, verified.stdout
+
+
+def _why_not_healed(healed: subprocess.CompletedProcess[str]) -> str:
+    """What is left first (a CI log keeps only part of a long message), then how the run went."""
+    try:
+        left = json.dumps(json.loads(healed.stdout).get("remaining"), indent=1)[:3000]
+    except ValueError:
+        left = healed.stdout[-3000:]
+    return f"exit {healed.returncode}; left: {left}\n--- progress (tail) ---\n{healed.stderr[-4000:]}"
 
 
 def _promoted(lab: Lab, old: LabNode, importing: LabNode) -> bool:

@@ -214,7 +214,9 @@ def run(
         raise HealFailed(f"still not healed after {MAX_ROUNDS} rounds")
     if not waited_for_links:
         snapshot = _settle(addresses, options, want_healthy=True)
-    outcome.final_plan = current
+    # The verdict is on the last snapshot; the plan in hand may be from the one before the last settle,
+    # and name blocks (a node flagged failing, a link still down) that this settle saw resolve.
+    outcome.final_plan = plan_for(snapshot, options, remember_suspects(snapshot, flags))
     outcome.final_report = analyze(snapshot, default_registry())
     return outcome
 

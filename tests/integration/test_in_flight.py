@@ -94,7 +94,9 @@ def test_a_half_migration_whose_source_failed_over_is_closed_by_heal(
 def _why_not_healed(healed: subprocess.CompletedProcess[str]) -> str:
     """What is left first (a CI log keeps only part of a long message), then how the run went."""
     try:
-        left = json.dumps(json.loads(healed.stdout).get("remaining"), indent=1)[:3000]
+        data = json.loads(healed.stdout)
+        wanted = ("healthy", "degraded", "remaining", "blocked")
+        left = json.dumps({k: data.get(k) for k in wanted}, indent=1)[:3000]
     except ValueError:
         left = healed.stdout[-3000:]
     return f"exit {healed.returncode}; left: {left}\n--- progress (tail) ---\n{healed.stderr[-4000:]}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from tests.conftest import LabFactory
 
+from rcdoctor.analyze import analyze
+from rcdoctor.checks import default_registry
 from rcdoctor.collect import ConnectOptions, collect
 from rcdoctor.lab import RedisBinary
 from rcdoctor.lab.faults import FaultOp, apply
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 def test_one_seed_finds_every_node_with_every_reply(redis_binary: RedisBinary, make_lab: LabFactory) -> None:
     lab = make_lab(redis_binary)
-    snapshot = collect([lab.nodes[2].address], lab.options)
+    snapshot = collect([lab.nodes[2].address], lab.options, complete=True)
     assert sorted(n.address for n in snapshot.nodes) == sorted(lab.addresses)
     assert snapshot.seeds == (lab.nodes[2].address,)
     for node in snapshot.nodes:
@@ -33,6 +35,12 @@ def test_one_seed_finds_every_node_with_every_reply(redis_binary: RedisBinary, m
             assert "CLUSTER SHARDS" in node.reply_errors
     report = build_status(snapshot)
     assert report.health == "ok", [p for row in report.rows for p in row.problems]
+    # What the checks read, no more: the replies kept only for the record are not asked at all.
+    checked = collect([lab.nodes[2].address], lab.options)
+    for node in checked.nodes:
+        assert node.answered and not {"CLUSTER SHARDS", "CLUSTER LINKS"} & {*node.replies, *node.reply_errors}
+    found = [{(f.code, f.title) for f in analyze(s, default_registry()).findings} for s in (checked, snapshot)]
+    assert found[0] == found[1]
 
 
 def test_discovery_uses_the_union_of_views(redis_binary: RedisBinary, make_lab: LabFactory) -> None:
@@ -132,7 +140,7 @@ def test_replies_have_the_shapes_redis_py_gives_them(redis_binary: RedisBinary, 
     from rcdoctor.transport.redis_py import open_connection
 
     lab = make_lab(redis_binary)
-    snapshot = collect([lab.nodes[0].address], lab.options)
+    snapshot = collect([lab.nodes[0].address], lab.options, complete=True)
     node = snapshot.nodes[0]
     keys = [k for k in ("CLUSTER SLOTS", "CLUSTER SHARDS", "CLUSTER LINKS") if k in node.replies]
     assert keys == (

@@ -11,7 +11,7 @@ from rcdoctor.transport.failures import nothing_answered
 
 
 def run_collect(t: Target, destination: str | None) -> int:
-    snapshot = collect_with_progress(t)
+    snapshot = collect_with_progress(t, complete=True)  # a snapshot to keep: every reply
     if destination:
         try:
             snapshot.save(destination)  # gzip-compressed when the name ends in .gz

@@ -296,21 +296,25 @@ def expanded(t: Target) -> tuple[tuple[Seed, ...], tuple[SeedSource, ...]]:
     return expansion.seeds, expansion.sources
 
 
-def collect_with_progress(t: Target) -> Snapshot:
-    """Collect the target's cluster, with a live count of nodes on a terminal."""
+def collect_with_progress(t: Target, complete: bool = False) -> Snapshot:
+    """Collect the target's cluster, with a live count of nodes on a terminal. `complete`: a snapshot to
+    keep (replies no check reads too)."""
     import sys
 
     from rcdoctor.cli import output
     from rcdoctor.collect import collect
 
     if not sys.stderr.isatty():
-        snapshot = collect(t.seeds, t.options)
+        snapshot = collect(t.seeds, t.options, complete=complete)
     else:
         from rich.status import Status
 
         with Status("collecting…", console=output.console(stderr=True)) as status:
             snapshot = collect(
-                t.seeds, t.options, progress=lambda done, known: status.update(f"collecting… {done}/{known} nodes")
+                t.seeds,
+                t.options,
+                progress=lambda done, known: status.update(f"collecting… {done}/{known} nodes"),
+                complete=complete,
             )
     for source in snapshot.sources:
         # A k8s: or @FILE source that failed while other seeds answered leaves no node record of its own:

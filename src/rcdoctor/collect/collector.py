@@ -45,12 +45,14 @@ def collect(
     max_workers: int = 256,
     count_open_slot_keys: bool = True,
     progress: Progress | None = None,
+    complete: bool = False,
 ) -> Snapshot:
     """Collect every node reachable from `seeds` (and every node any of them knows) in parallel.
 
     Seeds are expanded first, within the same deadline: a DNS name to every address it resolves to, a
     `k8s:` selector to its pods' IPs, `@FILE` to its lines; so each collection follows pods that moved.
     `max_workers`: how many nodes are talked to at once (each holds one or two sockets).
+    `complete`: also the replies no check reads (CLUSTER SHARDS, LINKS), for a snapshot to keep.
     Raises SourceError only when no seed gave any address and a k8s:/file source failed (a name that does
     not resolve is a "dns" node record, as before).
     """
@@ -72,7 +74,7 @@ def collect(
     if expansion.server_names:
         options = replace(options, server_names=MappingProxyType({**options.server_names, **expansion.server_names}))
 
-    crawl = _Crawl(options, deadline, count_open_slot_keys, progress)
+    crawl = _Crawl(options, deadline, count_open_slot_keys, progress, complete)
     crawl.run(parsed, expansion.unresolved, max_workers, options.timeout + grace)
     samples, pending = crawl.samples, crawl.pending
     _probe_bus_ports_peers_use(samples, deadline)
@@ -98,9 +100,15 @@ class _Crawl:
     deadline passes (a node still unanswered then is recorded as such, not waited for)."""
 
     def __init__(
-        self, options: ConnectOptions, deadline: float, count_open_slot_keys: bool, progress: Progress | None
+        self,
+        options: ConnectOptions,
+        deadline: float,
+        count_open_slot_keys: bool,
+        progress: Progress | None,
+        complete: bool,
     ) -> None:
         self.options = options
+        self.complete = complete
         self.deadline = deadline
         self.count_open_slot_keys = count_open_slot_keys
         self.progress = progress
@@ -148,6 +156,7 @@ class _Crawl:
                 self.count_open_slot_keys,
                 meta.bus_port,
                 self.cache,
+                self.complete,
             ),
         )
 

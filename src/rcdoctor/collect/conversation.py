@@ -80,9 +80,14 @@ COMMANDS: tuple[Keyed, ...] = (
     (INFO, ("INFO",)),
     (DBSIZE, ("DBSIZE",)),
     (CLUSTER_SLOTS, ("CLUSTER", "SLOTS")),
+    *((CONFIG_PREFIX + p, ("CONFIG", "GET", p)) for p in CONFIG_PATTERNS),
+)
+# Read by no check, only by people and tools reading a saved snapshot (`rcdoctor collect`): asked only for
+# a complete sample. On a 60-node cluster they are half of every node's reply bytes (two LINKS entries per
+# peer), parsed by us and built by the servers on every diagnose, heal re-read and exporter round.
+FOR_THE_RECORD: tuple[Keyed, ...] = (
     (CLUSTER_SHARDS, ("CLUSTER", "SHARDS")),  # 7.0+
     (CLUSTER_LINKS, ("CLUSTER", "LINKS")),  # 7.0+
-    *((CONFIG_PREFIX + p, ("CONFIG", "GET", p)) for p in CONFIG_PATTERNS),
 )
 
 # Keys sampled per node to find keys left in slots the node does not serve (one SCAN call: O(n) on the
@@ -130,8 +135,10 @@ def sample_node(
     count_open_slot_keys: bool,
     bus_port_hint: int | None,
     cache: ParseCache,
+    complete: bool = False,
 ) -> Generator[Request, Any, NodeSample]:
-    """Talk to one node; every failure becomes data (the sample is the generator's return value)."""
+    """Talk to one node; every failure becomes data (the sample is the generator's return value).
+    `complete`: ask FOR_THE_RECORD too (a snapshot to keep), not only what the checks read."""
     started = time.monotonic()
     endpoint = Endpoint(*_split(address))
     resolved: tuple[str, ...] | None = None
@@ -155,7 +162,8 @@ def sample_node(
     try:
         server_name = options.server_names.get(host) if options.tls else None
         data_probe = PortProbe(True, (yield Dial(Endpoint(host, endpoint.port), budget(), server_name)))
-        yield from _ask(options, count_open_slot_keys, learnt, budget)
+        commands = COMMANDS + FOR_THE_RECORD if complete else COMMANDS
+        yield from _ask(options, count_open_slot_keys, learnt, budget, commands)
     except Broken as broken:
         data_probe = broken.probe
         if not broken.probe.ok:
@@ -185,7 +193,7 @@ def sample_node(
 
 
 def _ask(
-    options: ConnectOptions, count_open_slot_keys: bool, learnt: _Learnt, budget: Any
+    options: ConnectOptions, count_open_slot_keys: bool, learnt: _Learnt, budget: Any, commands: tuple[Keyed, ...]
 ) -> Generator[Request, Any, None]:
     """The two writes of a sample. Replies that arrived before a failure (Broken) are kept."""
     hello: list[tuple[str, ...]] = []
@@ -198,7 +206,7 @@ def _ask(
     # The name only shows rcdoctor in CLIENT LIST: an ACL user without CLIENT is no blind spot.
     hello += [("CLIENT", "SETNAME", CLIENT_NAME), ("PING",)]
     scan: tuple[Keyed, ...] = ((SCAN_KEY, ("SCAN", "0", "COUNT", str(KEY_SAMPLE))),) if count_open_slot_keys else ()
-    asked = (*COMMANDS, *scan)
+    asked = (*commands, *scan)
     try:
         answers: Answers = yield Ask((*hello, *(args for _, args in asked)), budget())
     except Broken as broken:
@@ -206,10 +214,10 @@ def _ask(
             learnt.take(asked, broken.partial[len(hello) :])
         raise
     if not _greeted(answers.replies, with_auth, learnt, answers) or not learnt.take(
-        COMMANDS, answers.replies[len(hello) :]
+        commands, answers.replies[len(hello) :]
     ):
         return
-    learnt.take(scan, answers.replies[len(hello) + len(COMMANDS) :], into=learnt.scanned)
+    learnt.take(scan, answers.replies[len(hello) + len(commands) :], into=learnt.scanned)
     follow = _follow_up(count_open_slot_keys, learnt)
     if follow:
         try:

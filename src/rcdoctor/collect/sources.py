@@ -9,14 +9,12 @@ moved. Every lookup runs in parallel and is bounded by the collection deadline; 
 from __future__ import annotations
 
 import json
-import logging
 import math
-import subprocess
 import time
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rcdoctor.errors import DoctorError
 from rcdoctor.model.address import Endpoint, Seed, is_ip, parse_seed, seed_lines
@@ -24,10 +22,19 @@ from rcdoctor.model.kubernetes import KubeSelector, node_zones, pods_from
 from rcdoctor.model.sources import SeedSource, redact
 from rcdoctor.transport.ports import resolve
 
+if TYPE_CHECKING:  # imported where used: a seed that is an address needs no thread nor process (start-up)
+    import subprocess
+    from concurrent.futures import Future
+
 KUBECTL = "kubectl"
 # Even a tiny --timeout leaves kubectl time to start (a Go binary: ~0.1-0.3 s before its first request).
 MIN_LOOKUP_S = 1.0
-_log = logging.getLogger("rcdoctor.sources")
+
+
+def _warn(message: str, *args: object) -> None:
+    import logging  # only for this note: logging's import is a few ms of every start-up
+
+    logging.getLogger("rcdoctor.sources").warning(message, *args)
 
 
 @dataclass(frozen=True)
@@ -92,16 +99,7 @@ def expand(
                 groups.setdefault(seed.via, SeedSource(seed.via, "env"))
             leaves.append((seed, seed.via))
 
-    pool = ThreadPoolExecutor(max_workers=max(1, min(32, len(leaves))), thread_name_prefix="rcdoctor-sources")
-    try:
-        futures = [_lookup(pool, seed, deadline, kube_context, kubectl) for seed, _ in leaves]
-        running = [f for f in futures if isinstance(f, Future)]
-        if running:
-            wait(running, timeout=max(MIN_LOOKUP_S, deadline - time.monotonic()))
-        records = [_result(f, seed) for f, (seed, _) in zip(futures, leaves, strict=True)]
-    finally:
-        # A resolver call that hangs cannot be interrupted: leave its thread, never wait for it.
-        pool.shutdown(wait=False, cancel_futures=True)
+    records = _look_up_all([seed for seed, _ in leaves], deadline, kube_context, kubectl)
 
     dial: dict[str, Seed] = {}
     server_names: dict[str, str] = {}
@@ -128,16 +126,38 @@ def expand(
     return Expansion(tuple(dial.values()), (*grouped, *records), server_names, unresolved, answers)
 
 
+def _look_up_all(seeds: list[Seed], deadline: float, kube_context: str | None, kubectl: str) -> list[SeedSource]:
+    """Each seed's source: addresses at once, names and selectors in parallel threads (only when any)."""
+    work = [_lookup(seed, deadline, kube_context, kubectl) for seed in seeds]
+    calls = [w for w in work if not isinstance(w, SeedSource)]
+    if not calls:
+        return [w for w in work if isinstance(w, SeedSource)]
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    pool = ThreadPoolExecutor(max_workers=min(32, len(calls)), thread_name_prefix="rcdoctor-sources")
+    try:
+        futures = [w if isinstance(w, SeedSource) else pool.submit(w) for w in work]
+        wait(
+            [f for f in futures if not isinstance(f, SeedSource)],
+            timeout=max(MIN_LOOKUP_S, deadline - time.monotonic()),
+        )
+        return [_result(f, seed) for f, seed in zip(futures, seeds, strict=True)]
+    finally:
+        # A resolver call that hangs cannot be interrupted: leave its thread, never wait for it.
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _lookup(
-    pool: ThreadPoolExecutor, seed: Seed, deadline: float, kube_context: str | None, kubectl: str
-) -> Future[SeedSource] | SeedSource:
+    seed: Seed, deadline: float, kube_context: str | None, kubectl: str
+) -> Callable[[], SeedSource] | SeedSource:
+    """The seed's source when it is known at once, else the call that finds it."""
     spec = seed.spec or redact(str(seed.endpoint))
     if seed.k8s is not None:
         selector = replace(seed.k8s, context=seed.k8s.context or kube_context)
-        return pool.submit(kubernetes_source, selector, spec, deadline, kubectl)
+        return lambda: kubernetes_source(selector, spec, deadline, kubectl)
     if is_ip(seed.endpoint.host):
         return SeedSource(spec, "address", (str(seed.endpoint),))
-    return pool.submit(dns_source, seed.endpoint, spec)
+    return lambda: dns_source(seed.endpoint, spec)
 
 
 def _result(future: Future[SeedSource] | SeedSource, seed: Seed) -> SeedSource:
@@ -209,6 +229,8 @@ def kubernetes_source(selector: KubeSelector, spec: str, deadline: float, kubect
 
 
 def _start(cmd: list[str]) -> subprocess.Popen[str]:
+    import subprocess
+
     # No shell: the selector goes to kubectl as one argument, whatever characters it holds.
     return subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace"
@@ -216,6 +238,8 @@ def _start(cmd: list[str]) -> subprocess.Popen[str]:
 
 
 def _finish(proc: subprocess.Popen[str], deadline: float) -> tuple[int, str, str] | None:
+    import subprocess
+
     try:
         out, err = proc.communicate(timeout=max(MIN_LOOKUP_S, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
@@ -229,16 +253,16 @@ def _zones(result: tuple[int, str, str] | None, spec: str) -> dict[str, str] | N
     """Node -> zone, or None (zones unknown) with a one-line note: listing nodes is often forbidden to
     namespaced service accounts, and zones are a refinement, not a requirement."""
     if result is None:
-        _log.warning("%s: kubectl get nodes gave no answer in time: zones unknown", spec)
+        _warn("%s: kubectl get nodes gave no answer in time: zones unknown", spec)
         return None
     code, out, err = result
     if code != 0:
-        _log.warning("%s: cannot list nodes (%s): zones unknown", spec, _last_line(err))
+        _warn("%s: cannot list nodes (%s): zones unknown", spec, _last_line(err))
         return None
     try:
         return node_zones(json.loads(out))
     except json.JSONDecodeError:
-        _log.warning("%s: kubectl get nodes printed no valid JSON: zones unknown", spec)
+        _warn("%s: kubectl get nodes printed no valid JSON: zones unknown", spec)
         return None
 
 

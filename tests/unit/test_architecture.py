@@ -211,12 +211,13 @@ INTERNAL_EXCEPTIONS = {
     "rcdoctor.probe.resp.RespProtocolError",  # the probe's RESP client; the probe turns it into a verdict
     "rcdoctor.probe.resp.RespTLSError",  # an OSError, so callers treat it as any failed connection
     "rcdoctor.migrate.engine.NodeGone",  # ends one node's batch inside the engine, which records it
-    "rcdoctor.interrupts.Interrupted",
+    "rcdoctor.interrupts.Interrupted",  # SIGTERM as a KeyboardInterrupt: every clean-up Ctrl-C runs, runs
     # the collector's own RESP connections: an error reply is a value in its place (hiredis builds it);
     # a broken exchange is thrown into the node's conversation, which records it as the node's error
     "rcdoctor.transport.resp.ReplyError",
     "rcdoctor.transport.resp.ProtocolViolation",
-    "rcdoctor.transport.multiplex.Broken",  # SIGTERM as a KeyboardInterrupt: every clean-up Ctrl-C runs, runs
+    "rcdoctor.transport.multiplex.Broken",
+    "rcdoctor.transport.multiplex._NeverRaised",  # stands for ssl's errors where no TLS is spoken: never raised
 }
 
 

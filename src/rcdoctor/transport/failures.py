@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import socket
-import ssl
+import sys
 
 from rcdoctor.errors import AuthError, ConnectError, NotClusterError, TLSError
 from rcdoctor.model.snapshot import NodeError, Snapshot
@@ -36,7 +36,7 @@ def classify(exc: BaseException) -> NodeError:
         return NodeError("not-cluster", "cluster support is disabled on this server (cluster-enabled no)")
     if "BusyLoadingError" in redis_classes or lowered.startswith("loading"):
         return NodeError("loading", "the server is loading its dataset into memory")
-    if isinstance(exc, ssl.SSLError) or "ssl" in lowered or "tls" in lowered:
+    if _is_ssl_error(exc) or "ssl" in lowered or "tls" in lowered:
         return NodeError("tls", _tls_message(lowered, text))
     if isinstance(exc, socket.gaierror) or "name or service not known" in lowered:
         return NodeError("dns", "the host name does not resolve")
@@ -51,6 +51,12 @@ def classify(exc: BaseException) -> NodeError:
     if "ResponseError" in redis_classes or isinstance(exc, ReplyError):
         return NodeError("error", _short(text))
     return NodeError("error", f"{type(exc).__name__}: {_short(text)}")
+
+
+def _is_ssl_error(exc: BaseException) -> bool:
+    # Without ssl imported no TLS was spoken, so no SSLError exists (its import is kept off start-up).
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(exc, ssl.SSLError)
 
 
 def classify_with(exc: BaseException, options: ConnectOptions, connecting: bool) -> NodeError:

@@ -19,20 +19,23 @@ import itertools
 import os
 import selectors
 import socket
-import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Hashable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.snapshot import PortProbe
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.ports import knock_failure, resolve
 from rcdoctor.transport.resp import Command, ProtocolViolation, pack, reader
+
+if TYPE_CHECKING:
+    import ssl
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,21 @@ class _Task:
     registered: socket.socket | None = None
 
 
+class _NeverRaised(Exception):
+    """Stands for ssl's exceptions while no TLS socket exists."""
+
+
+# ssl's names as the loop uses them, for a collection without TLS: no socket can raise them, and importing
+# ssl (with its certificate store) is a tenth of a diagnose's start-up.
+_PLAIN = SimpleNamespace(
+    SSLWantReadError=_NeverRaised,
+    SSLWantWriteError=_NeverRaised,
+    SSLZeroReturnError=_NeverRaised,
+    SSLEOFError=_NeverRaised,
+    SSLSocket=type("_NoSSLSocket", (), {}),
+)
+
+
 class Multiplexer:
     """Runs conversations, at most `limit` at once (each holds at most two sockets)."""
 
@@ -133,6 +151,11 @@ class Multiplexer:
         self._results: dict[Hashable, Any] = {}
         self._finished: Callable[[Hashable, Any], None] | None = None
         self._tls: ssl.SSLContext | None = None
+        self._ssl: Any = _PLAIN
+        if options.tls:
+            import ssl
+
+            self._ssl = ssl
         self._lookups: ThreadPoolExecutor | None = None
         self._resolved: deque[tuple[_Task, Any]] = deque()
         self._lock = threading.Lock()
@@ -218,6 +241,8 @@ class Multiplexer:
 
     def _lookup(self, task: _Task, request: Lookup) -> None:
         if self._lookups is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._lookups = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rcdoctor-dns")
         task.phase = "lookup"
         future = self._lookups.submit(resolve, request.host)
@@ -343,13 +368,13 @@ class Multiplexer:
         self._handshake(task)
 
     def _handshake(self, task: _Task) -> None:
-        assert isinstance(task.sock, ssl.SSLSocket)
+        assert isinstance(task.sock, self._ssl.SSLSocket)
         try:
             task.sock.do_handshake()
-        except ssl.SSLWantReadError:
+        except self._ssl.SSLWantReadError:
             self._selector.modify(task.sock, _READ, task)
             return
-        except ssl.SSLWantWriteError:
+        except self._ssl.SSLWantWriteError:
             self._selector.modify(task.sock, _WRITE, task)
             return
         self._dialled(task)
@@ -364,9 +389,9 @@ class Multiplexer:
         while task.out:
             try:
                 sent = task.sock.send(task.out)
-            except (BlockingIOError, ssl.SSLWantWriteError):
+            except (BlockingIOError, self._ssl.SSLWantWriteError):
                 return
-            except ssl.SSLWantReadError:
+            except self._ssl.SSLWantReadError:
                 self._selector.modify(task.sock, _READ, task)
                 return
             task.out = task.out[sent:]
@@ -379,12 +404,12 @@ class Multiplexer:
         while True:
             try:
                 data = sock.recv(262144)
-            except (BlockingIOError, ssl.SSLWantReadError):
+            except (BlockingIOError, self._ssl.SSLWantReadError):
                 return
-            except ssl.SSLWantWriteError:
+            except self._ssl.SSLWantWriteError:
                 self._selector.modify(sock, _WRITE, task)
                 return
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            except (self._ssl.SSLZeroReturnError, self._ssl.SSLEOFError):
                 data = b""
             if not data:
                 raise ConnectionError("Connection closed by server.")
@@ -402,7 +427,7 @@ class Multiplexer:
                 task.phase = "idle"
                 self._advance(task, answers, None)
                 return
-            if not isinstance(sock, ssl.SSLSocket) or not sock.pending():
+            if not isinstance(sock, self._ssl.SSLSocket) or not sock.pending():
                 return
 
     def _fail(self, task: _Task, exc: BaseException) -> None:
@@ -477,6 +502,8 @@ class Multiplexer:
     def _context(self) -> ssl.SSLContext:
         if self._tls is None:
             options = self.options
+            import ssl
+
             context = ssl.create_default_context(cafile=options.ca_file)
             context.check_hostname = False  # pods are dialled by IP; certificates name services
             context.verify_mode = ssl.CERT_REQUIRED if options.tls_verify else ssl.CERT_NONE

@@ -5,9 +5,8 @@ from __future__ import annotations
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target
 from rcdoctor.cli.migrate import EngineArgs, run_move
-from rcdoctor.errors import EXIT_OK, UsageError
-from rcdoctor.migrate import add_node, membership, session
-from rcdoctor.migrate.plan import drain
+from rcdoctor.errors import EXIT_OK
+from rcdoctor.migrate import add_node, membership, remove_node
 
 
 def _show(steps: list[membership.MembershipStep], apply: bool) -> None:
@@ -32,29 +31,16 @@ def run_add(t: Target, new: str, replica_of: str | None, apply: bool) -> int:
 
 
 def run_remove(t: Target, which: str, args: EngineArgs) -> int:
-    _, top = session.read(t.seeds, t.options)
-    node = top.find(which, silent=True)
-    if node is None:
-        raise UsageError(f"{which!r} is not a node of this cluster (give an id, a unique id prefix or host:port)")
-    node_id = node.node_id
-    reachable = node_id in top.nodes
-    if node.primary and node.slots:
-        if not reachable:
-            raise UsageError(
-                f"{node.short} owns {len(node.slots)} slots and does not answer: its keys cannot be moved; "
-                "fail over to a replica or heal it first"
-            )
-        code = run_move("remove-node", t, "text", args, lambda top: drain(top, node_id))
+    removal = remove_node.locate(t.seeds, t.options, which)
+    if removal.drain_first:
+        code = run_move("remove-node", t, "text", args, removal.drain_plan)
         if code != EXIT_OK:
             return code
         if args.apply:
-            _, top = session.read(t.seeds, t.options)
-            node = top.nodes[node_id]
-            if node.slots:
-                raise UsageError(f"{node.short} still owns {len(node.slots)} slots after the drain; not removing it")
-    steps = membership.remove_steps(top, node, reachable)
+            removal = remove_node.drained(t.seeds, t.options, removal)
+    steps = removal.steps
     _show(steps, args.apply)
     if args.apply:
-        membership.run_steps(steps, t.options, output.console().print)
-        output.console().print(f"removed {node.short}: every answering member forgot it")
+        remove_node.apply(removal, t.options, output.console().print)
+        output.console().print(f"removed {removal.node.short}: every answering member forgot it")
     return EXIT_OK

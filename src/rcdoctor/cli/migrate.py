@@ -7,21 +7,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target
-from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, UsageError
+from rcdoctor.errors import UsageError
 from rcdoctor.migrate.engine import MigrationOutcome, MigrationSettings, Progress
-from rcdoctor.migrate.journal import Journal, in_flight, latest, new_path
 from rcdoctor.migrate.method import Method
-from rcdoctor.migrate.method import choose as choose_method
 from rcdoctor.migrate.plan import MovePlan
 from rcdoctor.migrate.resume import Closing
 from rcdoctor.migrate.topology import Topology, describe_slots
-
-FORMAT = "rcdoctor.migrate"
-VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -55,78 +49,28 @@ def run_move(
     args: EngineArgs,
     planner: Callable[[Topology], MovePlan],
 ) -> int:
-    """The shared flow of rebalance/reshard/remove-node's drain: read, (resume), plan, print, apply."""
-    from rcdoctor.migrate import session
+    """rebalance/reshard/remove-node's drain: the move operation, its plan printed, its outcome rendered."""
+    from rcdoctor.migrate import move
 
-    _, top = session.read(t.seeds, t.options)
-    journal_path = Path(args.journal_path) if args.journal_path else new_path(command)
-    previous = Path(args.journal_path) if args.journal_path else latest(command)  # before ours exists
-    journal = Journal(journal_path if args.apply else None)  # a dry run writes nothing
-    try:
-        return _move(command, t, fmt, args, planner, top, journal, previous)
-    finally:
-        journal.close()
-
-
-def _move(
-    command: str,
-    t: Target,
-    fmt: str,
-    args: EngineArgs,
-    planner: Callable[[Topology], MovePlan],
-    top: Topology,
-    journal: Journal,
-    previous: Path | None,
-) -> int:
-    from rcdoctor.migrate import session
-
-    # "version" as every other document has it; "format_version" kept for readers of the first releases
-    report: dict[str, Any] = {"format": FORMAT, "version": VERSION, "format_version": VERSION}
-    report |= {"command": command, "applied": args.apply}
-    exit_code = EXIT_OK
-    closings: list[Closing] = []
-    if args.resume:
-        session.require_safe(top, allow_open=True)
-        flights = in_flight(previous) if previous and previous.exists() else []
-        with _progress(fmt, args.apply) as progress:
-            resumed = session.resume(top, t.options, args.settings, journal, flights, args.apply, progress)
-        closings = resumed.closings
-        report["resume"] = {
-            "journal": str(previous) if previous else None,
-            "closings": [c.__dict__ for c in closings],
-            "outcome": _outcome_dict(resumed.outcome) if resumed.outcome else None,
-        }
-        if (resumed.outcome and not resumed.outcome.ok) or any(c.action == "stuck" for c in closings):
-            exit_code = EXIT_CRITICAL
-        if args.apply:
-            _, top = session.read(t.seeds, t.options)  # re-read: the slots just closed changed owners
-    if exit_code == EXIT_OK and (not args.resume or args.apply or not closings):
-        session.require_safe(top)
-    plan = planner(top) if exit_code == EXIT_OK and (not closings or args.apply) else MovePlan((), note="resume first")
-    keys = session.estimate_keys(top, plan)
-    how = choose_method(top, t.options, args.method) if plan.transfers else None
-    report["plan"] = _plan_dict(top, plan, keys) | {"method": how.name if how else None}
-    report["plan"]["method_why"] = how.describe() if how else None
-    outcome: MigrationOutcome | None = None
-    if args.apply and plan.transfers:
-        if fmt == "text":
-            _print_plan(top, plan, keys, closings, how)
-        with _progress(fmt, True, plan.slot_count) as progress:
-            outcome = session.execute(top, plan.transfers, t.options, args.settings, journal, progress, how)
-        report["outcome"] = _outcome_dict(outcome)
-        report["journal"] = str(journal.path)
-        if not outcome.ok:
-            exit_code = EXIT_CRITICAL
+    request = move.MoveRequest(command, args.apply, args.resume, args.settings, args.journal_path)
+    shown = fmt == "text"
+    done = move.run(
+        request,
+        t.seeds,
+        t.options,
+        planner,
+        progress=lambda active, total: _progress(fmt, active, total),
+        before_moving=(lambda m: _print_plan(m.top, m.plan, m.keys, m.closings, m.how)) if shown else None,
+    )
     if fmt == "json":
-        output.emit_json(report)
-        return exit_code
-    if outcome is None:
-        _print_plan(top, plan, keys, closings, how)
-        if not args.apply and (plan.transfers or closings):
+        output.emit_json(done.to_dict())
+    elif done.outcome is None:
+        _print_plan(done.top, done.plan, done.keys, done.closings, done.how)
+        if done.dry_run_changes:
             output.console().print("[bold]dry run[/]: nothing changed. Add --apply to do it.")
     else:
-        _print_outcome(outcome, journal.path, command)
-    return exit_code
+        _print_outcome(done.outcome, done.journal, command)
+    return done.exit_code
 
 
 @contextmanager
@@ -162,47 +106,6 @@ def _progress(fmt: str, active: bool, total: int = 0) -> Iterator[Progress | Non
             bar.update(task, advance=slots, keys=f"{counts['keys']:,}", rate=f"{rate:,}")
 
         yield update
-
-
-def _plan_dict(top: Topology, plan: MovePlan, keys: int) -> dict[str, Any]:
-    return {
-        "by": plan.by,
-        "note": plan.note,
-        "warnings": list(plan.warnings),
-        "slots": plan.slot_count,
-        "keys_estimate": keys,
-        "transfers": [
-            {
-                "source": {"id": t.source, "address": top.nodes[t.source].address},
-                "target": {"id": t.target, "address": top.nodes[t.target].address},
-                "slots": len(t.slots),
-                "ranges": describe_slots(t.slots),
-            }
-            for t in plan.transfers
-        ],
-        "load_before": {i: round(v, 1) for i, v in plan.before.items()},
-        "load_after": {i: round(v, 1) for i, v in plan.after.items()},
-    }
-
-
-def _outcome_dict(outcome: MigrationOutcome | None) -> dict[str, Any] | None:
-    if outcome is None:
-        return None
-    return {
-        "ok": outcome.ok,
-        "slots_moved": outcome.slots_moved,
-        "keys_moved": outcome.keys_moved,
-        "seconds": round(outcome.seconds, 3),
-        "keys_per_second": round(outcome.keys_moved / outcome.seconds) if outcome.seconds else 0,
-        "open_slots": sorted(outcome.open_slots),
-        "failures": [f.__dict__ for f in outcome.failures[:100]],
-        "failures_total": len(outcome.failures),
-        "unreachable": outcome.broken_nodes,
-        "busykey_identical_replaced": outcome.replaced_identical,
-        "busykey_overwritten": outcome.overwritten,
-        "interrupted": outcome.interrupted,
-        "warnings": outcome.warnings,
-    }
 
 
 def _print_plan(top: Topology, plan: MovePlan, keys: int, closings: list[Closing], how: Method | None = None) -> None:

@@ -42,28 +42,21 @@ def run_heal(t: Target, flags: Flags, apply: bool, journal_path: str | None, fmt
             outcome = session.run(t.seeds, t.options, flags, journal, log, survey)
         finally:
             journal.close()
-        report = outcome.final_report
-        left = outcome.final_plan
-        done = left is not None and left.empty and not left.blocked
-        healthy = report is not None and report.healthy and done
-        # Healed but degraded: nothing critical left and nothing heal could still do (e.g. a shard that
-        # lost its only replica with its dead primary: diagnose's R001 warning).
-        degraded = not healthy and done and report is not None and report.worst != "critical"
         data["rounds"] = [{"phase": r.phase, "done": r.done, "skipped": r.skipped} for r in outcome.rounds]
         data["journal"] = str(path)
-        data["healthy"] = healthy
-        data["degraded"] = degraded
-        if report is not None:
-            data["remaining"] = [f"{f.code} {f.title}" for f in report.root_causes if f.severity != "info"]
-        if left is not None:
-            data["blocked"] = list(left.blocked)
+        data["healthy"] = outcome.healthy
+        data["degraded"] = outcome.degraded
+        if outcome.final_report is not None:
+            data["remaining"] = outcome.remaining
+        if outcome.final_plan is not None:
+            data["blocked"] = list(outcome.final_plan.blocked)
         if fmt == "text":
             console = output.console()
-            if healthy:
+            if outcome.healthy:
                 console.print(
                     "[bold green]healed[/]: diagnose finds nothing above info; run `rcdoctor verify` to prove it"
                 )
-            elif degraded:
+            elif outcome.degraded:
                 console.print("[bold yellow]healed, with warnings heal cannot act on[/]:")
                 for line in data.get("remaining", []):
                     console.print(f"  {line}")
@@ -71,7 +64,7 @@ def run_heal(t: Target, flags: Flags, apply: bool, journal_path: str | None, fmt
                 console.print("[bold red]not healed[/]:")
                 for line in [*data.get("remaining", []), *data.get("blocked", [])]:
                     console.print(f"  {line}")
-        code = EXIT_OK if healthy else EXIT_WARNING if degraded else EXIT_CRITICAL
+        code = outcome.exit_code
     if fmt == "json":
         output.emit_json(data)
     return code

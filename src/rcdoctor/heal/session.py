@@ -18,7 +18,7 @@ from pathlib import Path
 from rcdoctor.analyze import Report, analyze
 from rcdoctor.checks import default_registry
 from rcdoctor.collect import collect
-from rcdoctor.errors import EXIT_CRITICAL, DoctorError
+from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING, DoctorError
 from rcdoctor.heal import salvage, strays
 from rcdoctor.heal.failovers import await_promotions, hold_failovers, release_failovers
 from rcdoctor.heal.links import UP_WITHIN_S, await_links, not_up, replicated
@@ -80,6 +80,34 @@ class HealOutcome:
     rounds: list[Round] = field(default_factory=list)
     final_plan: HealPlan | None = None
     final_report: Report | None = None
+
+    # The verdict: healed only when diagnose finds nothing above info and nothing is left to do or blocked.
+
+    @property
+    def done(self) -> bool:
+        left = self.final_plan
+        return left is not None and left.empty and not left.blocked
+
+    @property
+    def healthy(self) -> bool:
+        return self.final_report is not None and self.final_report.healthy and self.done
+
+    @property
+    def degraded(self) -> bool:
+        """Healed but degraded: nothing critical left and nothing heal could still do (e.g. a shard that
+        lost its only replica with its dead primary: diagnose's R001 warning)."""
+        report = self.final_report
+        return not self.healthy and self.done and report is not None and report.worst != "critical"
+
+    @property
+    def remaining(self) -> list[str]:
+        """The root causes above info diagnose still finds."""
+        report = self.final_report
+        return [] if report is None else [f"{f.code} {f.title}" for f in report.root_causes if f.severity != "info"]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.healthy else EXIT_WARNING if self.degraded else EXIT_CRITICAL
 
 
 def survey(seeds: Sequence[Seed | str], options: ConnectOptions, flags: Flags) -> tuple[Snapshot, HealPlan]:

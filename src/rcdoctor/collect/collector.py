@@ -135,6 +135,7 @@ class _Crawl:
             unfinished = mux.run(self.deadline, self._answered)
         finally:
             mux.close()
+            self._mux = None  # no cycle between the crawl and the multiplexer: freed as soon as done
         for address in sorted(str(key) for key in unfinished):
             self.samples[address] = NodeSample(
                 address=address,

@@ -10,6 +10,7 @@ cluster must not get its exporter restarted), /sd (Prometheus HTTP service disco
 
 from __future__ import annotations
 
+import gc
 import json
 import socket
 import sys
@@ -157,6 +158,11 @@ class Exporter:
         # while a collection parses; at Python's default 5 ms switch interval a 200-node collection made
         # the p99 scrape wait 200 ms. 1 ms costs the collection about nothing (measured: bench/exporter.py).
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+        # A full pass of the cyclic GC holds the lock for as long as it walks every tracked object, and
+        # what the imports made (two thirds of them, alive until exit) was walked on every pass: 20 ms at
+        # 60 nodes. Frozen here, a pass walks only the last collection's objects (6 ms).
+        gc.collect()
+        gc.freeze()
         self._thread = threading.Thread(target=self._loop, name="rcdoctor-exporter", daemon=True)
         self._thread.start()
 

@@ -199,6 +199,11 @@ class Multiplexer:
             task.conversation.close()
         self._running.clear()
         self._queued.clear()
+        # Let go of every task (the stale timers hold them, with their replies) and of the caller's
+        # callback: the caller usually holds this multiplexer, and the cycle would keep a whole
+        # collection's replies for the cyclic GC, whose pass then froze an exporter's scrapes.
+        self._timers.clear()
+        self._finished = None
         return unfinished
 
     def close(self) -> None:

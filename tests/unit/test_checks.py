@@ -280,7 +280,7 @@ def test_a_merge_names_claimants_that_do_not_list_each_other_yet(version: str) -
     """Right after the MEET most pairs of claimants have not heard of each other (gossip is still
     spreading the newcomers), yet other members list both: their clusters have met, and M010 names every
     such pair, each one's E002 folded under it (on Valkey 8.1 one pair's E002 was left a root cause)."""
-    from rcdoctor.checks.membership.cluster_merge import clashes
+    from rcdoctor.checks.membership.m010_cluster_merge import clashes
 
     snapshot = load(f"scenario-cluster_merge-{version}")
     ctx = ClusterView(snapshot)
@@ -300,7 +300,7 @@ def test_claims_of_one_history_are_a_split_brain_not_a_merge(version: str) -> No
     """A stale primary that lists its rival as its own replica is a failover's split-brain (E002)."""
     snapshot = load(f"scenario-cluster_merge-{version}")
     ctx = ClusterView(snapshot)
-    from rcdoctor.checks.membership.cluster_merge import clashes
+    from rcdoctor.checks.membership.m010_cluster_merge import clashes
 
     found = clashes(ctx)
     assert found
@@ -333,7 +333,7 @@ def _claim_also(snapshot: Snapshot, claimant: str, slots: str) -> Snapshot:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_slot_claimed_twice_in_one_settled_cluster_is_not_a_merge(version: str) -> None:
-    from rcdoctor.checks.membership.cluster_merge import clashes, member_lists
+    from rcdoctor.checks.membership.m010_cluster_merge import clashes, member_lists
 
     snapshot = load(f"healthy-{version}")
     ctx = ClusterView(snapshot)

@@ -12,7 +12,7 @@ import pytest
 
 from rcdoctor.analyze import analyze
 from rcdoctor.checks import default_registry
-from rcdoctor.checks.config.announce import misannounced
+from rcdoctor.checks.config.c006_announce_mismatch import misannounced
 from rcdoctor.heal.conditions import AnswersAs, ConfigIs
 from rcdoctor.heal.plan import FIX_ANNOUNCE, Facts, Flags, HealPlan, plan
 from rcdoctor.heal.plan_addresses import meets

@@ -3,7 +3,7 @@ advertising a stale address of their own (A004); never a node whose announce set
 
 from __future__ import annotations
 
-from rcdoctor.checks.config.announce import from_config
+from rcdoctor.checks.config.c006_announce_mismatch import from_config
 from rcdoctor.heal.conditions import AnswersAs
 from rcdoctor.heal.plan_config import undoing
 from rcdoctor.heal.steps import Step

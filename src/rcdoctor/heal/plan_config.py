@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from rcdoctor.checks.config.announce import ANNOUNCE_IP, Misannounce, misannounced
+from rcdoctor.checks.config.c006_announce_mismatch import ANNOUNCE_IP, Misannounce, misannounced
 from rcdoctor.heal.conditions import AnswersAs, ConfigIs
 from rcdoctor.heal.steps import Flags, Step
 from rcdoctor.model.address import parse_hostport

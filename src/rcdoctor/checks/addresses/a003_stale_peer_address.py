@@ -4,7 +4,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from rcdoctor.checks.base import Check, Issue
-from rcdoctor.checks.config.announce import from_config
+from rcdoctor.checks.config.c006_announce_mismatch import from_config
 from rcdoctor.checks.words import plural
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.view import ClusterView

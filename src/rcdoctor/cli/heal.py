@@ -125,6 +125,8 @@ def plan_dict(plan: HealPlan) -> dict[str, Any]:
         "phases": [
             {
                 "name": p.name,
+                "parallel": p.parallel,
+                "hold_failovers": p.hold_failovers,
                 "steps": [step_dict(s) for s in p.steps],
                 "open_slots": [c.__dict__ for c in p.closings],
                 "stray_keys": [s.__dict__ for s in p.strays],
@@ -147,6 +149,14 @@ def render_plan(plan: HealPlan, apply: bool, compact: bool = False, console: Any
     for index, phase in enumerate(plan.phases, 1):
         later = " (planned from the facts now; re-planned after the phases before it)" if index > 1 else ""
         console.print(f"[bold]phase {index}: {phase.name}[/]{later}")
+        if phase.hold_failovers and not phase.empty:
+            # Done by the run around the phase, not a step of its own: shown so the dry run says all it does.
+            _indented(
+                console,
+                "first, on every replica: CONFIG SET cluster-replica-no-failover yes, put back as it was after the "
+                "phase (a replica must not take over from a primary that is only reconnecting)",
+                indent=2,
+            )
         for shown, step in enumerate(phase.steps):
             number += 1
             if compact and shown >= 6:

@@ -349,7 +349,9 @@ def _run_phase(
         refused = fence() if fence is not None else None
         if refused is not None:
             raise HealFailed(f"closing open slots: {refused}")
-        record.done.extend(_close_slots(seeds, options, journal, log))
+        done, skipped = _close_slots(phase.closings, seeds, options, journal, log)
+        record.done.extend(done)
+        record.skipped.extend(skipped)
     return record
 
 
@@ -387,21 +389,49 @@ def _attempt(step: Step, options: ConnectOptions, keep: Path, fence: Fence | Non
 
 
 def _close_slots(
-    seeds: Sequence[Seed | str], options: ConnectOptions, journal: Journal, log: Callable[[str], None]
-) -> list[str]:
-    """Open slots: the migration engine's resume (forward through MIGRATE, or cancel), on a fresh read."""
+    planned: Sequence[Closing],
+    seeds: Sequence[Seed | str],
+    options: ConnectOptions,
+    journal: Journal,
+    log: Callable[[str], None],
+) -> tuple[list[str], list[str]]:
+    """The planned closings of open slots (forward through MIGRATE, or cancel), each one only if a fresh
+    read still decides it the same way (its precondition); one that reads otherwise now is skipped and
+    left to the next round's plan, never carried out as decided now: what runs is what the plan showed.
+    Returns (done, skipped) lines."""
     snapshot = collect(seeds, options, count_open_slot_keys=False)
-    resumed = moving.resume(topology(snapshot), options, MigrationSettings(), journal, apply=True)
-    done = [f"slot {c.slot}: {c.action} ({c.reason})" for c in resumed.closings if c.action != "stuck"]
+    top = topology(snapshot)
+    now = {c.slot: c for c in moving.resume(top, options, MigrationSettings(), Journal(None)).closings}
+    held, skipped = [], []
+    for closing in (c for c in planned if c.action != "stuck"):
+        if _same(now.get(closing.slot), closing):
+            held.append(closing)
+            continue
+        line = f"slot {closing.slot}: planned to {closing.action}, now {_read(now.get(closing.slot))}"
+        journal.write("closing-changed", slot=closing.slot, planned=closing.action, now=_read(now.get(closing.slot)))
+        log(f"  skipped {line}")
+        skipped.append(line)
+    if not held:
+        return [], skipped
+    outcome = moving.close(top, held, options, MigrationSettings(), journal)
+    done = [f"slot {c.slot}: {c.action} ({c.reason})" for c in held]
     for line in done:
         log(f"  ok      {line}")
-    for warning in resumed.outcome.warnings if resumed.outcome is not None else ():
+    for warning in outcome.warnings:
         log(f"  note    {warning}")  # closed, but a replica is behind (Valkey: it did not acknowledge SETSLOT)
-    if resumed.outcome is not None and not resumed.outcome.ok:
-        outcome = resumed.outcome
+    if not outcome.ok:
         reasons = [f.reason for f in outcome.failures] or [*outcome.broken_nodes.values()] or ["slots left open"]
         raise HealFailed(f"closing open slots: {reasons[0]}")
-    return done
+    return done, skipped
+
+
+def _same(now: Closing | None, planned: Closing) -> bool:
+    # The reason's wording carries key counts that writes change; the decision is action, source and target.
+    return now is not None and (now.action, now.source, now.target) == (planned.action, planned.source, planned.target)
+
+
+def _read(closing: Closing | None) -> str:
+    return "closed already" if closing is None else f"{closing.action} ({closing.reason})"
 
 
 def _loading(snapshot: Snapshot) -> list[str]:

@@ -135,8 +135,21 @@ def resume(
     per_node = count_keys(top, {n.node_id: slots for n in top.primaries}, options)
     closings = resuming.decide(top, {s: {i: c[s] for i, c in per_node.items()} for s in slots}, known)
     result = Resumed(closings)
-    if not apply:
-        return result
+    if apply:
+        result.outcome = close(top, closings, options, settings, journal, progress)
+    return result
+
+
+def close(
+    top: Topology,
+    closings: Sequence[resuming.Closing],
+    options: ConnectOptions,
+    settings: MigrationSettings,
+    journal: Journal,
+    progress: Progress | None = None,
+) -> MigrationOutcome:
+    """Carry out decided closings: "forward" ones finish the move through the engine, "cancel" ones give
+    the slot back to its source; "stuck" ones are left alone."""
     engine = Engine(top, options, journal, settings, progress)
     forward: dict[tuple[str, str], list[int]] = {}
     for c in closings:
@@ -145,5 +158,4 @@ def resume(
     cancels = [c.slot for c in closings if c.action == "cancel"]
     outcome = engine.run([Transfer(s, t, tuple(v)) for (s, t), v in forward.items()], resume=True)
     outcome.failures.extend(engine.cancel(cancels))
-    result.outcome = outcome
-    return result
+    return outcome

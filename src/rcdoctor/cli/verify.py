@@ -24,7 +24,15 @@ def run_verify_command(
     baseline = Baseline.load(baseline_path) if baseline_path else None  # a bad file fails before any I/O
     snapshot = session.read(t.seeds, t.options)[0]
     log = output.info if fmt == "json" else output.console().print
-    report = run_verify(snapshot, t.options, expect_keys, baseline, bool(save_baseline), log)
+    report = run_verify(
+        snapshot,
+        t.options,
+        expect_keys,
+        baseline,
+        bool(save_baseline),
+        log,
+        recollect=lambda: session.read(t.seeds, t.options)[0],
+    )
     if save_baseline and report.digest is not None:
         if report.ok:
             Baseline.now(report.digest).save(save_baseline)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
-from rcdoctor.heal.plan import Flags, HealPlan, Step
+from rcdoctor.heal.plan import Flags, HealPlan, Phase, Step
 
 if TYPE_CHECKING:
     from rcdoctor.analyze import Report
@@ -137,6 +137,19 @@ def plan_dict(plan: HealPlan) -> dict[str, Any]:
     }
 
 
+def _phase_header(console: Any, index: int, phase: Phase) -> None:
+    later = " (planned from the facts now; re-planned after the phases before it)" if index > 1 else ""
+    console.print(f"[bold]phase {index}: {phase.name}[/]{later}")
+    if phase.hold_failovers and not phase.empty:
+        # Done by the run around the phase, not a step of its own: shown so the dry run says all it does.
+        _indented(
+            console,
+            "first, on every replica: CONFIG SET cluster-replica-no-failover yes, put back as it was after the "
+            "phase (a replica must not take over from a primary that is only reconnecting)",
+            indent=2,
+        )
+
+
 def render_plan(plan: HealPlan, apply: bool, compact: bool = False, console: Any = None) -> None:
     """Every step with why, preconditions and risk; `compact`: one line per step, six per phase."""
     from rich.markup import escape
@@ -147,16 +160,7 @@ def render_plan(plan: HealPlan, apply: bool, compact: bool = False, console: Any
         return
     number = 0
     for index, phase in enumerate(plan.phases, 1):
-        later = " (planned from the facts now; re-planned after the phases before it)" if index > 1 else ""
-        console.print(f"[bold]phase {index}: {phase.name}[/]{later}")
-        if phase.hold_failovers and not phase.empty:
-            # Done by the run around the phase, not a step of its own: shown so the dry run says all it does.
-            _indented(
-                console,
-                "first, on every replica: CONFIG SET cluster-replica-no-failover yes, put back as it was after the "
-                "phase (a replica must not take over from a primary that is only reconnecting)",
-                indent=2,
-            )
+        _phase_header(console, index, phase)
         for shown, step in enumerate(phase.steps):
             number += 1
             if compact and shown >= 6:

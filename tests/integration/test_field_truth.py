@@ -108,8 +108,9 @@ def test_every_pod_moved_heals_through_the_headless_service_name(
     hosts(name, [n.ip for n in lab.nodes])
     seed = f"{name}:6379"
     diagnosed = json.loads(rcdoctor("diagnose", seed, "--format", "json", env=env).stdout)
-    roots = [f["code"] for f in diagnosed["findings"] if f["root_cause"] and f["severity"] != "info"]
-    assert roots == ["A003"], roots
+    found = [f for f in diagnosed["findings"] if f["root_cause"] and f["severity"] != "info"]
+    # Seen once in CI: M004 beside A003 (Redis 6.2). The evidence of anything else is in the message.
+    assert [f["code"] for f in found] == ["A003"], [(f["code"], f["title"], f.get("evidence")) for f in found]
     assert diagnosed["summary"]["answered"] == 6
     healed = rcdoctor("heal", seed, "--apply", "--format", "json", env=env, timeout=300)
     assert healed.returncode == 0, healed.stdout + healed.stderr

@@ -18,9 +18,10 @@ def test_a_whole_second_read_is_judged_and_the_first_is_named() -> None:
         reads.append(1)
         return whole
 
-    judged, _, before = run._whole_within_a_moment(first, again)
-    assert judged is whole and reads == [1]
-    assert before is not None and "no slot open" in before
+    judged, _, report = run._step_one(first, again)
+    assert judged is whole and reads == [1] and report.ok
+    state = next(r for r in report.results if r.name == run.STATE_OK)
+    assert "a first read a moment before was not" in state.detail and "no slot open" in state.detail
 
 
 def test_a_cluster_that_stays_broken_is_judged_on_the_first_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,8 +33,8 @@ def test_a_cluster_that_stays_broken_is_judged_on_the_first_read(monkeypatch: py
         reads.append(1)
         return first
 
-    judged, _, before = run._whole_within_a_moment(first, again)
-    assert judged is first and before is None and 1 <= len(reads) <= 3
+    judged, _, report = run._step_one(first, again)
+    assert judged is first and not report.ok and 1 <= len(reads) <= 3
 
 
 def test_a_node_that_did_not_answer_is_not_waited_for() -> None:
@@ -43,5 +44,5 @@ def test_a_node_that_did_not_answer_is_not_waited_for() -> None:
     def again() -> Snapshot:
         raise AssertionError("read again although a node did not answer")
 
-    judged, _, before = run._whole_within_a_moment(first, again)
-    assert judged is first and before is None
+    judged, _, report = run._step_one(first, again)
+    assert judged is first and not report.ok

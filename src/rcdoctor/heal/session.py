@@ -175,6 +175,7 @@ def run(
     phase (the run stops there), `fence` a single change (that step fails)."""
     addresses = list(seeds)
     snapshot, current = first or survey(addresses, options, flags)
+    planned_from = snapshot  # the snapshot `current` was planned from
     outcome = HealOutcome(current)
     flags = remember_suspects(snapshot, flags)
     seen: dict[tuple[str, tuple[str, ...]], int] = {}
@@ -195,7 +196,7 @@ def run(
                 break
             snapshot = _settle(addresses, options, want_healthy=True)
             flags = remember_suspects(snapshot, flags)
-            current = plan_for(snapshot, options, flags)
+            current, planned_from = plan_for(snapshot, options, flags), snapshot
             continue
         # A step that ran and is needed again was undone. When a node's own announce setting undoes it
         # (it re-announces the configured address with every gossip packet) another round cannot help:
@@ -237,14 +238,16 @@ def run(
         finally:
             release_failovers(held, options, journal, log)
         flags = remember_suspects(snapshot, flags)
-        current = plan_for(snapshot, options, flags)
+        current, planned_from = plan_for(snapshot, options, flags), snapshot
     else:
         raise HealFailed(f"still not healed after {MAX_ROUNDS} rounds")
     if not waited_for_links:
         snapshot = _settle(addresses, options, want_healthy=True)
     # The verdict is on the last snapshot; the plan in hand may be from the one before the last settle,
     # and name blocks (a node flagged failing, a link still down) that this settle saw resolve.
-    outcome.final_plan = plan_for(snapshot, options, remember_suspects(snapshot, flags))
+    if planned_from is not snapshot:
+        current = plan_for(snapshot, options, remember_suspects(snapshot, flags))
+    outcome.final_plan = current
     outcome.final_report = analyze(snapshot, default_registry())
     return outcome
 

@@ -63,11 +63,8 @@ class Move:
 
     @property
     def exit_code(self) -> int:
-        resume_failed = (self.resumed is not None and not self.resumed.ok) or any(
-            c.action == "stuck" for c in self.closings
-        )
         moved_failed = self.outcome is not None and not self.outcome.ok
-        return EXIT_CRITICAL if resume_failed or moved_failed else EXIT_OK
+        return EXIT_CRITICAL if _resume_failed(self.closings, self.resumed) or moved_failed else EXIT_OK
 
     @property
     def dry_run_changes(self) -> bool:
@@ -132,7 +129,7 @@ def _run(
         with progress(request.apply, 0) as bar:
             done = session.resume(top, options, request.settings, journal, flights, request.apply, bar)
         closings, resumed = done.closings, done.outcome
-        failed = (resumed is not None and not resumed.ok) or any(c.action == "stuck" for c in closings)
+        failed = _resume_failed(closings, resumed)
         if request.apply:
             _, top = session.read(seeds, options)  # re-read: the slots just closed changed owners
     if not failed and (not request.resume or request.apply or not closings):
@@ -148,6 +145,11 @@ def _run(
             move.outcome = session.execute(top, plan.transfers, options, request.settings, journal, bar, how)
         move.journal = journal.path
     return move
+
+
+def _resume_failed(closings: Sequence[Closing], resumed: MigrationOutcome | None) -> bool:
+    """A resume that failed to close a slot, or found one it cannot decide (stuck): nothing moves after it."""
+    return (resumed is not None and not resumed.ok) or any(c.action == "stuck" for c in closings)
 
 
 def plan_dict(top: Topology, plan: MovePlan, keys: int) -> dict[str, Any]:

@@ -39,6 +39,7 @@ SYNC_WAIT_S = 60.0  # as heal waits for a sync under way
 STARTED_WITHIN_S = 15.0
 MOMENTARY_S = 3.0  # how long a node that says the cluster is down is asked again (see _through_every_node)
 _MOMENTARY = ("the cluster is down", "hash slot not served")
+STATE_OK = "every node says cluster_state:ok"
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def cluster_checks(snapshot: Snapshot, top: Topology, report: VerifyReport) -> N
     )
     bad = {a: s for a, s in states.items() if s != "ok"}
     report.add(
-        "every node says cluster_state:ok",
+        STATE_OK,
         not bad,
         "all ok" if not bad else ", ".join(f"{a}: {s}" for a, s in sorted(bad.items())),
     )
@@ -90,19 +91,16 @@ def cluster_checks(snapshot: Snapshot, top: Topology, report: VerifyReport) -> N
     )
 
 
-def _whole_within_a_moment(
-    snapshot: Snapshot, recollect: Callable[[], Snapshot] | None
-) -> tuple[Snapshot, Topology, str | None]:
-    """Step 1's snapshot. When every node answered but one said fail or the maps differed, the cluster is
-    read again for up to MOMENTARY_S (see _through_every_node: a view rolled back for a breath after a
-    partition healed). Returns the snapshot to judge, its topology, and what failed first when a later
-    read was whole (None otherwise)."""
+def _step_one(snapshot: Snapshot, recollect: Callable[[], Snapshot] | None) -> tuple[Snapshot, Topology, VerifyReport]:
+    """Step 1: the snapshot judged, its topology, and a report holding step 1's results. When every node
+    answered but one said fail or the maps differed, the cluster is read again for up to MOMENTARY_S (see
+    _through_every_node: a view rolled back for a breath after a partition healed); a later whole read
+    is judged instead, and its cluster_state result says what the first read showed."""
     top = topology(snapshot)
-    trial = VerifyReport()
-    cluster_checks(snapshot, top, trial)
-    if trial.ok or recollect is None or not trial.results[0].ok:
-        return snapshot, top, None
-    first = "; ".join(f"{r.name}: {r.detail}" for r in trial.results if not r.ok)
+    first = VerifyReport()
+    cluster_checks(snapshot, top, first)
+    if first.ok or recollect is None or not first.results[0].ok:
+        return snapshot, top, first
     deadline = time.monotonic() + MOMENTARY_S
     while time.monotonic() < deadline:
         time.sleep(0.25)
@@ -110,11 +108,18 @@ def _whole_within_a_moment(
             again = recollect()
         except DoctorError:  # nothing answered this time: judge the first read
             break
-        trial, again_top = VerifyReport(), topology(again)
-        cluster_checks(again, again_top, trial)
-        if trial.ok:
-            return again, again_top, first
-    return snapshot, top, None
+        later, again_top = VerifyReport(), topology(again)
+        cluster_checks(again, again_top, later)
+        if later.ok:
+            before = "; ".join(f"{r.name}: {r.detail}" for r in first.results if not r.ok)
+            later.results = [
+                replace(r, detail=f"{r.detail} (a first read a moment before was not: {before})")
+                if r.name == STATE_OK
+                else r
+                for r in later.results
+            ]
+            return again, again_top, later
+    return snapshot, top, first
 
 
 def probe_key(slots: Sequence[int], token: str) -> bytes:
@@ -314,13 +319,7 @@ def run_verify(
     recollect: Callable[[], Snapshot] | None = None,
 ) -> VerifyReport:
     """`recollect`: read the cluster again, for step 1 when every node answered but it was not whole."""
-    report = VerifyReport()
-    snapshot, top, before = _whole_within_a_moment(snapshot, recollect)
-    cluster_checks(snapshot, top, report)
-    if before is not None:
-        report.results[1] = replace(
-            report.results[1], detail=f"all ok (a first read a moment before was not: {before})"
-        )
+    snapshot, top, report = _step_one(snapshot, recollect)
     if all(r.ok for r in report.results):
         log("probing every primary through a cluster client and through every node")
         probe(top, options, report)

@@ -93,7 +93,7 @@ def baseline_after(lab: Lab, tmp_path: Path) -> Path:
     """The truth after assign-twice: each slot's keys as its owner holds them (the fault may add keys on
     the owner); the stray copies on the other node are what heal removes."""
     from rcdoctor.collect import collect
-    from rcdoctor.migrate.topology import topology
+    from rcdoctor.plan.topology import topology
     from rcdoctor.verify.baseline import Baseline
     from rcdoctor.verify.digest import SlotDigest, node_digest
 

@@ -21,10 +21,10 @@ from rcdoctor.errors import UsageError
 from rcdoctor.migrate import atomic_protocol as proto
 from rcdoctor.migrate.atomic import behind
 from rcdoctor.migrate.method import choose
-from rcdoctor.migrate.topology import Node, Topology, topology
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
 from rcdoctor.model.server import ServerIdentity
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.plan.topology import Node, Topology, topology
 
 DATA = Path(__file__).parent.parent / "data"
 VALKEY9 = ServerIdentity("valkey", "9.0.0", "cluster")

@@ -23,9 +23,9 @@ from rcdoctor.autopilot.decide import (
 )
 from rcdoctor.autopilot.evidence import Action, Cause, PlanView, causes, plan_view
 from rcdoctor.checks import default_registry
-from rcdoctor.heal.plan import RISK_FORCE, Facts, Flags, plan
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.heal import RISK_FORCE, Facts, Flags, plan
 
 DATA = Path(__file__).parent.parent / "data"
 VERSIONS = ("redis7", "redis6")
@@ -181,7 +181,7 @@ def test_no_recorded_snapshot_leads_to_a_risky_or_unallowed_action(path: Path) -
 @pytest.mark.parametrize("version", VERSIONS)
 def test_an_open_slot_is_closed_towards_its_keys_once_confirmed(version: str) -> None:
     """The slots phase with the closing heal's session reads live (migrate.resume's decision)."""
-    from rcdoctor.migrate.resume import Closing
+    from rcdoctor.plan.resume import Closing
 
     snapshot = Snapshot.load(DATA / f"half-migrate-{version}.json")
     ctx = ClusterView(snapshot)

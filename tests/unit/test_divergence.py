@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rcdoctor.divergence import report
-from rcdoctor.divergence.keys import Copy, KeyDiff
 from rcdoctor.errors import SnapshotError
+from rcdoctor.model.key_diff import Copy, KeyDiff
 from rcdoctor.model.slots import key_hash_slot
 
 copies = st.one_of(st.none(), st.builds(Copy, st.binary(min_size=0, max_size=40), st.integers(-1, 10**9)))

@@ -13,13 +13,13 @@ import pytest
 from rcdoctor.analyze import analyze
 from rcdoctor.checks import default_registry
 from rcdoctor.checks.config.c006_announce_mismatch import misannounced
-from rcdoctor.heal.conditions import AnswersAs, ConfigIs
-from rcdoctor.heal.plan import FIX_ANNOUNCE, Facts, Flags, HealPlan, plan
-from rcdoctor.heal.plan_addresses import meets
-from rcdoctor.heal.plan_config import undone
-from rcdoctor.heal.steps import Step
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.addresses import meets
+from rcdoctor.plan.conditions import AnswersAs, ConfigIs
+from rcdoctor.plan.config import undone
+from rcdoctor.plan.heal import FIX_ANNOUNCE, Facts, Flags, HealPlan, plan
+from rcdoctor.plan.steps import Step
 
 DATA = Path(__file__).parent.parent / "data"
 VERSIONS = ("redis7", "redis6")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rcdoctor.heal.conditions import (
+from rcdoctor.model.snapshot import NodeSample, Snapshot
+from rcdoctor.plan.conditions import (
     FAILED,
     HOLDS,
     SKIPPED,
@@ -24,7 +25,6 @@ from rcdoctor.heal.conditions import (
     Sample,
     Silent,
 )
-from rcdoctor.model.snapshot import NodeSample, Snapshot
 
 DATA = Path(__file__).parent.parent / "data"
 VERSIONS = ("redis7", "redis6")

@@ -8,9 +8,9 @@ from rich.console import Console
 from tests.conftest import DATA
 
 from rcdoctor.cli.heal import plan_dict, render_plan
-from rcdoctor.heal.plan import Facts, Flags, plan
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.heal import Facts, Flags, plan
 
 
 def _dry_run(name: str) -> tuple[str, dict[str, object]]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rcdoctor.heal.plan import RISK_FORCE, Facts, Flags, HealPlan, plan
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.heal import RISK_FORCE, Facts, Flags, HealPlan, plan
 
 DATA = Path(__file__).parent.parent / "data"
 VERSIONS = ("redis7", "redis6")
@@ -113,9 +113,9 @@ def test_keys_only_a_replica_holds_are_never_given_away(version: str) -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_stale_copy_is_merged_before_it_is_emptied_and_differences_need_the_flag(version: str) -> None:
-    from rcdoctor.divergence.keys import Tally
-    from rcdoctor.heal.plan import RISK_DISCARD
-    from rcdoctor.heal.plan_rejoin import stale_copies
+    from rcdoctor.model.key_diff import Tally
+    from rcdoctor.plan.heal import RISK_DISCARD
+    from rcdoctor.plan.rejoin import stale_copies
 
     name = f"scenario-stale_copy_after_failover-{version}"
     ctx, unknown = _plan(name)
@@ -143,9 +143,9 @@ def test_a_stale_copy_is_merged_before_it_is_emptied_and_differences_need_the_fl
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_no_cluster_left_is_rebuilt_only_with_the_flag_around_the_keys(version: str) -> None:
-    from rcdoctor.heal.plan import REBUILD
-    from rcdoctor.heal.plan_rebuild import shards
     from rcdoctor.model.slots import SLOT_COUNT
+    from rcdoctor.plan.heal import REBUILD
+    from rcdoctor.plan.rebuild import shards
 
     name = f"scenario-all_alone-{version}"
     ctx, refused = _plan(name)
@@ -184,8 +184,8 @@ def test_no_cluster_left_is_rebuilt_only_with_the_flag_around_the_keys(version: 
 def test_a_primary_listed_without_address_is_silent_and_other_checks_on_it_fail_cleanly() -> None:
     """Found by the chaos rehearsal: FAILOVER FORCE's precondition on a noaddr primary (its address answers
     with another id now) crashed heal with "empty address". No address: nothing can answer there."""
-    from rcdoctor.heal.conditions import AnswersAs, Silent
     from rcdoctor.heal.preconditions import check
+    from rcdoctor.plan.conditions import AnswersAs, Silent
     from rcdoctor.transport.options import ConnectOptions
 
     options = ConnectOptions(timeout=0.2)

@@ -10,10 +10,10 @@ import pytest
 
 from rcdoctor.analyze import analyze
 from rcdoctor.checks import default_registry
-from rcdoctor.heal.plan import Facts, Flags, plan
-from rcdoctor.migrate.resume import Closing
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.heal import Facts, Flags, plan
+from rcdoctor.plan.resume import Closing
 
 DATA = Path(__file__).parent.parent / "data"
 VERSIONS = ("redis7", "redis6")

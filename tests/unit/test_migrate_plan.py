@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 
 from rcdoctor.errors import UsageError
 from rcdoctor.migrate import journal as journal_mod
-from rcdoctor.migrate.plan import drain, rebalance, reshard
-from rcdoctor.migrate.resume import decide
-from rcdoctor.migrate.topology import Node, OpenSlot, Topology, topology
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.slots import SLOT_COUNT
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.plan.moves import drain, rebalance, reshard
+from rcdoctor.plan.resume import decide
+from rcdoctor.plan.topology import Node, OpenSlot, Topology, topology
 
 DATA = Path(__file__).parent.parent / "data"
 

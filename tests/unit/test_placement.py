@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rcdoctor.errors import UsageError
-from rcdoctor.migrate.placement import CreatePlan, Member, plan_create, split_slots
 from rcdoctor.model.slots import SLOT_COUNT
+from rcdoctor.plan.placement import CreatePlan, Member, plan_create, split_slots
 
 
 def _members(domains: list[str]) -> list[Member]:

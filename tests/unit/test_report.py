@@ -11,9 +11,9 @@ from tests.conftest import DATA, rcdoctor
 
 from rcdoctor.analyze import Report, analyze
 from rcdoctor.checks import default_registry
-from rcdoctor.heal.plan import Facts, Flags, plan
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.heal import Facts, Flags, plan
 from rcdoctor.report import Page, build_page, render
 from rcdoctor.status import build_status
 from rcdoctor.timeline import Source, build

@@ -16,11 +16,11 @@ from rcdoctor.errors import LabError
 from rcdoctor.exporter.metrics import CollectionStats, families
 from rcdoctor.exporter.server import render
 from rcdoctor.lab.binary import find_redis_server, redis8_binary, valkey_binary
-from rcdoctor.migrate.topology import topology
 from rcdoctor.model.server import ServerIdentity, identity_from_version_output, server_identity
 from rcdoctor.model.slot_migrations import commands_for
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.topology import topology
 from rcdoctor.status import build_status
 
 # tag -> what every node of healthy-TAG.json must be identified as

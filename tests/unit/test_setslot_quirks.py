@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from tests.conftest import DATA
 
-from rcdoctor.migrate.topology import topology
 from rcdoctor.model.server import ServerIdentity, gossip_clears_migrating, replicates_setslot
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.plan.topology import topology
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,6 @@ from typing import Any
 
 from rcdoctor.analyze import analyze
 from rcdoctor.checks import default_registry
-from rcdoctor.heal.plan_slots import strays
 from rcdoctor.model.slot_migrations import (
     REDIS_MIGRATION_STATUS,
     VALKEY_GETSLOTMIGRATIONS,
@@ -27,6 +26,7 @@ from rcdoctor.model.slot_migrations import (
 from rcdoctor.model.slots import SlotRange
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.slots import strays
 
 DATA = Path(__file__).parent.parent / "data"
 SOURCE = "ef362ae9b0b2cbfa1d613013070e4535a356bfe7"  # 127.0.0.201, slots 0-5460 in healthy-redis7.json

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from rcdoctor.divergence import report
-from rcdoctor.divergence.keys import Copy, KeyDiff
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING, UsageError
+from rcdoctor.model.key_diff import Copy, KeyDiff
 from rcdoctor.model.slots import key_hash_slot
 from rcdoctor.splitbrain.restore import Applied, prepare
 

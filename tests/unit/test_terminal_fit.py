@@ -55,8 +55,8 @@ def test_piped_status_honours_columns() -> None:
 @pytest.mark.parametrize("name", SNAPSHOTS)
 def test_heal_plan_fits_80_columns(name: str) -> None:
     from rcdoctor.cli.heal import render_plan
-    from rcdoctor.heal.plan import Facts, Flags, plan
     from rcdoctor.model.view import ClusterView
+    from rcdoctor.plan.heal import Facts, Flags, plan
 
     con, buffer = console(80)
     render_plan(plan(ClusterView(Snapshot.load(DATA / name)), Facts(), Flags()), apply=False, console=con)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from rcdoctor.analyze import Report
 from rcdoctor.checks.base import Finding
-from rcdoctor.heal.plan import FIX_ANNOUNCE, REBUILD, RISK_DISCARD, RISK_FORCE, RISK_TAKEOVER, HealPlan, Phase
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.heal import FIX_ANNOUNCE, REBUILD, RISK_DISCARD, RISK_FORCE, RISK_TAKEOVER, HealPlan, Phase
 
 # heal's switches a "not done" line may name: the command for a human gets them. (--forget takes a node id the
 # operator must prove gone; a line naming it says so in words, and no command guesses the id.)

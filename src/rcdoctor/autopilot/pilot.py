@@ -26,10 +26,10 @@ from rcdoctor.autopilot.lease import Lease
 from rcdoctor.autopilot.metrics import Counts, families
 from rcdoctor.exporter.server import Clock, Exporter, render
 from rcdoctor.heal import session
-from rcdoctor.heal.plan import Flags, HealPlan, Phase
 from rcdoctor.model.address import Seed
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import AnalysisSettings, ClusterView
+from rcdoctor.plan.heal import Flags, HealPlan, Phase
 from rcdoctor.transport.options import ConnectOptions
 
 STATUS_FORMAT = "rcdoctor.autopilot.status"

@@ -39,13 +39,13 @@ from rcdoctor.chaos.writer import AckedWriter
 from rcdoctor.checks import default_registry
 from rcdoctor.collect import collect
 from rcdoctor.errors import DoctorError, LabError
-from rcdoctor.heal.steps import RISK_DISCARD, RISK_FORCE, RISK_TAKEOVER
 from rcdoctor.lab import Lab, LabSpec
 from rcdoctor.lab.data import DataSet, fill, missing_or_wrong
 from rcdoctor.lab.faults import FaultOp, apply
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
 from rcdoctor.model.slots import key_hash_slot
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.steps import RISK_DISCARD, RISK_FORCE, RISK_TAKEOVER
 from rcdoctor.rehearsal.checker import check
 from rcdoctor.rehearsal.client import Plan, monotonic_clock
 from rcdoctor.rehearsal.history import OK, UNKNOWN, Op, Phases

@@ -188,7 +188,8 @@ def rebalance(
     Exit 0 done or nothing to do, 2 some slots failed or were left open, 3 could not run.
     """
     from rcdoctor.cli.migrate import parse_weights, run_move
-    from rcdoctor.migrate import plan, session
+    from rcdoctor.migrate import session
+    from rcdoctor.plan import moves as plan
 
     args = _engine_args(rest)
     t = common.target(seeds, **rest)  # type: ignore[arg-type]
@@ -215,7 +216,7 @@ def reshard(seeds: tuple[str, ...], fmt: str, sources: str, target: str, count: 
     Prints the plan and changes nothing unless --apply. Exit 0 done, 2 some slots failed, 3 could not run.
     """
     from rcdoctor.cli.migrate import run_move
-    from rcdoctor.migrate import plan
+    from rcdoctor.plan import moves as plan
 
     args = _engine_args(rest)
     t = common.target(seeds, **rest)  # type: ignore[arg-type]
@@ -318,7 +319,7 @@ def heal(
     2 not healed or something left for a human, 3 could not run.
     """
     from rcdoctor.cli.heal import run_heal
-    from rcdoctor.heal.plan import Flags
+    from rcdoctor.plan.heal import Flags
 
     t = common.target(seeds, **conn)  # type: ignore[arg-type]
     flags = Flags(

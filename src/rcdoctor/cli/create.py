@@ -10,9 +10,9 @@ from rcdoctor.cli.common import Target, expanded, read_domains
 from rcdoctor.errors import EXIT_OK, UsageError
 from rcdoctor.migrate import create
 from rcdoctor.migrate.membership import EmptyNode
-from rcdoctor.migrate.placement import CreatePlan, Member, plan_create
 from rcdoctor.model.domains import domain_for
 from rcdoctor.model.sources import pod_domains
+from rcdoctor.plan.placement import CreatePlan, Member, plan_create
 
 FORMAT = "rcdoctor.create"
 VERSION = 1

@@ -140,10 +140,10 @@ def _heal_and_verify(con: Console, lab: Lab, baseline: Baseline, keys: int) -> t
     """The dry-run plan, heal --apply, then verify against the baseline: (healed, verified)."""
     from rcdoctor.cli.heal import render_plan
     from rcdoctor.collect import collect
-    from rcdoctor.heal.plan import Flags
     from rcdoctor.heal.session import run as heal_run
     from rcdoctor.heal.session import survey
     from rcdoctor.migrate.journal import Journal
+    from rcdoctor.plan.heal import Flags
     from rcdoctor.verify.run import run_verify
 
     _step(con, "Heal, dry run: the plan (rcdoctor heal ADDR…), nothing changed yet")

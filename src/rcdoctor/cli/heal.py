@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
-from rcdoctor.heal.plan import Flags, HealPlan, Phase, Step
+from rcdoctor.plan.heal import Flags, HealPlan, Phase, Step
 
 if TYPE_CHECKING:
     from rcdoctor.analyze import Report

@@ -13,9 +13,9 @@ from rcdoctor.cli.common import Target
 from rcdoctor.errors import UsageError
 from rcdoctor.migrate.engine import MigrationOutcome, MigrationSettings, Progress
 from rcdoctor.migrate.method import Method
-from rcdoctor.migrate.plan import MovePlan
-from rcdoctor.migrate.resume import Closing
-from rcdoctor.migrate.topology import Topology, describe_slots
+from rcdoctor.plan.moves import MovePlan
+from rcdoctor.plan.resume import Closing
+from rcdoctor.plan.topology import Topology, describe_slots
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def _print_outcome(outcome: MigrationOutcome, journal: Path | None, command: str
 
 
 def parse_weights(values: tuple[str, ...], top: Topology) -> dict[str, float]:
-    from rcdoctor.migrate.plan import node_named
+    from rcdoctor.plan.moves import node_named
 
     weights: dict[str, float] = {}
     for value in values:

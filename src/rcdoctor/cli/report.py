@@ -13,8 +13,8 @@ from rcdoctor.errors import DoctorError, UsageError
 from rcdoctor.model.snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from rcdoctor.heal.steps import HealPlan
     from rcdoctor.model.view import ClusterView
+    from rcdoctor.plan.steps import HealPlan
     from rcdoctor.report.page import JournalCard
 
 
@@ -103,8 +103,8 @@ def _write(destination: str, text: str, verdict: str) -> None:
 
 
 def _plan(snapshot: Snapshot, ctx: ClusterView, t: Target | None) -> HealPlan:
-    from rcdoctor.heal.plan import Facts, Flags, plan
     from rcdoctor.heal.session import plan_for
+    from rcdoctor.plan.heal import Facts, Flags, plan
 
     if t is None:
         # Offline: what the snapshot alone tells (the live run also counts keys in open/uncovered slots).

@@ -13,10 +13,10 @@ import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from rcdoctor.divergence.keys import Copy, KeyDiff, Tally
 from rcdoctor.errors import DoctorError
 from rcdoctor.migrate.link import Link
 from rcdoctor.model.address import parse_hostport
+from rcdoctor.model.key_diff import Copy, KeyDiff, Tally
 from rcdoctor.transport.errors import AskRedirect, ServerError, TransportError
 from rcdoctor.transport.options import ConnectOptions
 

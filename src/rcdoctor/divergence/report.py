@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from rcdoctor.divergence.keys import Copy, KeyDiff
 from rcdoctor.errors import SnapshotError
+from rcdoctor.model.key_diff import Copy, KeyDiff
 from rcdoctor.model.slots import key_hash_slot
 
 FORMAT = "rcdoctor.divergence"

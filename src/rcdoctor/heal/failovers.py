@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 
 from rcdoctor.errors import EXIT_CRITICAL, DoctorError
-from rcdoctor.heal.plan import Phase
 from rcdoctor.migrate.journal import Journal
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.plan.heal import Phase
 from rcdoctor.transport.errors import TransportError, classify
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.redis_py import node_client

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 
 from rcdoctor.collect.replication import link_state
-from rcdoctor.heal.steps import Phase
 from rcdoctor.model.replication import UP
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.steps import Phase
 from rcdoctor.transport.options import ConnectOptions
 
 STARTED_WITHIN_S = 15.0  # a sync that has not even begun by then is reported, not waited for

@@ -1,5 +1,5 @@
 """Preconditions of heal steps, checked on the live cluster right before each step runs: this module
-reads the node a condition asks about; heal/conditions.py decides (pure).
+reads the node a condition asks about; plan/conditions.py decides (pure).
 
 check() answers None (it holds: run the step), ("skipped", why) (the step's work is done or moot) or
 ("failed", why) (the plan no longer fits the cluster: stop). Conditions that gossip makes true a moment
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 
-from rcdoctor.heal.conditions import Condition, Sample
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
+from rcdoctor.plan.conditions import Condition, Sample
 from rcdoctor.transport.errors import TransportError, classify
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.redis_py import NodeClient, node_client

@@ -17,10 +17,10 @@ from typing import Any
 
 from rcdoctor.divergence import report
 from rcdoctor.divergence.compare import CompareError, differences, linked, reads_allowed
-from rcdoctor.divergence.keys import KeyDiff, Tally
 from rcdoctor.errors import DoctorError
-from rcdoctor.heal.steps import Salvage
 from rcdoctor.migrate.link import Link
+from rcdoctor.model.key_diff import KeyDiff, Tally
+from rcdoctor.plan.steps import Salvage
 from rcdoctor.transport.errors import AskRedirect, ServerError
 from rcdoctor.transport.options import ConnectOptions
 

@@ -22,21 +22,21 @@ from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING, DoctorError
 from rcdoctor.heal import salvage, strays
 from rcdoctor.heal.failovers import await_promotions, hold_failovers, release_failovers
 from rcdoctor.heal.links import UP_WITHIN_S, await_links, not_up, replicated
-from rcdoctor.heal.plan import RISK_DISCARD, Facts, Flags, HealPlan, Phase, Step, plan
-from rcdoctor.heal.plan_config import undone
-from rcdoctor.heal.plan_rejoin import lone, stale_copies
 from rcdoctor.heal.preconditions import check
 from rcdoctor.heal.salvage import SalvageError
 from rcdoctor.migrate import session as moving
 from rcdoctor.migrate.create import resolve
 from rcdoctor.migrate.engine import MigrationSettings
 from rcdoctor.migrate.journal import Journal, default_dir
-from rcdoctor.migrate.resume import Closing
-from rcdoctor.migrate.topology import topology
 from rcdoctor.model.address import Seed, is_ip, parse_hostport
 from rcdoctor.model.command import brief
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView, uncovered
+from rcdoctor.plan.config import undone
+from rcdoctor.plan.heal import RISK_DISCARD, Facts, Flags, HealPlan, Phase, Step, plan
+from rcdoctor.plan.rejoin import lone, stale_copies
+from rcdoctor.plan.resume import Closing
+from rcdoctor.plan.topology import topology
 from rcdoctor.transport.errors import ServerError, TransportError, classify, nothing_answered
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.redis_py import node_client

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from rcdoctor.errors import UsageError
 from rcdoctor.migrate import membership, session
-from rcdoctor.migrate.plan import node_named
-from rcdoctor.migrate.topology import Node, Topology
 from rcdoctor.model.address import Endpoint, Seed, parse_hostport
+from rcdoctor.plan.moves import node_named
+from rcdoctor.plan.topology import Node, Topology
 from rcdoctor.transport.options import ConnectOptions
 
 GOSSIP_WAIT_S = 30.0

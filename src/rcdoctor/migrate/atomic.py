@@ -19,9 +19,9 @@ from rcdoctor.migrate import atomic_protocol as proto
 from rcdoctor.migrate.engine import MigrationOutcome, MigrationSettings, Progress, SlotFailure
 from rcdoctor.migrate.journal import Journal
 from rcdoctor.migrate.link import Link, text
-from rcdoctor.migrate.plan import Transfer
-from rcdoctor.migrate.topology import Node, Topology
 from rcdoctor.model.cluster_nodes import ClusterNode, parse_cluster_nodes
+from rcdoctor.plan.moves import Transfer
+from rcdoctor.plan.topology import Node, Topology
 from rcdoctor.transport.errors import ServerError, TransportError
 from rcdoctor.transport.options import ConnectOptions
 

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from rcdoctor.errors import ConnectError, DoctorError, UsageError
 from rcdoctor.migrate.membership import EmptyNode, MembershipStep, probe_empty, run_steps, wait_until_all
-from rcdoctor.migrate.placement import CreatePlan
 from rcdoctor.model.address import Endpoint, parse_hostport
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
+from rcdoctor.plan.placement import CreatePlan
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.redis_py import NodeClient
 

@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from rcdoctor.errors import DoctorError, UsageError
-from rcdoctor.migrate.topology import Node, Topology
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
 from rcdoctor.model.command import brief
 from rcdoctor.model.info import as_int, parse_kv
 from rcdoctor.model.server import ServerIdentity, server_identity
+from rcdoctor.plan.topology import Node, Topology
 from rcdoctor.transport.errors import TransportError, classify, error_for
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.redis_py import NodeClient, node_client

@@ -19,10 +19,10 @@ from rcdoctor.migrate.engine import MigrationOutcome, MigrationSettings, Progres
 from rcdoctor.migrate.journal import Journal, in_flight, latest, new_path
 from rcdoctor.migrate.method import Method
 from rcdoctor.migrate.method import choose as choose_method
-from rcdoctor.migrate.plan import MovePlan
-from rcdoctor.migrate.resume import Closing
-from rcdoctor.migrate.topology import Topology, describe_slots
 from rcdoctor.model.address import Seed
+from rcdoctor.plan.moves import MovePlan
+from rcdoctor.plan.resume import Closing
+from rcdoctor.plan.topology import Topology, describe_slots
 from rcdoctor.transport.options import ConnectOptions
 
 FORMAT = "rcdoctor.migrate"

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from rcdoctor.errors import UsageError
 from rcdoctor.migrate import membership, session
-from rcdoctor.migrate.plan import MovePlan, drain
-from rcdoctor.migrate.topology import Node, Topology
 from rcdoctor.model.address import Seed
+from rcdoctor.plan.moves import MovePlan, drain
+from rcdoctor.plan.topology import Node, Topology
 from rcdoctor.transport.options import ConnectOptions
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from rcdoctor.analyze import Report
 from rcdoctor.checks.base import Finding
-from rcdoctor.heal.steps import HealPlan
 from rcdoctor.model.slots import SLOT_COUNT, SlotRange, count_slots, format_ranges, to_ranges
 from rcdoctor.model.view import ClusterView, runs, slot_array, uncovered
+from rcdoctor.plan.steps import HealPlan
 from rcdoctor.status import StatusReport
 from rcdoctor.timeline.merge import Timeline
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from rcdoctor.divergence import report
 from rcdoctor.divergence.compare import CompareError, differences, linked, reads_allowed
-from rcdoctor.divergence.keys import Tally
+from rcdoctor.model.key_diff import Tally
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
 from rcdoctor.splitbrain.contested import Contest, contests

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rcdoctor.divergence.keys import KeyDiff
 from rcdoctor.divergence.report import key_text, read
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING, UsageError
 from rcdoctor.model.address import Endpoint
+from rcdoctor.model.key_diff import KeyDiff
 from rcdoctor.transport.errors import ServerError
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.redis_py import cluster_client

@@ -23,11 +23,11 @@ from typing import Any
 from rcdoctor.collect import collect
 from rcdoctor.collect.replication import link_state
 from rcdoctor.errors import DoctorError
-from rcdoctor.migrate.topology import Node, Topology, topology
 from rcdoctor.model.address import Seed
 from rcdoctor.model.replication import UP
 from rcdoctor.model.slots import format_ranges, key_hash_slot, to_ranges
 from rcdoctor.model.snapshot import Snapshot
+from rcdoctor.plan.topology import Node, Topology, topology
 from rcdoctor.transport.errors import MovedRedirect, ServerError, TransportError, classify
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.redis_py import cluster_client, node_client

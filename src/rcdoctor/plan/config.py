@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from rcdoctor.checks.config.c006_announce_mismatch import ANNOUNCE_IP, Misannounce, misannounced
-from rcdoctor.heal.conditions import AnswersAs, ConfigIs
-from rcdoctor.heal.steps import Flags, Step
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.conditions import AnswersAs, ConfigIs
+from rcdoctor.plan.steps import Flags, Step
 
 FIX_ANNOUNCE = "--fix-announce-config"
 ANNOUNCE_RISK = (

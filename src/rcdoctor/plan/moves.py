@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from rcdoctor.errors import UsageError
-from rcdoctor.migrate.topology import Node, Topology
 from rcdoctor.model.slots import SLOT_COUNT
+from rcdoctor.plan.topology import Node, Topology
 
 BY = ("slots", "keys", "memory")
 

@@ -30,14 +30,15 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from rcdoctor.heal.conditions import Condition
-from rcdoctor.heal.plan_addresses import meets
-from rcdoctor.heal.plan_config import FIX_ANNOUNCE, config_fixes, undoing
-from rcdoctor.heal.plan_rebuild import rebuild
-from rcdoctor.heal.plan_rejoin import rejoins
-from rcdoctor.heal.plan_roles import failovers, forgets, replicas
-from rcdoctor.heal.plan_slots import orphan_copies, slots
-from rcdoctor.heal.steps import (
+from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.addresses import meets
+from rcdoctor.plan.conditions import Condition
+from rcdoctor.plan.config import FIX_ANNOUNCE, config_fixes, undoing
+from rcdoctor.plan.rebuild import rebuild
+from rcdoctor.plan.rejoin import rejoins
+from rcdoctor.plan.roles import failovers, forgets, replicas
+from rcdoctor.plan.slots import orphan_copies, slots
+from rcdoctor.plan.steps import (
     REBUILD,
     RISK_DISCARD,
     RISK_FORCE,
@@ -48,7 +49,6 @@ from rcdoctor.heal.steps import (
     Phase,
     Step,
 )
-from rcdoctor.model.view import ClusterView
 
 __all__ = [
     "FIX_ANNOUNCE",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from rcdoctor.heal.conditions import AnswersAs
-from rcdoctor.heal.steps import Facts, Phase, Step, Stray
 from rcdoctor.model.slots import SLOT_COUNT, format_ranges, to_ranges
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.conditions import AnswersAs
+from rcdoctor.plan.steps import Facts, Phase, Step, Stray
 
 
 def key_holders(ctx: ClusterView, held: Mapping[str, int | None]) -> tuple[list[str], list[str]]:

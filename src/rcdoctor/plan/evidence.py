@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rcdoctor.heal.steps import Flags
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.steps import Flags
 
 
 def named(flags: Flags, node_id: str) -> bool:

@@ -4,11 +4,11 @@ advertising a stale address of their own (A004); never a node whose announce set
 from __future__ import annotations
 
 from rcdoctor.checks.config.c006_announce_mismatch import from_config
-from rcdoctor.heal.conditions import AnswersAs
-from rcdoctor.heal.plan_config import undoing
-from rcdoctor.heal.steps import Step
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.conditions import AnswersAs
+from rcdoctor.plan.config import undoing
+from rcdoctor.plan.steps import Step
 
 
 def meet_command(address: str, bus_port: int | None) -> tuple[str, ...]:

@@ -23,14 +23,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from rcdoctor.heal.conditions import Alone
-from rcdoctor.heal.plan_addresses import meet_command
-from rcdoctor.heal.plan_rejoin import fewest_followers, lone, member, replicate, slot_set
-from rcdoctor.heal.plan_slots import addslots, share_out
-from rcdoctor.heal.steps import REBUILD, Facts, Flags, Step
 from rcdoctor.model.slots import SLOT_COUNT
 from rcdoctor.model.snapshot import NodeSample
 from rcdoctor.model.view import ClusterView, components
+from rcdoctor.plan.addresses import meet_command
+from rcdoctor.plan.conditions import Alone
+from rcdoctor.plan.rejoin import fewest_followers, lone, member, replicate, slot_set
+from rcdoctor.plan.slots import addslots, share_out
+from rcdoctor.plan.steps import REBUILD, Facts, Flags, Step
 
 MIN_PRIMARIES = 3
 

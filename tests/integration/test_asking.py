@@ -20,13 +20,13 @@ from tests.integration.healing import prepared
 from tests.integration.helpers import cluster_nodes, node_timeouts, read_keys, wait_for
 
 from rcdoctor.divergence import report
-from rcdoctor.heal.strays import return_keys
+from rcdoctor.execute.strays import return_keys
 from rcdoctor.lab import Lab, RedisBinary
 from rcdoctor.lab.faults import FaultOp, apply
 from rcdoctor.lab.faults.slots import tag_for_slot
 from rcdoctor.lab.state import LabNode
-from rcdoctor.migrate.link import Link
 from rcdoctor.plan.steps import Stray
+from rcdoctor.transport.link import Link
 from rcdoctor.verify.digest import SlotDigest, digest_keys
 
 pytestmark = pytest.mark.integration

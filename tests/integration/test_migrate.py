@@ -373,7 +373,7 @@ def test_the_plan_names_how_slots_move_and_atomic_needs_the_command(
     """None of the four servers has atomic slot migration (Valkey 9.0 / Redis 8.4): each answers COMMAND INFO
     with nil for it, so auto moves key by key and says why, and --method atomic refuses in one line."""
     from rcdoctor.migrate import atomic_protocol as proto
-    from rcdoctor.migrate.link import Link
+    from rcdoctor.transport.link import Link
 
     lab = make_lab(redis_binary, primaries=3, replicas=0)
     link = Link(lab.nodes[0].endpoint, lab.options, timeout=5.0)

@@ -1,7 +1,7 @@
 """Heal step preconditions decided on what recorded nodes answered (pure, no server).
 
 Each Sample is built from a node of a snapshot recorded from a real cluster: its id, its CLUSTER NODES
-(parsed by model/, as heal/preconditions.py reads it) and its settings.
+(parsed by model/, as execute/preconditions.py reads it) and its settings.
 """
 
 from __future__ import annotations

@@ -184,7 +184,7 @@ def test_no_cluster_left_is_rebuilt_only_with_the_flag_around_the_keys(version: 
 def test_a_primary_listed_without_address_is_silent_and_other_checks_on_it_fail_cleanly() -> None:
     """Found by the chaos rehearsal: FAILOVER FORCE's precondition on a noaddr primary (its address answers
     with another id now) crashed heal with "empty address". No address: nothing can answer there."""
-    from rcdoctor.heal.preconditions import check
+    from rcdoctor.execute.preconditions import check
     from rcdoctor.plan.conditions import AnswersAs, Silent
     from rcdoctor.transport.options import ConnectOptions
 

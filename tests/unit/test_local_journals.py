@@ -11,7 +11,7 @@ from pathlib import Path
 from rcdoctor.analyze import analyze
 from rcdoctor.checks import default_registry
 from rcdoctor.checks.base import Finding
-from rcdoctor.migrate.journal import Journal, in_flight, local_journals
+from rcdoctor.execute.journal import Journal, in_flight, local_journals
 from rcdoctor.model.journals import InFlight, LocalJournals
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import AnalysisSettings

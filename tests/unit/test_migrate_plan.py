@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rcdoctor.errors import UsageError
-from rcdoctor.migrate import journal as journal_mod
+from rcdoctor.execute import journal as journal_mod
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.slots import SLOT_COUNT
 from rcdoctor.model.snapshot import Snapshot

@@ -116,7 +116,7 @@ def test_the_cli_writes_markdown_to_stdout_and_refuses_bad_input(tmp_path: Path)
 def test_a_journal_reads_as_lines_and_a_cut_last_line_is_tolerated(tmp_path: Path) -> None:
     import json
 
-    from rcdoctor.migrate.journal import read
+    from rcdoctor.execute.journal import read
     from rcdoctor.report.page import journal_lines
 
     path = tmp_path / "heal-20261202T031333.462687Z.jsonl"

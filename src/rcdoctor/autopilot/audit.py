@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from rcdoctor.migrate.journal import Journal
+from rcdoctor.execute.journal import Journal
 
 
 class Audit:

@@ -77,8 +77,8 @@ def run_autopilot(
     from rcdoctor.autopilot.decide import Policy
     from rcdoctor.autopilot.lease import identity, parse_lease
     from rcdoctor.autopilot.pilot import Autopilot, Config
+    from rcdoctor.execute.journal import default_dir
     from rcdoctor.exporter.server import read_seeds_file, serve
-    from rcdoctor.migrate.journal import default_dir
 
     settings = analysis_settings(domains_file)
     if seeds_file:

@@ -140,9 +140,9 @@ def _heal_and_verify(con: Console, lab: Lab, baseline: Baseline, keys: int) -> t
     """The dry-run plan, heal --apply, then verify against the baseline: (healed, verified)."""
     from rcdoctor.cli.heal import render_plan
     from rcdoctor.collect import collect
+    from rcdoctor.execute.journal import Journal
     from rcdoctor.heal.session import run as heal_run
     from rcdoctor.heal.session import survey
-    from rcdoctor.migrate.journal import Journal
     from rcdoctor.plan.heal import Flags
     from rcdoctor.verify.run import run_verify
 

@@ -64,7 +64,7 @@ def diagnosis(
     answered' is an error (exit 3). The ClusterView is returned for the report to read the same views."""
     from rcdoctor.analyze import analyze
     from rcdoctor.checks import default_registry
-    from rcdoctor.migrate.journal import local_journals
+    from rcdoctor.execute.journal import local_journals
     from rcdoctor.model.view import ClusterView
     from rcdoctor.transport.failures import nothing_answered
 

@@ -20,8 +20,8 @@ VERSION = 1
 def run_heal(t: Target, flags: Flags, apply: bool, journal_path: str | None, fmt: str) -> int:
     from rcdoctor.analyze import analyze
     from rcdoctor.checks import default_registry
+    from rcdoctor.execute.journal import Journal, new_path
     from rcdoctor.heal import session
-    from rcdoctor.migrate.journal import Journal, new_path
 
     survey = session.survey(t.seeds, t.options, flags)
     first = survey[1]

@@ -88,7 +88,7 @@ def run_report(
 
 
 def _journal(path: str) -> JournalCard:
-    from rcdoctor.migrate.journal import read
+    from rcdoctor.execute.journal import read
     from rcdoctor.report.page import journal_lines
 
     return journal_lines(path, list(read(Path(path))))

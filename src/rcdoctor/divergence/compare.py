@@ -14,10 +14,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from rcdoctor.errors import DoctorError
-from rcdoctor.migrate.link import Link
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.key_diff import Copy, KeyDiff, Tally
 from rcdoctor.transport.errors import AskRedirect, ServerError, TransportError
+from rcdoctor.transport.link import Link
 from rcdoctor.transport.options import ConnectOptions
 
 SLOTS_PER_ROUND = 128

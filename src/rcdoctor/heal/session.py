@@ -11,35 +11,30 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from rcdoctor.analyze import Report, analyze
 from rcdoctor.checks import default_registry
 from rcdoctor.collect import collect
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING, DoctorError
-from rcdoctor.heal import salvage, strays
-from rcdoctor.heal.failovers import await_promotions, hold_failovers, release_failovers
-from rcdoctor.heal.links import UP_WITHIN_S, await_links, not_up, replicated
-from rcdoctor.heal.preconditions import check
-from rcdoctor.heal.salvage import SalvageError
+from rcdoctor.execute import salvage, steps
+from rcdoctor.execute.failovers import await_promotions, hold_failovers, release_failovers
+from rcdoctor.execute.journal import Journal, default_dir
+from rcdoctor.execute.links import UP_WITHIN_S, await_links, not_up, replicated
+from rcdoctor.execute.salvage import SalvageError
+from rcdoctor.execute.steps import Fence, StepFailed
 from rcdoctor.migrate import session as moving
-from rcdoctor.migrate.create import resolve
 from rcdoctor.migrate.engine import MigrationSettings
-from rcdoctor.migrate.journal import Journal, default_dir
-from rcdoctor.model.address import Seed, is_ip, parse_hostport
-from rcdoctor.model.command import brief
+from rcdoctor.model.address import Seed
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView, uncovered
 from rcdoctor.plan.config import undone
-from rcdoctor.plan.heal import RISK_DISCARD, Facts, Flags, HealPlan, Phase, Step, plan
+from rcdoctor.plan.heal import Facts, Flags, HealPlan, Phase, plan
 from rcdoctor.plan.rejoin import lone, stale_copies
 from rcdoctor.plan.resume import Closing
 from rcdoctor.plan.topology import topology
-from rcdoctor.transport.errors import ServerError, TransportError, classify, nothing_answered
+from rcdoctor.transport.errors import TransportError, nothing_answered
 from rcdoctor.transport.options import ConnectOptions
-from rcdoctor.transport.redis_py import node_client
 
 MAX_ROUNDS = 12
 
@@ -63,8 +58,6 @@ class HealStopped(HealFailed):
 # Asked before each phase runs (the phase as planned from the live cluster, and that snapshot): None to go
 # on, else why not (the run stops with HealStopped).
 Gate = Callable[[Phase, Snapshot], str | None]
-# Asked right before each change is sent (a fencing check): None to go on, else why not (the step fails).
-Fence = Callable[[], str | None]
 
 
 @dataclass
@@ -286,68 +279,13 @@ def _run_phase(
     log: Callable[[str], None],
     fence: Fence | None = None,
 ) -> Round:
-    record = Round(phase.name)
+    """The phase's steps and stray-key returns (execute.steps), then its planned slot closings."""
     keep = journal.path.parent if journal.path is not None else default_dir()  # salvage files go beside it
-    if phase.parallel:
-        # Its steps are sent at once: one fencing check right before the batch stands for each of them.
-        refused = fence() if fence is not None else None
-        if refused is not None:
-            raise HealFailed(f"phase {phase.name}: {refused}")
-        with ThreadPoolExecutor(max_workers=32) as pool:
-            results = list(pool.map(lambda s: _attempt(s, options, keep), phase.steps))
-        for number, (step, (status, detail)) in enumerate(zip(phase.steps, results, strict=True), 1):
-            journal.write("step", phase=phase.name, step=step.describe(), status=status, detail=detail)
-            log(f"  {status:<7} {number}/{len(phase.steps)} {step.describe()}{'  (' + detail + ')' if detail else ''}")
-            (record.done if status == "ok" else record.skipped).append(step.describe())
-        failed = [d for s, d in results if s == "failed"]
-        if failed:
-            raise HealFailed(f"phase {phase.name}: {failed[0]}")
-    else:
-        for number, step in enumerate(phase.steps, 1):
-            journal.write("step-start", phase=phase.name, step=step.describe())
-            status, detail = _attempt(step, options, keep, fence)
-            journal.write("step", phase=phase.name, step=step.describe(), status=status, detail=detail)
-            log(f"  {status:<7} {number}/{len(phase.steps)} {step.describe()}{'  (' + detail + ')' if detail else ''}")
-            if status == "failed":
-                raise HealFailed(f"{step.describe()}: {detail}")
-            (record.done if status == "ok" else record.skipped).append(step.describe())
-    for stray in phase.strays:
-        refused = fence() if fence is not None else None
-        if refused is not None:
-            raise HealFailed(f"slot {stray.slot}: {refused}")
-        try:
-            returned = strays.return_keys(
-                stray, parse_hostport(stray.holder_address), parse_hostport(stray.owner_address), options
-            )
-        except (strays.StrayError, TransportError, OSError) as exc:
-            journal.write("strays-failed", slot=stray.slot, holder=stray.holder, owner=stray.owner, reason=str(exc))
-            raise HealFailed(f"slot {stray.slot}: returning its stray keys to {stray.owner[:8]}: {exc}") from None
-        if returned.skipped:  # the next round plans the open slot's closing instead
-            journal.write("strays-skipped", slot=stray.slot, holder=stray.holder, owner=stray.owner)
-            log(f"  skipped {returned.skipped}")
-            record.skipped.append(returned.skipped)
-            continue
-        line = (
-            f"slot {stray.slot}: {returned.moved} stray key(s) moved from {stray.holder[:8]} to its owner "
-            f"{stray.owner[:8]}, {returned.identical_dropped} identical copies dropped"
-        )
-        journal.write(
-            "strays",
-            slot=stray.slot,
-            holder=stray.holder,
-            owner=stray.owner,
-            moved=returned.moved,
-            identical=returned.identical_dropped,
-            conflicts=len(returned.conflicts),
-        )
-        log(f"  ok      {line}")
-        record.done.append(line)
-        if returned.conflicts:
-            names = ", ".join(returned.conflicts[:5])
-            raise HealFailed(
-                f"slot {stray.slot}: {len(returned.conflicts)} key(s) exist on {stray.holder_address} and on the owner "
-                f"{stray.owner_address} with different values ({names}): both kept; which is right is a human decision"
-            )
+    try:
+        carried = steps.run_phase(phase, options, journal, log, keep, fence)
+    except StepFailed as exc:
+        raise HealFailed(str(exc)) from None
+    record = Round(phase.name, carried.done, carried.skipped)
     if any(c.action != "stuck" for c in phase.closings):
         refused = fence() if fence is not None else None
         if refused is not None:
@@ -356,39 +294,6 @@ def _run_phase(
         record.done.extend(done)
         record.skipped.extend(skipped)
     return record
-
-
-def _attempt(step: Step, options: ConnectOptions, keep: Path, fence: Fence | None = None) -> tuple[str, str]:
-    """("ok" | "skipped" | "failed", detail). Skipped: the precondition says it is done or moot."""
-    for expect in step.expect:
-        verdict = check(expect, options)
-        if verdict is not None:
-            return verdict
-    refused = fence() if fence is not None else None  # last, right before the change: nothing slower after it
-    if refused is not None:
-        return "failed", refused
-    kept = ""
-    if step.salvage is not None:
-        try:
-            saved = salvage.run(step.node, step.salvage, options, keep)
-        except (SalvageError, DoctorError, TransportError, OSError) as exc:
-            return "failed", f"salvage before {brief(step.command)}: {exc}"
-        if saved.conflicts and not step.salvage.allow_conflicts:
-            return "failed", f"{saved.summary()}; dropping the copy's values needs {RISK_DISCARD}"
-        kept = saved.summary()
-    command = list(step.command)
-    if command[:2] == ["CLUSTER", "MEET"] and not is_ip(command[2]):
-        command[2] = resolve(command[2])  # MEET takes an IP only
-    try:
-        with node_client(parse_hostport(step.node), options, timeout=options.timeout_for("admin")) as c:
-            c.execute_command(*command)
-        return "ok", kept
-    except ServerError as exc:
-        if command[:2] == ["CLUSTER", "FORGET"] and "unknown node" in str(exc).lower():
-            return "skipped", "already forgotten"
-        return "failed", str(exc)
-    except (TransportError, OSError) as exc:
-        return "failed", classify(exc).message
 
 
 def _close_slots(

@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rcdoctor import interrupts
+from rcdoctor.execute.journal import Journal
 from rcdoctor.migrate import atomic_protocol as proto
 from rcdoctor.migrate.engine import MigrationOutcome, MigrationSettings, Progress, SlotFailure
-from rcdoctor.migrate.journal import Journal
-from rcdoctor.migrate.link import Link, text
 from rcdoctor.model.cluster_nodes import ClusterNode, parse_cluster_nodes
 from rcdoctor.plan.moves import Transfer
 from rcdoctor.plan.topology import Node, Topology
 from rcdoctor.transport.errors import ServerError, TransportError
+from rcdoctor.transport.link import Link, text
 from rcdoctor.transport.options import ConnectOptions
 
 _CONVERGE_WAIT = 5.0  # seconds for every primary's slot map to show the new owners (gossip: milliseconds)

@@ -8,7 +8,6 @@ Replicas REPLICATE only once they list their primary (before that the id is unkn
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +17,7 @@ from rcdoctor.model.address import Endpoint, parse_hostport
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
 from rcdoctor.plan.placement import CreatePlan
 from rcdoctor.transport.options import ConnectOptions
+from rcdoctor.transport.ports import meet_ip
 from rcdoctor.transport.redis_py import NodeClient
 
 
@@ -66,7 +66,7 @@ def create_steps(
     for epoch, address in enumerate(ordered, 1):
         setup.append(MembershipStep(address, ("CLUSTER", "SET-CONFIG-EPOCH", str(epoch)), "a distinct config epoch"))
     anchor = nodes[ordered[0]]
-    ip = resolve(anchor.endpoint.host)
+    ip = meet_ip(anchor.endpoint.host)
     meet = ["CLUSTER", "MEET", ip, str(anchor.endpoint.port)]
     if anchor.bus_port != anchor.endpoint.port + 10000:
         meet.append(str(anchor.bus_port))  # Redis 7+: a bus port off the default offset must be named
@@ -79,14 +79,6 @@ def create_steps(
         for r in s.replicas
     ]
     return setup, meets, replicate
-
-
-def resolve(host: str) -> str:
-    """CLUSTER MEET takes an IP address only; a DNS name is resolved here, as the node would."""
-    try:
-        return str(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0])
-    except (OSError, IndexError) as exc:
-        raise UsageError(f"cannot resolve {host} for CLUSTER MEET: {exc}") from None
 
 
 def apply(

@@ -45,14 +45,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rcdoctor import interrupts
-from rcdoctor.migrate.journal import Journal
-from rcdoctor.migrate.link import Command, Link, migrate_auth, text
+from rcdoctor.execute.journal import Journal
 from rcdoctor.model.cluster_nodes import ClusterNode, parse_cluster_nodes
 from rcdoctor.model.replication import lagging_text
 from rcdoctor.model.server import gossip_clears_migrating, replicates_setslot
 from rcdoctor.plan.moves import Transfer
 from rcdoctor.plan.topology import Node, Topology, describe_slots
 from rcdoctor.transport.errors import ConnectionLost, ReplyTimeout, ServerError, TransportError
+from rcdoctor.transport.link import Command, Link, migrate_auth, text
 from rcdoctor.transport.options import ConnectOptions
 
 MiB = 1024 * 1024

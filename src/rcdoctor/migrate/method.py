@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from rcdoctor.errors import UsageError
 from rcdoctor.migrate import atomic_protocol as proto
-from rcdoctor.migrate.link import Link
 from rcdoctor.plan.topology import Node, Topology
 from rcdoctor.transport.errors import TransportError
+from rcdoctor.transport.link import Link
 from rcdoctor.transport.options import ConnectOptions
 
 METHODS = ("auto", "atomic", "keys")

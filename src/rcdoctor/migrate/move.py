@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK
+from rcdoctor.execute.journal import Journal, in_flight, latest, new_path
 from rcdoctor.migrate import session
 from rcdoctor.migrate.engine import MigrationOutcome, MigrationSettings, Progress
-from rcdoctor.migrate.journal import Journal, in_flight, latest, new_path
 from rcdoctor.migrate.method import Method
 from rcdoctor.migrate.method import choose as choose_method
 from rcdoctor.model.address import Seed

@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 
 from rcdoctor.collect import collect
 from rcdoctor.errors import DoctorError
+from rcdoctor.execute.journal import InFlight, Journal
 from rcdoctor.migrate import method
 from rcdoctor.migrate.atomic import AtomicEngine
 from rcdoctor.migrate.engine import Engine, MigrationOutcome, MigrationSettings, Progress
-from rcdoctor.migrate.journal import InFlight, Journal
-from rcdoctor.migrate.link import Link
 from rcdoctor.migrate.method import Method
 from rcdoctor.model.address import Seed
 from rcdoctor.model.snapshot import Snapshot
@@ -20,6 +19,7 @@ from rcdoctor.plan import resume as resuming
 from rcdoctor.plan.moves import MovePlan, Transfer
 from rcdoctor.plan.topology import Topology, describe_slots, topology
 from rcdoctor.transport.errors import TransportError, nothing_answered
+from rcdoctor.transport.link import Link
 from rcdoctor.transport.options import ConnectOptions
 
 

@@ -3,7 +3,7 @@
 `rebalance`, `reshard`, `remove-node` and `heal` append an `open` line before they set a batch of slots
 MIGRATING/IMPORTING and a `closed` (or `cancelled`) line once the slots have their new owner. A run that
 was killed (or is still running) leaves `open` lines without a closing one. The reader that lists the
-files on this machine is `rcdoctor.migrate.journal.local_journals`; everything here works on their
+files on this machine is `rcdoctor.execute.journal.local_journals`; everything here works on their
 lines, so the same folding serves `--resume` and `diagnose`.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-# `{command}-{UTC stamp}.jsonl`, as `rcdoctor.migrate.journal.new_path` names them
+# `{command}-{UTC stamp}.jsonl`, as `rcdoctor.execute.journal.new_path` names them
 _NAME_RE = re.compile(r"^(?P<command>.+)-\d{8}T\d{6}(?:\.\d+)?Z\.jsonl$")
 
 

@@ -9,7 +9,7 @@ checks (`describe()`, printed in the dry run) and decides from what that node an
 - skipped: the step's work is done or moot (someone fixed it meanwhile): go on without it;
 - failed: the plan no longer fits the cluster: stop.
 
-Reading the node is heal/preconditions.py's job; deciding is here, so every rule is tested on recorded
+Reading the node is execute/preconditions.py's job; deciding is here, so every rule is tested on recorded
 replies (tests/unit/test_heal_conditions.py) without a server.
 """
 

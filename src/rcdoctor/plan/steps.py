@@ -19,7 +19,7 @@ REBUILD = "--rebuild-from-keys"
 
 @dataclass(frozen=True)
 class Stray:
-    """Keys of a slot on a node that does not own it, to be returned to the owner (heal/strays.py)."""
+    """Keys of a slot on a node that does not own it, to be returned to the owner (execute/strays.py)."""
 
     slot: int
     holder: str  # node id holding keys it should not

@@ -182,7 +182,7 @@ MAX_JOURNAL = 500
 
 
 def journal_lines(path: str, entries: Iterable[Mapping[str, Any]]) -> JournalCard:
-    """A heal or rebalance journal (`rcdoctor.migrate.journal` lines) as readable lines: one per phase,
+    """A heal or rebalance journal (`rcdoctor.execute.journal` lines) as readable lines: one per phase,
     step, slot batch opened/closed, failover held/released; `step-start` lines are left out (each step
     has its outcome line)."""
     found: list[JournalLine] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 
+from rcdoctor.errors import UsageError
 from rcdoctor.model.address import Endpoint, is_ip
 from rcdoctor.model.snapshot import PortProbe
 from rcdoctor.transport.failures import classify
@@ -44,3 +45,13 @@ def resolve(host: str) -> tuple[tuple[str, ...] | None, str | None]:
     except UnicodeError:
         return None, "not a valid host name"
     return tuple(sorted({str(info[4][0]) for info in infos})), None
+
+
+def meet_ip(host: str) -> str:
+    """CLUSTER MEET takes an IP address only; a DNS name is resolved here, as the node would."""
+    if is_ip(host):
+        return host
+    try:
+        return str(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0])
+    except (OSError, IndexError) as exc:
+        raise UsageError(f"cannot resolve {host} for CLUSTER MEET: {exc}") from None

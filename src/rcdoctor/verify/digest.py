@@ -16,10 +16,10 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from rcdoctor.migrate.link import Link
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.slots import SLOT_COUNT, key_hash_slot
 from rcdoctor.transport.errors import AskRedirect, ServerError
+from rcdoctor.transport.link import Link
 from rcdoctor.transport.options import ConnectOptions
 
 SCAN_COUNT = 1000

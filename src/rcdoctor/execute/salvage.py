@@ -18,10 +18,10 @@ from typing import Any
 from rcdoctor.divergence import report
 from rcdoctor.divergence.compare import CompareError, differences, linked, reads_allowed
 from rcdoctor.errors import DoctorError
-from rcdoctor.migrate.link import Link
 from rcdoctor.model.key_diff import KeyDiff, Tally
 from rcdoctor.plan.steps import Salvage
 from rcdoctor.transport.errors import AskRedirect, ServerError
+from rcdoctor.transport.link import Link
 from rcdoctor.transport.options import ConnectOptions
 
 BATCH = 500

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rcdoctor.errors import DoctorError
-from rcdoctor.migrate.link import Command, Link, migrate_auth, text
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
 from rcdoctor.model.info import parse_info
@@ -29,6 +28,7 @@ from rcdoctor.model.replication import lagging_text
 from rcdoctor.model.server import replicates_setslot, server_identity
 from rcdoctor.plan.steps import Stray
 from rcdoctor.transport.errors import ServerError
+from rcdoctor.transport.link import Command, Link, migrate_auth, text
 from rcdoctor.transport.options import ConnectOptions
 
 BATCH = 500

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from rcdoctor.errors import EXIT_CRITICAL, DoctorError
-from rcdoctor.migrate.journal import Journal
+from rcdoctor.execute.journal import Journal
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.plan.heal import Phase

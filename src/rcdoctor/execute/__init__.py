@@ -1,0 +1,3 @@
+"""Carrying out a plan: each step's precondition read from the live node right before it acts, every step
+journaled (`journal`), what a step needs on the way (`preconditions`, `failovers` held, `salvage` of a
+copy's keys, `strays` returned to their owner, replica `links` waited on)."""

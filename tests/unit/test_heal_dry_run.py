@@ -7,10 +7,12 @@ import io
 from rich.console import Console
 from tests.conftest import DATA
 
-from rcdoctor.cli.heal import plan_dict, render_plan
+from rcdoctor.cli.heal import render_plan
+from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
+from rcdoctor.heal.operation import Healing
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.model.view import ClusterView
-from rcdoctor.plan.heal import Facts, Flags, plan
+from rcdoctor.plan.heal import Facts, Flags, plan, plan_dict
 
 
 def _dry_run(name: str) -> tuple[str, dict[str, object]]:
@@ -35,3 +37,40 @@ def test_a_phase_without_the_hold_does_not_claim_it() -> None:
     assert isinstance(phases, list)
     held = [p for p in phases if p["hold_failovers"] and (p["steps"] or p["open_slots"] or p["stray_keys"])]
     assert text.count("cluster-replica-no-failover yes") == len(held)
+
+
+def _healing(name: str) -> Healing:
+    from rcdoctor.analyze import analyze
+    from rcdoctor.checks import default_registry
+
+    snapshot = Snapshot.load(DATA / name)
+    first = plan(ClusterView(snapshot), Facts(), Flags())
+    return Healing(False, first, report=analyze(snapshot, default_registry()) if first.empty else None)
+
+
+def test_a_healthy_cluster_heals_to_exit_0_with_the_documents_keys_in_order() -> None:
+    healing = _healing("healthy-redis7.json")
+    assert healing.first.empty and healing.exit_code == EXIT_OK
+    data = healing.to_dict()
+    assert list(data) == ["format", "version", "applied", "plan", "blocked", "healthy", "remaining"], list(data)
+    assert (data["format"], data["version"], data["healthy"], data["remaining"]) == ("rcdoctor.heal", 1, True, [])
+
+
+def test_a_dry_run_with_steps_planned_exits_2_and_names_no_verdict() -> None:
+    healing = _healing("new-address-redis7.json")
+    assert not healing.first.empty and healing.exit_code == EXIT_CRITICAL
+    data = healing.to_dict()
+    assert list(data) == ["format", "version", "applied", "plan", "blocked"], list(data)
+    assert data["applied"] is False and data["blocked"] == list(healing.first.blocked)
+
+
+def test_nothing_to_do_is_judged_by_what_diagnose_still_finds() -> None:
+    # A migration in flight (recorded): heal leaves it alone, diagnose warns: exit 1, the warning named
+    in_flight = _healing("scenario-migration_in_flight-redis7.json")
+    assert in_flight.first.empty and in_flight.exit_code == EXIT_WARNING
+    assert in_flight.to_dict()["remaining"] == in_flight.left_for_a_human
+    assert any(line.startswith("S004 ") for line in in_flight.left_for_a_human)
+    # A dead primary whose failover needs a flag: blocked, left for a human: exit 2
+    blocked = _healing("scenario-primary_down_no_failover-redis7.json")
+    assert blocked.first.empty and blocked.first.blocked and blocked.exit_code == EXIT_CRITICAL
+    assert blocked.to_dict()["blocked"] == list(blocked.first.blocked)

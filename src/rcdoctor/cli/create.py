@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target, expanded, read_domains
@@ -13,9 +12,6 @@ from rcdoctor.migrate.membership import EmptyNode
 from rcdoctor.model.domains import domain_for
 from rcdoctor.model.sources import pod_domains
 from rcdoctor.plan.placement import CreatePlan, Member, plan_create
-
-FORMAT = "rcdoctor.create"
-VERSION = 1
 
 
 def run_create(
@@ -43,7 +39,7 @@ def run_create(
     elif fmt == "text":
         output.console().print("[bold]dry run[/]: nothing changed. Add --apply to create the cluster.")
     if fmt == "json":
-        output.emit_json(as_json(plan, nodes, apply))
+        output.emit_json(create.to_dict(plan, nodes, apply))
     return EXIT_OK
 
 
@@ -74,23 +70,3 @@ def _show(plan: CreatePlan, nodes: dict[str, EmptyNode]) -> None:
 
 def _member(member: Member, nodes: dict[str, EmptyNode]) -> str:
     return f"{member.address} {nodes[member.address].node_id[:8]} ({member.domain})"
-
-
-def as_json(plan: CreatePlan, nodes: dict[str, EmptyNode], applied: bool) -> dict[str, Any]:
-    def member(m: Member) -> dict[str, Any]:
-        return {"address": m.address, "id": nodes[m.address].node_id, "domain": m.domain}
-
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "applied": applied,
-        "shards": [
-            {
-                "slots": {"start": s.slots.start, "end": s.slots.end},
-                "primary": member(s.primary),
-                "replicas": [member(r) for r in s.replicas],
-            }
-            for s in plan.shards
-        ],
-        "warnings": list(plan.warnings),
-    }

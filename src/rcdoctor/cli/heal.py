@@ -7,67 +7,52 @@ from typing import TYPE_CHECKING, Any
 
 from rcdoctor.cli import output
 from rcdoctor.cli.common import Target
-from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
-from rcdoctor.plan.heal import Flags, HealPlan, Phase, Step
+from rcdoctor.plan.heal import Flags, HealPlan, Phase
 
 if TYPE_CHECKING:
-    from rcdoctor.analyze import Report
-
-FORMAT = "rcdoctor.heal"
-VERSION = 1
+    from rcdoctor.heal.operation import Healing
 
 
 def run_heal(t: Target, flags: Flags, apply: bool, journal_path: str | None, fmt: str) -> int:
-    from rcdoctor.analyze import analyze
-    from rcdoctor.checks import default_registry
-    from rcdoctor.execute.journal import Journal, new_path
-    from rcdoctor.heal import session
+    from rcdoctor.heal import operation
 
-    survey = session.survey(t.seeds, t.options, flags)
-    first = survey[1]
-    if fmt == "text":
-        render_plan(first, apply)
-    data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "applied": apply, "plan": plan_dict(first)}
-    data["blocked"] = list(first.blocked)  # what is left for a human or a flag; replaced by the run's own
-    code = EXIT_OK if first.empty and not first.blocked else EXIT_CRITICAL
-    if first.empty:
-        # Nothing heal can do is not the same as healthy: say what diagnose still finds, for a human.
-        code = _verdict_without_plan(analyze(survey[0], default_registry()), first, data, fmt)
-    if apply and not first.empty:
-        path = Path(journal_path) if journal_path else new_path("heal")
-        journal = Journal(path)
-        log = output.info if fmt == "json" else output.console().print
-        log(f"journal: {path}")
-        try:
-            outcome = session.run(t.seeds, t.options, flags, journal, log, survey)
-        finally:
-            journal.close()
-        data["rounds"] = [{"phase": r.phase, "done": r.done, "skipped": r.skipped} for r in outcome.rounds]
-        data["journal"] = str(path)
-        data["healthy"] = outcome.healthy
-        data["degraded"] = outcome.degraded
-        if outcome.final_report is not None:
-            data["remaining"] = outcome.remaining
-        if outcome.final_plan is not None:
-            data["blocked"] = list(outcome.final_plan.blocked)
-        if fmt == "text":
-            console = output.console()
-            if outcome.healthy:
-                console.print(
-                    "[bold green]healed[/]: diagnose finds nothing above info; run `rcdoctor verify` to prove it"
-                )
-            elif outcome.degraded:
-                console.print("[bold yellow]healed, with warnings heal cannot act on[/]:")
-                for line in data.get("remaining", []):
-                    console.print(f"  {line}")
-            else:
-                console.print("[bold red]not healed[/]:")
-                for line in [*data.get("remaining", []), *data.get("blocked", [])]:
-                    console.print(f"  {line}")
-        code = outcome.exit_code
+    request = operation.HealRequest(t.seeds, t.options, flags, apply, Path(journal_path) if journal_path else None)
+    log = output.info if fmt == "json" else output.console().print
+    healing = operation.run(request, show=(lambda plan: render_plan(plan, apply)) if fmt == "text" else _quiet, log=log)
     if fmt == "json":
-        output.emit_json(data)
-    return code
+        output.emit_json(healing.to_dict())
+    else:
+        render_verdict(healing)
+    return healing.exit_code
+
+
+def _quiet(plan: HealPlan) -> None:
+    return None
+
+
+def render_verdict(healing: Healing) -> None:
+    """After the plan: what diagnose still finds when nothing was planned, or how the run ended."""
+    console = output.console()
+    outcome = healing.outcome
+    if outcome is None:
+        left = healing.left_for_a_human
+        if healing.report is not None and left:
+            severity = "critical" if healing.report.worst == "critical" else "warnings"
+            console.print(f"[bold red]not healthy ({severity})[/], and nothing here heal can repair; left for a human:")
+            for line in left:
+                console.print(f"  {line}")
+            console.print("  (`rcdoctor diagnose` shows the evidence and fix of each)")
+        return
+    if outcome.healthy:
+        console.print("[bold green]healed[/]: diagnose finds nothing above info; run `rcdoctor verify` to prove it")
+    elif outcome.degraded:
+        console.print("[bold yellow]healed, with warnings heal cannot act on[/]:")
+        for line in outcome.remaining:
+            console.print(f"  {line}")
+    else:
+        console.print("[bold red]not healed[/]:")
+        for line in [*(outcome.remaining if outcome.final_report is not None else []), *healing.blocked]:
+            console.print(f"  {line}")
 
 
 def _indented(console: Any, text: str, indent: int = 5, style: str = "") -> None:
@@ -81,60 +66,6 @@ def _indented(console: Any, text: str, indent: int = 5, style: str = "") -> None
     grid.add_column(overflow="fold")
     grid.add_row("", Text(text, style=style))
     console.print(grid)
-
-
-def _verdict_without_plan(report: Report, plan: HealPlan, data: dict[str, Any], fmt: str) -> int:
-    """Exit code and text when heal plans no step: 0 only if diagnose finds nothing above info; else the
-    root causes left for a human (2 when one is critical, 1 for warnings only; 2 whenever a step is blocked)."""
-    left = [f"{f.code} {f.title}" for f in report.root_causes if f.severity != "info"]
-    data["healthy"] = report.healthy
-    data["remaining"] = left
-    if fmt == "text" and left:
-        console = output.console()
-        severity = "critical" if report.worst == "critical" else "warnings"
-        console.print(f"[bold red]not healthy ({severity})[/], and nothing here heal can repair; left for a human:")
-        for line in left:
-            console.print(f"  {line}")
-        console.print("  (`rcdoctor diagnose` shows the evidence and fix of each)")
-    if plan.blocked or report.worst == "critical":
-        return EXIT_CRITICAL
-    return EXIT_WARNING if not report.healthy else EXIT_OK
-
-
-def step_dict(step: Step) -> dict[str, Any]:
-    return {
-        "node": step.node,
-        "command": list(step.command),
-        "why": step.why,
-        "answers": list(step.answers),
-        "preconditions": [e.describe() for e in step.expect],
-        "risk": step.risk,
-        "salvage": None
-        if step.salvage is None
-        else {
-            "owner": step.salvage.owner,
-            "owner_address": step.salvage.owner_address,
-            "slots": len(step.salvage.slots),
-            "allow_conflicts": step.salvage.allow_conflicts,
-        },
-    }
-
-
-def plan_dict(plan: HealPlan) -> dict[str, Any]:
-    return {
-        "phases": [
-            {
-                "name": p.name,
-                "parallel": p.parallel,
-                "hold_failovers": p.hold_failovers,
-                "steps": [step_dict(s) for s in p.steps],
-                "open_slots": [c.__dict__ for c in p.closings],
-                "stray_keys": [s.__dict__ for s in p.strays],
-            }
-            for p in plan.phases
-        ],
-        "blocked": list(plan.blocked),
-    }
 
 
 def _phase_header(console: Any, index: int, phase: Phase) -> None:

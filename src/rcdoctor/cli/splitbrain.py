@@ -35,7 +35,7 @@ def diff(seeds: tuple[str, ...], output_dir: str, fmt: str, **conn: object) -> i
     restore FILE`), 3 when the comparison could not be made (one side unreachable).
     """
     from rcdoctor.cli.common import collect_with_progress
-    from rcdoctor.splitbrain.diff import diff_all
+    from rcdoctor.splitbrain.diff import diff_all, to_dict
     from rcdoctor.transport.failures import nothing_answered
 
     t = common.target(seeds, **conn)  # type: ignore[arg-type]
@@ -44,9 +44,7 @@ def diff(seeds: tuple[str, ...], output_dir: str, fmt: str, **conn: object) -> i
         raise nothing_answered(snapshot)
     results = diff_all(snapshot, t.options, Path(output_dir))
     if fmt == "json":
-        output.emit_json(
-            {"format": "rcdoctor.split-brain-diff", "version": 1, "contested": [r.to_dict() for r in results]}
-        )
+        output.emit_json(to_dict(results))
     else:
         console = output.console()
         if not results:

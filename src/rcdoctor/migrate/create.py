@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from rcdoctor.errors import ConnectError, DoctorError, UsageError
 from rcdoctor.migrate.membership import EmptyNode, MembershipStep, probe_empty, run_steps, wait_until_all
 from rcdoctor.model.address import Endpoint, parse_hostport
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
-from rcdoctor.plan.placement import CreatePlan
+from rcdoctor.plan.placement import CreatePlan, Member
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.ports import meet_ip
 from rcdoctor.transport.redis_py import NodeClient
+
+FORMAT = "rcdoctor.create"
+VERSION = 1
 
 
 def probe_all(addresses: list[str], options: ConnectOptions) -> dict[str, EmptyNode]:
@@ -124,3 +128,25 @@ def _ready(c: NodeClient, replica_of: dict[str, str]) -> bool:
             return False
     replication = c.info("replication")
     return replication.get("role") != "slave" or replication.get("master_link_status") == "up"
+
+
+def to_dict(plan: CreatePlan, nodes: dict[str, EmptyNode], applied: bool) -> dict[str, Any]:
+    """The create document (`--format json`): shards with their members' addresses, ids and domains."""
+
+    def member(m: Member) -> dict[str, Any]:
+        return {"address": m.address, "id": nodes[m.address].node_id, "domain": m.domain}
+
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "applied": applied,
+        "shards": [
+            {
+                "slots": {"start": s.slots.start, "end": s.slots.end},
+                "primary": member(s.primary),
+                "replicas": [member(r) for r in s.replicas],
+            }
+            for s in plan.shards
+        ],
+        "warnings": list(plan.warnings),
+    }

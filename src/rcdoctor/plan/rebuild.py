@@ -10,7 +10,7 @@ without nodes.conf) claims the slots they hash to. The cluster is created again 
   are fewer than three, then replicas of the primary with the fewest, on another host where possible;
 - distinct config epochs, then MEET the primaries and the empty nodes, then REPLICATE;
 - the other nodes of each shard are stale copies of it. They stay out: once the primaries form a cluster
-  that serves every slot, the next round's rejoin phase (plan_rejoin.py) merges each into its primary
+  that serves every slot, the next round's rejoin phase (rejoin.py) merges each into its primary
   (what only it holds copied over, what it holds differently kept in a salvage file) and only then
   empties it and makes it a replica.
 

@@ -15,7 +15,7 @@ who serves those slots now:
 - it is empty (a lost volume) at the address of a node the cluster still lists: MEET it and make it a
   replica of the primary that needs one most.
 
-Every node alone (no cluster left) is plan_rebuild.py's.
+Every node alone (no cluster left) is rebuild.py's.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ class Flags:
     forget_down: bool = False  # also forget slotless nodes that are merely down (they may come back)
     rebuild: bool = False  # no cluster left (every node knows only itself): rebuild it from the keys
     # CONFIG SET a cluster-announce-* value that sends peers where the node cannot be reached (C006): the
-    # runtime value only, the config file / pod spec keeps the wrong one (see plan_config.py)
+    # runtime value only, the config file / pod spec keeps the wrong one (see config.py)
     fix_announce: bool = False
     # Node ids (or 8+ character prefixes) the operator says are gone for good: the only proof heal takes
     # for a node that may have moved (see evidence.py)

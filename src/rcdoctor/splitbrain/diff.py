@@ -68,3 +68,8 @@ def save(contest: Contest, options: ConnectOptions, directory: Path, stamp: str 
 def diff_all(snapshot: Snapshot, options: ConnectOptions, directory: Path) -> list[PairResult]:
     """Every contested shard of the snapshot, compared and saved."""
     return [save(c, options, directory) for c in contests(ClusterView(snapshot))]
+
+
+def to_dict(results: list[PairResult]) -> dict[str, Any]:
+    """The `split-brain diff` document (`--format json`)."""
+    return {"format": "rcdoctor.split-brain-diff", "version": 1, "contested": [r.to_dict() for r in results]}

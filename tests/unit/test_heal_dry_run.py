@@ -74,3 +74,19 @@ def test_nothing_to_do_is_judged_by_what_diagnose_still_finds() -> None:
     blocked = _healing("scenario-primary_down_no_failover-redis7.json")
     assert blocked.first.empty and blocked.first.blocked and blocked.exit_code == EXIT_CRITICAL
     assert blocked.to_dict()["blocked"] == list(blocked.first.blocked)
+
+
+def test_a_meet_of_a_name_says_the_name_is_resolved_first() -> None:
+    # The headless-service case: peers known by DNS name; the server's MEET takes an IP only.
+    from rcdoctor.plan.heal import HealPlan, Phase, Step
+
+    by_name = Step("10.0.0.5:6379", ("CLUSTER", "MEET", "redis-1.redis.prod.svc", "6379"), "moved", ("A003",))
+    by_ip = Step("10.0.0.5:6379", ("CLUSTER", "MEET", "10.0.0.6", "6379"), "moved", ("A003",))
+    assert by_name.resolves_name == "redis-1.redis.prod.svc" and by_ip.resolves_name is None
+    buffer = io.StringIO()
+    planned = HealPlan((Phase("meet", (by_name, by_ip), parallel=True),))
+    render_plan(planned, apply=False, console=Console(file=buffer, width=120, color_system=None))
+    text = buffer.getvalue()
+    assert text.count("is resolved to its IP") == 1 and "redis-1.redis.prod.svc is resolved" in text, text
+    steps = plan_dict(planned)["phases"][0]["steps"]
+    assert [s["resolves_name"] for s in steps] == ["redis-1.redis.prod.svc", None]

@@ -31,6 +31,9 @@ def test_nodes_at_new_addresses_are_met_where_they_answer(version: str) -> None:
     meet = healed.phases[0]
     assert meet.name == "meet" and meet.parallel and meet.hold_failovers
     assert all(s.command[:2] == ("CLUSTER", "MEET") and s.risk is None for s in meet.steps)
+    # The hold is planned, not decided at run time: exactly the replicas that answered, by their own view
+    replicas = {s.address for s in ctx.answered if s.myself is not None and not s.myself.is_primary}
+    assert meet.hold is not None and set(meet.hold.replicas) == replicas and replicas
     for step in meet.steps:
         target = f"{step.command[2]}:{step.command[3]}"
         (expect,) = step.expect

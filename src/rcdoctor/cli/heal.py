@@ -71,14 +71,8 @@ def _indented(console: Any, text: str, indent: int = 5, style: str = "") -> None
 def _phase_header(console: Any, index: int, phase: Phase) -> None:
     later = " (planned from the facts now; re-planned after the phases before it)" if index > 1 else ""
     console.print(f"[bold]phase {index}: {phase.name}[/]{later}")
-    if phase.hold_failovers and not phase.empty:
-        # Done by the run around the phase, not a step of its own: shown so the dry run says all it does.
-        _indented(
-            console,
-            "first, on every replica: CONFIG SET cluster-replica-no-failover yes, put back as it was after the "
-            "phase (a replica must not take over from a primary that is only reconnecting)",
-            indent=2,
-        )
+    if phase.hold is not None and phase.hold_failovers and not phase.empty:
+        _indented(console, phase.hold.describe(), indent=2)
 
 
 def render_plan(plan: HealPlan, apply: bool, compact: bool = False, console: Any = None) -> None:
@@ -105,6 +99,8 @@ def render_plan(plan: HealPlan, apply: bool, compact: bool = False, console: Any
             _indented(console, "why: " + step.why)
             for expect in step.expect:
                 _indented(console, "checked first: " + expect.describe())
+            if step.resolves_name is not None:
+                _indented(console, f"first: {step.resolves_name} is resolved to its IP (CLUSTER MEET takes an IP only)")
             if step.salvage is not None:
                 _indented(
                     console,

@@ -9,13 +9,11 @@ from collections.abc import Callable
 from rcdoctor.errors import EXIT_CRITICAL, DoctorError
 from rcdoctor.execute.journal import Journal
 from rcdoctor.model.address import parse_hostport
-from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.plan.heal import Phase
+from rcdoctor.plan.steps import HOLD, HoldFailovers
 from rcdoctor.transport.errors import TransportError, classify
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.redis_py import node_client
-
-HOLD = "cluster-replica-no-failover"
 
 
 class PromotionTimeout(DoctorError):
@@ -25,22 +23,20 @@ class PromotionTimeout(DoctorError):
 
 
 def hold_failovers(
-    snapshot: Snapshot, options: ConnectOptions, journal: Journal, log: Callable[[str], None]
+    hold: HoldFailovers, options: ConnectOptions, journal: Journal, log: Callable[[str], None]
 ) -> dict[str, str]:
-    """Set cluster-replica-no-failover yes on every answering replica; address -> value to restore."""
+    """The planned hold: cluster-replica-no-failover yes on each replica; address -> value to restore."""
     held: dict[str, str] = {}
-    for sample in snapshot.nodes:
-        if not sample.answered or sample.myself is None or sample.myself.is_primary:
-            continue
+    for address in hold.replicas:
         try:
-            with node_client(sample.endpoint, options) as c:
+            with node_client(parse_hostport(address), options) as c:
                 before = str(c.config_get(HOLD).get(HOLD, "no"))
                 if before != "yes":
-                    journal.write("hold-failover", node=sample.address, before=before)
+                    journal.write("hold-failover", node=address, before=before)
                     c.config_set(HOLD, "yes")
-                    held[sample.address] = before
+                    held[address] = before
         except (TransportError, OSError) as exc:
-            log(f"  note    {sample.address}: cannot hold failovers ({classify(exc).message})")
+            log(f"  note    {address}: cannot hold failovers ({classify(exc).message})")
     if held:
         log(f"  held failovers on {len(held)} replica(s) while nodes reconnect ({HOLD} yes, restored after)")
     return held

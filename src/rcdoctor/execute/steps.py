@@ -111,8 +111,8 @@ def attempt(step: Step, options: ConnectOptions, keep: Path, fence: Fence | None
             return "failed", f"{saved.summary()}; dropping the copy's values needs {RISK_DISCARD}"
         kept = saved.summary()
     command = list(step.command)
-    if command[:2] == ["CLUSTER", "MEET"]:
-        command[2] = meet_ip(command[2])
+    if step.resolves_name is not None:
+        command[2] = meet_ip(step.resolves_name)  # as the plan says: MEET takes an IP only
     try:
         with node_client(parse_hostport(step.node), options, timeout=options.timeout_for("admin")) as c:
             c.execute_command(*command)

@@ -215,7 +215,7 @@ def run(
         ]
         log(f"phase {phase.name}: {len(phase.steps) + len(phase.closings)} step(s) ({', '.join(how)})")
         journal.write("phase", name=phase.name, steps=[s.describe() for s in phase.steps])
-        held = hold_failovers(snapshot, options, journal, log) if phase.hold_failovers else {}
+        held = hold_failovers(phase.hold, options, journal, log) if phase.hold is not None else {}
         try:
             outcome.rounds.append(_run_phase(phase, addresses, options, journal, log, fence))
             ran = set(outcome.rounds[-1].done)

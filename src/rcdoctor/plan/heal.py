@@ -47,6 +47,7 @@ from rcdoctor.plan.steps import (
     Facts,
     Flags,
     HealPlan,
+    HoldFailovers,
     Phase,
     Step,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "Facts",
     "Flags",
     "HealPlan",
+    "HoldFailovers",
     "Phase",
     "Step",
     "plan",
@@ -76,7 +78,7 @@ def plan(ctx: ClusterView, facts: Facts, flags: Flags) -> HealPlan:
     phases = [
         Phase("rebuild", tuple(rebuild(ctx, facts, flags, blocked))),
         Phase("config", tuple(config_fixes(ctx, flags, blocked))),
-        Phase("meet", tuple(meets(ctx)), parallel=True, hold_failovers=True),
+        Phase("meet", tuple(meets(ctx)), parallel=True, hold=_replicas_held(ctx)),
         Phase("rejoin", tuple(rejoin)),
         Phase("failover", tuple(failovers(ctx, facts, flags, blocked, adopted)), promotes=True),
         # A replica of a primary that announces an unusable address would re-dial that address: re-pointing
@@ -89,6 +91,13 @@ def plan(ctx: ClusterView, facts: Facts, flags: Flags) -> HealPlan:
         slots(ctx, facts, blocked),
     ]
     return HealPlan(tuple(p for p in phases if not p.empty), tuple(blocked))
+
+
+def _replicas_held(ctx: ClusterView) -> HoldFailovers:
+    """Every replica that answered (by its own view), for a phase that makes nodes reconnect."""
+    return HoldFailovers(
+        tuple(s.address for s in ctx.snapshot.nodes if s.answered and s.myself is not None and not s.myself.is_primary)
+    )
 
 
 def _toward(step: Step, nodes: Collection[str]) -> bool:
@@ -105,6 +114,7 @@ def step_dict(step: Step) -> dict[str, Any]:
         "answers": list(step.answers),
         "preconditions": [e.describe() for e in step.expect],
         "risk": step.risk,
+        "resolves_name": step.resolves_name,
         "salvage": None
         if step.salvage is None
         else {
@@ -124,6 +134,7 @@ def plan_dict(plan: HealPlan) -> dict[str, Any]:
                 "name": p.name,
                 "parallel": p.parallel,
                 "hold_failovers": p.hold_failovers,
+                "hold_failovers_on": list(p.hold.replicas) if p.hold is not None else [],
                 "steps": [step_dict(s) for s in p.steps],
                 "open_slots": [c.__dict__ for c in p.closings],
                 "stray_keys": [s.__dict__ for s in p.strays],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from rcdoctor.model.address import is_ip
 from rcdoctor.model.command import brief
 from rcdoctor.model.key_diff import Tally
 from rcdoctor.plan.conditions import Condition
@@ -60,6 +61,25 @@ class Salvage:
     allow_conflicts: bool = False
 
 
+HOLD = "cluster-replica-no-failover"
+
+
+@dataclass(frozen=True)
+class HoldFailovers:
+    """Replicas' elections held while a phase runs and settles: CONFIG SET cluster-replica-no-failover yes
+    on each of these replicas first, and each put back to its own value after the phase (even when it
+    fails). As nodes reconnect they swap failure reports gathered while they could not see each other,
+    and a replica would win an election against a primary that is alive."""
+
+    replicas: tuple[str, ...]  # addresses of the replicas that answered when the phase was planned
+
+    def describe(self) -> str:
+        return (
+            f"first, on every replica ({len(self.replicas)}): CONFIG SET {HOLD} yes, put back as it was after "
+            "the phase (a replica must not take over from a primary that is only reconnecting)"
+        )
+
+
 @dataclass(frozen=True)
 class Step:
     node: str  # address the command is sent to
@@ -73,6 +93,14 @@ class Step:
     def describe(self) -> str:
         return f"{self.node}: {brief(self.command)}"
 
+    @property
+    def resolves_name(self) -> str | None:
+        """A MEET's target given as a DNS name: resolved to its IP right before the MEET is sent, as the
+        server takes an IP only (execute.steps). The name, else None."""
+        if self.command[:2] == ("CLUSTER", "MEET") and len(self.command) > 2 and not is_ip(self.command[2]):
+            return self.command[2]
+        return None
+
 
 @dataclass(frozen=True)
 class Phase:
@@ -81,11 +109,12 @@ class Phase:
     closings: tuple[Closing, ...] = ()  # slots phase: open slots closed through the migration engine
     strays: tuple[Stray, ...] = ()  # slots phase: keys on a primary that does not own their slot
     parallel: bool = False  # FORGETs: all at once, inside the 60 s blacklist window; MEETs: all at once
-    # Replicas get cluster-replica-no-failover yes while the phase runs and settles (restored after): as
-    # nodes reconnect they swap failure reports gathered while they could not see each other, and a
-    # replica would win an election against a primary that is alive.
-    hold_failovers: bool = False
+    hold: HoldFailovers | None = None  # done first, undone after the phase and its settle
     promotes: bool = False  # its steps start elections: wait until each promoted replica is a primary
+
+    @property
+    def hold_failovers(self) -> bool:
+        return self.hold is not None and bool(self.hold.replicas)
 
     @property
     def empty(self) -> bool:

@@ -86,9 +86,9 @@ def test_bad_options_are_one_line_and_exit_3(args: tuple[str, ...], message: str
 
 def test_the_heal_command_shown_to_humans_has_no_password(tmp_path: Path) -> None:
     from rcdoctor.cli.autopilot import heal_command
-    from rcdoctor.cli.common import target
+    from rcdoctor.cli.common import Reach, target
 
-    t = target(("redis://:hunter2@10.0.0.1:6379", "redis-main:6379"), None, None, False, None, None, None, False, 1.0)
+    t = target(("redis://:hunter2@10.0.0.1:6379", "redis-main:6379"), Reach(timeout=1.0))
     command = heal_command(t, None)
     assert "hunter2" not in command and command.startswith("rcdoctor heal ") and command.endswith(" --apply")
 

@@ -28,7 +28,7 @@ def app() -> None:
 @app.command(epilog=common.SEEDS_HELP)
 @common.cluster_options
 @click.option("-o", "--output", default=None, help="Write the snapshot JSON here (default: stdout).")
-def collect(seeds: tuple[str, ...], output: str | None, **conn: object) -> int:
+def collect(seeds: tuple[str, ...], output: str | None, reach: common.Reach) -> int:
     """Collect every node's view in parallel into one snapshot (JSON).
 
     The snapshot holds each node's CLUSTER NODES/INFO/SLOTS/SHARDS/LINKS, INFO, CONFIG GET of cluster,
@@ -38,14 +38,14 @@ def collect(seeds: tuple[str, ...], output: str | None, **conn: object) -> int:
     """
     from rcdoctor.cli.commands import run_collect
 
-    return run_collect(common.target(seeds, **conn), output)  # type: ignore[arg-type]
+    return run_collect(common.target(seeds, reach), output)
 
 
 @app.command(epilog=common.SEEDS_HELP)
 @common.cluster_options
 @common.format_option
 @click.option("--from", "from_file", default=None, help="Show a saved snapshot (SEEDS are then ignored).")
-def status(seeds: tuple[str, ...], fmt: str, from_file: str | None, **conn: object) -> int:
+def status(seeds: tuple[str, ...], fmt: str, from_file: str | None, reach: common.Reach) -> int:
     """Every node from every view on one screen.
 
     One row per node id: addresses (where it answered, where peers list it), role, primary, slot ranges,
@@ -55,12 +55,8 @@ def status(seeds: tuple[str, ...], fmt: str, from_file: str | None, **conn: obje
     """
     from rcdoctor.cli.commands import run_status
 
-    t = None if from_file else common.target(seeds, **conn)  # type: ignore[arg-type]
+    t = None if from_file else common.target(seeds, reach)
     return run_status(t, fmt, from_file)
-
-
-# `status --from FILE` needs no seeds
-status.params[0].required = False
 
 
 @app.command(epilog=common.SEEDS_HELP)
@@ -83,7 +79,7 @@ def diagnose(
     ignore: tuple[str, ...],
     domains_file: tuple[str, ...],
     expand: bool,
-    **conn: object,
+    reach: common.Reach,
 ) -> int:
     """Find what is wrong and why: every node's view through the catalogue of checks, root causes first.
 
@@ -93,11 +89,8 @@ def diagnose(
     """
     from rcdoctor.cli.diagnose import run_diagnose
 
-    t = None if from_file else common.target(seeds, **conn)  # type: ignore[arg-type]
+    t = None if from_file else common.target(seeds, reach)
     return run_diagnose(t, fmt, from_file, select, ignore, domains_file, expand)
-
-
-diagnose.params[0].required = False
 
 
 @app.command()
@@ -135,23 +128,6 @@ def demo(redis_server: str | None, base_ip: str, keys: int, node_timeout: int) -
     return run_demo(redis_server, base_ip, keys, node_timeout)
 
 
-def _engine_args(values: dict[str, object]) -> object:
-    from rcdoctor.cli.migrate import EngineArgs
-
-    names = (
-        "apply",
-        "parallel",
-        "batch_slots",
-        "max_keys_per_sec",
-        "migrate_timeout",
-        "overwrite_target_keys",
-        "journal_path",
-        "resume",
-        "method",
-    )
-    return EngineArgs(**{n: values.pop(n) for n in names})  # type: ignore[arg-type]
-
-
 @app.command(epilog=common.SEEDS_HELP)
 @common.cluster_options
 @common.format_option
@@ -179,7 +155,8 @@ def rebalance(
     use_empty_primaries: bool,
     by: str,
     threshold: float,
-    **rest: object,
+    reach: common.Reach,
+    engine: common.EngineArgs,
 ) -> int:
     """Even out slots (or keys, or memory) across the primaries, moving several slots at once.
 
@@ -191,14 +168,13 @@ def rebalance(
     from rcdoctor.migrate import session
     from rcdoctor.plan import moves as plan
 
-    args = _engine_args(rest)
-    t = common.target(seeds, **rest)  # type: ignore[arg-type]
+    t = common.target(seeds, reach)
 
     def planner(top: Any) -> Any:
         counts = session.slot_key_counts(top, t.options) if by != "slots" else None
         return plan.rebalance(top, parse_weights(weights, top), use_empty_primaries, by, threshold, counts)
 
-    return run_move("rebalance", t, fmt, args, planner)  # type: ignore[arg-type]
+    return run_move("rebalance", t, fmt, engine, planner)
 
 
 @app.command(epilog=common.SEEDS_HELP)
@@ -210,7 +186,15 @@ def rebalance(
 @click.option("--to", "target", required=True, help="The primary that receives the slots.")
 @click.option("--slots", "count", type=click.IntRange(1, 16384), required=True, help="How many slots to move.")
 @common.engine_options
-def reshard(seeds: tuple[str, ...], fmt: str, sources: str, target: str, count: int, **rest: object) -> int:
+def reshard(
+    seeds: tuple[str, ...],
+    fmt: str,
+    sources: str,
+    target: str,
+    count: int,
+    reach: common.Reach,
+    engine: common.EngineArgs,
+) -> int:
     """Move N slots to one primary, taken from the given sources in proportion to what they hold.
 
     Prints the plan and changes nothing unless --apply. Exit 0 done, 2 some slots failed, 3 could not run.
@@ -218,8 +202,7 @@ def reshard(seeds: tuple[str, ...], fmt: str, sources: str, target: str, count: 
     from rcdoctor.cli.migrate import run_move
     from rcdoctor.plan import moves as plan
 
-    args = _engine_args(rest)
-    t = common.target(seeds, **rest)  # type: ignore[arg-type]
+    t = common.target(seeds, reach)
 
     def planner(top: Any) -> Any:
         to = plan.node_named(top, target, "--to", lambda n: n.primary).node_id
@@ -234,7 +217,7 @@ def reshard(seeds: tuple[str, ...], fmt: str, sources: str, target: str, count: 
         )
         return plan.reshard(top, ids, to, count)
 
-    return run_move("reshard", t, fmt, args, planner)  # type: ignore[arg-type]
+    return run_move("reshard", t, fmt, engine, planner)
 
 
 @app.command("heal", epilog=common.SEEDS_HELP)
@@ -302,7 +285,7 @@ def heal(
     rebuild_from_keys: bool,
     fmt: str,
     seeds: tuple[str, ...],
-    **conn: object,
+    reach: common.Reach,
 ) -> int:
     """Repair what diagnose found, as an ordered plan of steps; dry run unless --apply.
 
@@ -321,7 +304,7 @@ def heal(
     from rcdoctor.cli.heal import run_heal
     from rcdoctor.plan.heal import Flags
 
-    t = common.target(seeds, **conn)  # type: ignore[arg-type]
+    t = common.target(seeds, reach)
     flags = Flags(
         allow_failover_force,
         allow_takeover,
@@ -346,7 +329,7 @@ def verify(
     save_baseline: str | None,
     fmt: str,
     seeds: tuple[str, ...],
-    **conn: object,
+    reach: common.Reach,
 ) -> int:
     """Prove the cluster works: real writes and reads on every primary, routing through every node.
 
@@ -358,7 +341,7 @@ def verify(
     """
     from rcdoctor.cli.verify import run_verify_command
 
-    t = common.target(seeds, **conn)  # type: ignore[arg-type]
+    t = common.target(seeds, reach)
     return run_verify_command(t, expect_keys, baseline_path, save_baseline, fmt)
 
 
@@ -381,7 +364,7 @@ def create_cluster(
     allow_one_domain: bool,
     fmt: str,
     seeds: tuple[str, ...],
-    **conn: object,
+    reach: common.Reach,
 ) -> int:
     """Build a cluster from the empty nodes SEEDS (each cluster-enabled, no keys, knowing no one).
 
@@ -391,7 +374,7 @@ def create_cluster(
     """
     from rcdoctor.cli.create import run_create
 
-    t = common.target(seeds, **conn)  # type: ignore[arg-type]
+    t = common.target(seeds, reach)
     return run_create(t, replicas, domains_file, apply, allow_one_domain, fmt)
 
 
@@ -403,7 +386,7 @@ def create_cluster(
 @click.option("--apply", is_flag=True, help="Do it. Without --apply the steps are printed and nothing changes.")
 @common.cluster_options
 def add_node(
-    new: str, to: str, replica_of: str | None, primary: bool, apply: bool, seeds: tuple[str, ...], **conn: object
+    new: str, to: str, replica_of: str | None, primary: bool, apply: bool, seeds: tuple[str, ...], reach: common.Reach
 ) -> int:
     """Add an empty node NEW to the cluster of --to, as an empty primary or a replica.
 
@@ -414,11 +397,8 @@ def add_node(
 
     if primary and replica_of:
         raise click.UsageError("--primary and --replica-of exclude each other")
-    t = common.target((to, *seeds), **conn)  # type: ignore[arg-type]
+    t = common.target((to, *seeds), reach)
     return run_add(t, new, replica_of, apply)
-
-
-add_node.params[[p.name for p in add_node.params].index("seeds")].required = False
 
 
 @app.command("remove-node", epilog=common.SEEDS_HELP)
@@ -426,7 +406,7 @@ add_node.params[[p.name for p in add_node.params].index("seeds")].required = Fal
 @click.option("--from", "from_", required=True, help="Any member of the cluster (host:port or URL).")
 @common.cluster_options
 @common.engine_options
-def remove_node(node: str, from_: str, seeds: tuple[str, ...], **rest: object) -> int:
+def remove_node(node: str, from_: str, seeds: tuple[str, ...], reach: common.Reach, engine: common.EngineArgs) -> int:
     """Remove NODE (id, id prefix or host:port) from the cluster of --from.
 
     Drains its slots first (same engine and options as rebalance), re-points its replicas to the primary
@@ -436,12 +416,8 @@ def remove_node(node: str, from_: str, seeds: tuple[str, ...], **rest: object) -
     """
     from rcdoctor.cli.membership import run_remove
 
-    args = _engine_args(rest)
-    t = common.target((from_, *seeds), **rest)  # type: ignore[arg-type]
-    return run_remove(t, node, args)  # type: ignore[arg-type]
-
-
-remove_node.params[[p.name for p in remove_node.params].index("seeds")].required = False
+    t = common.target((from_, *seeds), reach)
+    return run_remove(t, node, engine)
 
 
 @app.command(epilog=common.SEEDS_HELP)
@@ -475,7 +451,7 @@ def exporter(
     seeds_file: str | None,
     domains_file: tuple[str, ...],
     once: bool,
-    **conn: object,
+    reach: common.Reach,
 ) -> int:
     """Prometheus exporter for the whole cluster: every node collected and analyzed together.
 
@@ -492,13 +468,10 @@ def exporter(
     if not seeds and not seeds_file:
         raise click.UsageError("give seed addresses or --seeds-file")
     placeholder = seeds or ("127.0.0.1:6379",)  # only for the options; the file supplies the seeds
-    t = common.target(placeholder, **conn)  # type: ignore[arg-type]
+    t = common.target(placeholder, reach)
     if not seeds:
         t = common.Target((), t.options)
     return run_exporter(t, listen, interval, seeds_file, domains_file, once)
-
-
-exporter.params[0].required = False
 
 
 @app.command(epilog=common.SEEDS_HELP)
@@ -573,7 +546,7 @@ def autopilot(
     lease_spec: str | None,
     seeds_file: str | None,
     domains_file: tuple[str, ...],
-    **conn: object,
+    reach: common.Reach,
 ) -> int:
     """The exporter plus unattended healing of what loses nothing (docs/autopilot.md).
 
@@ -590,7 +563,7 @@ def autopilot(
 
     if not seeds and not seeds_file:
         raise click.UsageError("give seed addresses or --seeds-file")
-    t = common.target(seeds or ("127.0.0.1:6379",), **conn)  # type: ignore[arg-type]
+    t = common.target(seeds or ("127.0.0.1:6379",), reach)
     if not seeds:
         t = common.Target((), t.options)
     return run_autopilot(
@@ -608,9 +581,6 @@ def autopilot(
     )
 
 
-autopilot.params[0].required = False
-
-
 @app.command(epilog=common.SEEDS_HELP)
 @common.cluster_options
 @common.domains_option
@@ -618,7 +588,12 @@ autopilot.params[0].required = False
 @click.option("--from", "from_file", default=None, help="Analyze a saved snapshot (SEEDS are then ignored).")
 @common.format_option
 def risk(
-    seeds: tuple[str, ...], domains_file: tuple[str, ...], pairs: bool, from_file: str | None, fmt: str, **conn: object
+    seeds: tuple[str, ...],
+    domains_file: tuple[str, ...],
+    pairs: bool,
+    from_file: str | None,
+    fmt: str,
+    reach: common.Reach,
 ) -> int:
     """What losing each failure domain (host, Kubernetes node, zone) would do to the cluster.
 
@@ -632,11 +607,8 @@ def risk(
     """
     from rcdoctor.cli.risk import run_risk
 
-    t = None if from_file else common.target(seeds, **conn)  # type: ignore[arg-type]
+    t = None if from_file else common.target(seeds, reach)
     return run_risk(t, from_file, domains_file, pairs, fmt)
-
-
-risk.params[0].required = False
 
 
 @app.command(
@@ -683,7 +655,7 @@ def report(
     tz_text: str,
     journal_path: str | None,
     domains_file: tuple[str, ...],
-    **conn: object,
+    reach: common.Reach,
 ) -> int:
     """The incident report: one page to attach to a ticket (HTML, or Markdown).
 
@@ -695,11 +667,8 @@ def report(
     """
     from rcdoctor.cli.report import run_report
 
-    t = None if from_file else common.target(seeds, **conn)  # type: ignore[arg-type]
+    t = None if from_file else common.target(seeds, reach)
     return run_report(t, from_file, destination, fmt, with_plan, logs, domains_file, tz_text, journal_path)
-
-
-report.params[0].required = False
 
 
 @app.command()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -14,6 +15,7 @@ from rcdoctor.model.address import Seed, parse_seed, split_env_seeds
 from rcdoctor.transport.options import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
+    from rcdoctor.migrate.engine import MigrationSettings
     from rcdoctor.model.snapshot import Snapshot
     from rcdoctor.model.sources import SeedSource
     from rcdoctor.model.view import AnalysisSettings
@@ -28,6 +30,65 @@ def stack(func: F, *decorators: Callable[[F], F]) -> F:
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How to reach the nodes, as the command line gave it (cluster_options); `target` makes it options."""
+
+    user: str | None = None
+    password_file: str | None = None
+    tls: bool = False
+    cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    insecure: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+    kube_context: str | None = None
+
+
+@dataclass(frozen=True)
+class EngineArgs:
+    """How rebalance, reshard and remove-node move slots, as the command line gave it (engine_options)."""
+
+    apply: bool
+    parallel: int
+    batch_slots: int
+    max_keys_per_sec: float | None
+    migrate_timeout: int
+    overwrite_target_keys: bool
+    journal_path: str | None
+    resume: bool
+    method: str = "auto"
+
+    @property
+    def settings(self) -> MigrationSettings:
+        from rcdoctor.migrate.engine import MigrationSettings  # the engine (redis-py) only when one runs
+
+        return MigrationSettings(
+            parallel=self.parallel,
+            batch_slots=self.batch_slots,
+            max_keys_per_sec=self.max_keys_per_sec,
+            migrate_timeout_ms=self.migrate_timeout,
+            overwrite_target_keys=self.overwrite_target_keys,
+            method=self.method,
+        )
+
+
+def bundled(kind: type[Any], name: str) -> Callable[[F], F]:
+    """Click passes every option as its own keyword: gather the fields of the dataclass `kind` into one
+    typed value, passed as `name`, so a command's signature says what it takes."""
+    names = tuple(f.name for f in fields(kind))
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            value = kind(**{n: kwargs.pop(n) for n in names})
+            return func(*args, **kwargs, **{name: value})
+
+        return cast(F, call)
+
+    return decorate
 
 
 def cluster_options(func: F) -> F:
@@ -63,6 +124,7 @@ def cluster_options(func: F) -> F:
             default=None,
             help="kubectl context for k8s: seeds (default: the kubeconfig's current context).",
         ),
+        bundled(Reach, "reach"),
     )
 
 
@@ -119,6 +181,7 @@ def engine_options(func: F) -> F:
             "untested against a real server), keys = SETSLOT and MIGRATE key by key, auto = atomic where every "
             "primary lists the command in COMMAND INFO, else keys.",
         ),
+        bundled(EngineArgs, "engine"),
     )
 
 
@@ -205,36 +268,25 @@ class Target:
     options: ConnectOptions
 
 
-def target(
-    seeds: tuple[str, ...],
-    user: str | None,
-    password_file: str | None,
-    tls: bool,
-    cacert: str | None,
-    cert: str | None,
-    key: str | None,
-    insecure: bool,
-    timeout: float,
-    kube_context: str | None = None,
-) -> Target:
+def target(seeds: tuple[str, ...], reach: Reach) -> Target:
     from rcdoctor.credentials import check_tls_files, password_from_env, read_password_file
     from rcdoctor.transport.options import ConnectOptions
 
-    check_tls_files(cacert=cacert, cert=cert, key=key)
+    check_tls_files(cacert=reach.cacert, cert=reach.cert, key=reach.key)
     parsed = _parse_seeds(seeds)
     if not parsed:
         raise UsageError(f"give at least one seed address (or set {ENV_SEEDS})")
-    password = read_password_file(password_file) if password_file else None
+    password = read_password_file(reach.password_file) if reach.password_file else None
     options = ConnectOptions(
-        username=user,
+        username=reach.user,
         password=password,
-        tls=tls,
-        ca_file=cacert,
-        cert_file=cert,
-        key_file=key,
-        tls_verify=not insecure,
-        timeout=timeout,
-        kube_context=kube_context,
+        tls=reach.tls,
+        ca_file=reach.cacert,
+        cert_file=reach.cert,
+        key_file=reach.key,
+        tls_verify=not reach.insecure,
+        timeout=reach.timeout,
+        kube_context=reach.kube_context,
     )
     for seed in parsed:
         options = options.with_seed(seed)
@@ -336,8 +388,11 @@ def snapshot_for(t: Target | None, from_file: str | None) -> Snapshot:
 
     from rcdoctor.model.snapshot import Snapshot
 
-    if from_file is None and t is None:
+    if from_file:
+        snapshot = Snapshot.load(from_file)
+    elif t is not None:
+        snapshot = collect_with_progress(t)
+    else:
         raise UsageError("give seed addresses or --from SNAPSHOT")
-    snapshot = Snapshot.load(from_file) if from_file else collect_with_progress(t)  # type: ignore[arg-type]
     gc.freeze()
     return snapshot

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rcdoctor.cli import output
-from rcdoctor.cli.common import Target
-from rcdoctor.cli.migrate import EngineArgs, run_move
+from rcdoctor.cli.common import EngineArgs, Target
+from rcdoctor.cli.migrate import run_move
 from rcdoctor.errors import EXIT_OK
 from rcdoctor.migrate import add_node, membership, remove_node
 

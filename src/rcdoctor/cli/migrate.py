@@ -5,41 +5,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from rcdoctor.cli import output
-from rcdoctor.cli.common import Target
+from rcdoctor.cli.common import EngineArgs, Target
 from rcdoctor.errors import UsageError
-from rcdoctor.migrate.engine import MigrationOutcome, MigrationSettings, Progress
+from rcdoctor.migrate.engine import MigrationOutcome, Progress
 from rcdoctor.migrate.method import Method
 from rcdoctor.plan.moves import MovePlan
 from rcdoctor.plan.resume import Closing
 from rcdoctor.plan.topology import Topology, describe_slots
-
-
-@dataclass(frozen=True)
-class EngineArgs:
-    apply: bool
-    parallel: int
-    batch_slots: int
-    max_keys_per_sec: float | None
-    migrate_timeout: int
-    overwrite_target_keys: bool
-    journal_path: str | None
-    resume: bool
-    method: str = "auto"
-
-    @property
-    def settings(self) -> MigrationSettings:
-        return MigrationSettings(
-            parallel=self.parallel,
-            batch_slots=self.batch_slots,
-            max_keys_per_sec=self.max_keys_per_sec,
-            migrate_timeout_ms=self.migrate_timeout,
-            overwrite_target_keys=self.overwrite_target_keys,
-            method=self.method,
-        )
 
 
 def run_move(

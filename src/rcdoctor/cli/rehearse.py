@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -109,7 +109,7 @@ def split_brain(
     return EXIT_OK if not final.lost else EXIT_CRITICAL
 
 
-def render(result: dict[str, object]) -> None:
+def render(result: dict[str, Any]) -> None:
     r = result["result"]
     assert isinstance(r, dict)
     t = result["timeline"]
@@ -118,7 +118,7 @@ def render(result: dict[str, object]) -> None:
     w = r["minority_window"]
     failover = t.get("failover_seen")
     console.print(
-        f"settings: {result['settings']}; {result['primaries']} primaries; cut off: {', '.join(result['isolated'])}",  # type: ignore[arg-type]
+        f"settings: {result['settings']}; {result['primaries']} primaries; cut off: {', '.join(result['isolated'])}",
         markup=False,
     )
     console.print(
@@ -147,7 +147,7 @@ def render(result: dict[str, object]) -> None:
         console.print(f"conflict {conflict['key']}: {written}; the cluster kept {conflict['final']!r}", markup=False)
     style = "red" if r["lost"] else "green"
     console.print(f"[{style}]acknowledged writes lost: {r['lost']}[/]")
-    for saved in result.get("divergence", []):  # type: ignore[attr-defined]
+    for saved in result.get("divergence", []):
         console.print(
             f"split-brain diff before the heal: {saved['minority_only']} minority-only key(s), {saved['conflicts']} "
             f"conflict(s), saved to {saved['file']}",

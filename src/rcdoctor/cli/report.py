@@ -69,7 +69,8 @@ def run_report(
         snapshot = Snapshot.load(from_file)
         where = output.from_snapshot(from_file, snapshot.collected_at, now)
     else:
-        snapshot = collect_with_progress(t)  # type: ignore[arg-type]
+        assert t is not None  # checked above: seeds or --from
+        snapshot = collect_with_progress(t)
         where = "collected live for this report"
     report, ctx = diagnosis(snapshot, base)
     plan = None

@@ -26,7 +26,7 @@ def split_brain() -> None:
     "-o", "--output-dir", default=".", show_default=True, help="Directory for the divergence files (one per shard)."
 )
 @common.format_option
-def diff(seeds: tuple[str, ...], output_dir: str, fmt: str, **conn: object) -> int:
+def diff(seeds: tuple[str, ...], output_dir: str, fmt: str, reach: common.Reach) -> int:
     """While both claimants of contested slots answer (the old primary cut off on the minority side and the
     replica the majority promoted), write every key that differs between them, with both DUMPs, TTLs and
     idle times, to a divergence file — before the old primary rejoins and Redis drops its side.
@@ -38,7 +38,7 @@ def diff(seeds: tuple[str, ...], output_dir: str, fmt: str, **conn: object) -> i
     from rcdoctor.splitbrain.diff import diff_all, to_dict
     from rcdoctor.transport.failures import nothing_answered
 
-    t = common.target(seeds, **conn)  # type: ignore[arg-type]
+    t = common.target(seeds, reach)
     snapshot = collect_with_progress(t)
     if not snapshot.answered:
         raise nothing_answered(snapshot)
@@ -83,7 +83,7 @@ def diff(seeds: tuple[str, ...], output_dir: str, fmt: str, **conn: object) -> i
 @common.format_option
 def restore(
     file: str, seeds: tuple[str, ...], keys: tuple[str, ...], overwrite_conflicts: bool, apply: bool, fmt: str,
-    **conn: object,
+    reach: common.Reach,
 ) -> int:  # fmt: skip
     """Put back keys of a divergence file (from `split-brain diff`) into the cluster of SEEDS.
 
@@ -97,7 +97,7 @@ def restore(
 
     chosen = restoring.prepare(Path(file), keys, overwrite_conflicts)
     if apply:
-        t = common.target(seeds, **conn)  # type: ignore[arg-type]
+        t = common.target(seeds, reach)
         restoring.run(chosen, [s.endpoint for s in common.expanded(t)[0]], t.options)
     if fmt == "json":
         output.emit_json(chosen.to_dict())
@@ -106,9 +106,6 @@ def restore(
     else:
         _render_restored(chosen.choice, chosen.done)
     return chosen.exit_code
-
-
-restore.params[[p.name for p in restore.params].index("seeds")].required = False
 
 
 def _render_dry_run(choice: Choice) -> None:

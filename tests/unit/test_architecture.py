@@ -243,3 +243,46 @@ def test_every_exception_is_in_the_one_tree_or_stays_internal() -> None:
         f"exceptions outside DoctorError: {sorted(outside - INTERNAL_EXCEPTIONS)} "
         f"(listed as internal but gone: {sorted(INTERNAL_EXCEPTIONS - outside)})"
     )
+
+
+def interface(package: str) -> tuple[str | None, list[str] | None]:
+    """A package's docstring and its `__all__` (read, not imported: importing may load what it names)."""
+    tree = ast.parse((SRC / package / "__init__.py").read_text())
+    listed = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            assert isinstance(node.value, ast.List)
+            listed = [e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return ast.get_docstring(tree), listed
+
+
+def test_every_package_says_what_it_is_and_what_it_offers() -> None:
+    packages = sorted(p.parent.name for p in SRC.glob("*/__init__.py"))
+    missing = [p for p in packages if None in interface(p)]
+    assert not missing, f"packages without a docstring or an __all__: {missing}"
+    for package in packages:
+        listed = interface(package)[1] or []
+        here = {p.stem for p in (SRC / package).glob("*.py")} | {
+            p.name for p in (SRC / package).iterdir() if p.is_dir()
+        }
+        init = (SRC / package / "__init__.py").read_text()
+        ghosts = [
+            n for n in listed if n not in here and not re.search(rf"\b{re.escape(n)}\b", init.split("__all__")[0])
+        ]
+        assert not ghosts, f"rcdoctor.{package}.__all__ names what is neither a module nor defined there: {ghosts}"
+
+
+def test_a_package_is_used_only_through_what_its_all_offers() -> None:
+    # `from rcdoctor.plan.slots import …` in heal would reach past plan's interface: either plan offers the
+    # module (it is listed in plan/__init__.py's __all__) or the caller goes through one that is.
+    offered = {p.parent.name: set(interface(p.parent.name)[1] or ()) for p in SRC.glob("*/__init__.py")}
+    reaching = []
+    for module, path in modules():
+        own = package_of(module)
+        for name in imports(path, module):
+            parts = name.split(".")
+            if parts[0] != "rcdoctor" or len(parts) < 3 or parts[1] == own or parts[1] not in offered:
+                continue
+            if parts[2] not in offered[parts[1]]:
+                reaching.append(f"{module} -> {name}")
+    assert not reaching, f"imports past a package's __all__: {sorted(set(reaching))}"

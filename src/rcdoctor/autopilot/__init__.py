@@ -8,3 +8,6 @@ audit.py     the journal (JSON lines) and the structured log line of every decis
 metrics.py   rcdoctor_autopilot_* metrics (pure)
 pilot.py     the loop: collect, analyze, plan, decide, act through heal's session
 """
+
+# What other packages may import (tests/unit/test_architecture.py holds them to it); the rest is internal.
+__all__ = ["audit", "decide", "lease", "pilot"]

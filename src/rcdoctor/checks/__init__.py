@@ -88,6 +88,8 @@ def default_registry() -> Registry:
     return Registry.of(module.CHECK for module in MODULES)
 
 
+# What other packages may import (the rest is internal): the registry and its types, and the config family
+# (the heal planner reads C006's parse of an announce setting).
 __all__ = [
     "FAMILIES",
     "SEVERITIES",
@@ -96,5 +98,8 @@ __all__ = [
     "Issue",
     "NodeRef",
     "Registry",
+    "base",
+    "config",
     "default_registry",
-]  # fmt: skip
+    "docs",
+]

@@ -3,4 +3,5 @@
 from rcdoctor.collect.collector import collect
 from rcdoctor.transport.options import ConnectOptions
 
-__all__ = ["ConnectOptions", "collect"]
+# What other packages may import (tests/unit/test_architecture.py holds them to it); the rest is internal.
+__all__ = ["ConnectOptions", "collect", "replication", "sources"]

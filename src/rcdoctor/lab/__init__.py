@@ -3,4 +3,17 @@
 from rcdoctor.lab.binary import RedisBinary, find_redis_server
 from rcdoctor.lab.cluster import Lab, LabSpec, temporary_lab
 
-__all__ = ["Lab", "LabSpec", "RedisBinary", "find_redis_server", "temporary_lab"]
+# What other packages may import (tests/unit/test_architecture.py holds them to it); the rest is internal.
+__all__ = [
+    "Lab",
+    "LabSpec",
+    "RedisBinary",
+    "cluster",
+    "data",
+    "demo",
+    "faults",
+    "find_redis_server",
+    "logs",
+    "network",
+    "temporary_lab",
+]

@@ -4,4 +4,5 @@ timeline (`page`, pure), laid out by Jinja2 templates as self-contained HTML or 
 from rcdoctor.report.page import Page, build_page
 from rcdoctor.report.render import render
 
-__all__ = ["Page", "build_page", "render"]
+# What other packages may import (tests/unit/test_architecture.py holds them to it); the rest is internal.
+__all__ = ["Page", "build_page", "page", "render"]

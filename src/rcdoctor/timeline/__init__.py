@@ -8,4 +8,18 @@ from rcdoctor.timeline.events import KINDS, classify
 from rcdoctor.timeline.lines import LogLine, parse_line, zone
 from rcdoctor.timeline.merge import Event, Source, Timeline, build
 
-__all__ = ["KINDS", "Event", "LogLine", "Source", "Timeline", "build", "classify", "parse_line", "zone"]
+# What other packages may import (tests/unit/test_architecture.py holds them to it); the rest is internal.
+__all__ = [
+    "KINDS",
+    "Event",
+    "LogLine",
+    "Source",
+    "Timeline",
+    "build",
+    "classify",
+    "events",
+    "inputs",
+    "merge",
+    "parse_line",
+    "zone",
+]

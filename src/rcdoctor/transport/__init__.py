@@ -15,3 +15,15 @@ of client library, or a server quirk in how errors read, has one place to go.
 
 This `__init__` imports nothing: importing `rcdoctor.transport.options` must not load redis-py.
 """
+
+# What other packages may import (tests/unit/test_architecture.py holds them to it); the rest is internal.
+__all__ = [
+    "errors",
+    "failures",
+    "link",
+    "multiplex",
+    "options",
+    "ports",
+    "redis_py",
+    "resp",
+]

@@ -31,7 +31,7 @@ from rcdoctor.model.snapshot import (
     CLUSTER_SHARDS,
     CLUSTER_SLOTS,
     NodeSample,
-    PortProbe,
+    PortCheck,
     Snapshot,
 )
 
@@ -92,8 +92,8 @@ def synthetic(count: int, replies: str = "minimal") -> Snapshot:
                 address=f"{ips[i]}:6379",
                 origin="seed" if i == 0 else "view",
                 announced_by=(),
-                data_port=PortProbe(True, 0.1),
-                bus_port=PortProbe(True, 0.1),
+                data_port=PortCheck(True, 0.1),
+                bus_port=PortCheck(True, 0.1),
                 bus_port_number=16379,
                 replies=MappingProxyType(sample_replies),
             )

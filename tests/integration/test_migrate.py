@@ -379,9 +379,9 @@ def test_the_plan_names_how_slots_move_and_atomic_needs_the_command(
     link = Link(lab.nodes[0].endpoint, lab.options, timeout=5.0)
     try:
         for dialect in ("valkey", "redis"):
-            assert not proto.probe_says_present(link.one(*proto.probe_command(dialect)))  # type: ignore[arg-type]
+            assert not proto.lists_command(link.one(*proto.command_info_query(dialect)))  # type: ignore[arg-type]
         if redis_binary.version_tuple >= (7, 0):  # 6.2's COMMAND INFO knows no subcommand names
-            assert proto.probe_says_present(link.one("COMMAND", "INFO", "cluster|setslot"))
+            assert proto.lists_command(link.one("COMMAND", "INFO", "cluster|setslot"))
     finally:
         link.close()
     target = str(lab.nodes[2].node_id)

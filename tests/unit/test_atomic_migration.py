@@ -99,11 +99,11 @@ def test_redis_task_states() -> None:
 
 
 def test_probe_reply_reading() -> None:
-    assert proto.probe_says_present(PRESENT)
-    assert not proto.probe_says_present(ABSENT)
-    assert not proto.probe_says_present(b"ERR unknown command")
-    assert proto.probe_command("valkey") == ("COMMAND", "INFO", "cluster|migrateslots")
-    assert proto.probe_command("redis") == ("COMMAND", "INFO", "cluster|migration")
+    assert proto.lists_command(PRESENT)
+    assert not proto.lists_command(ABSENT)
+    assert not proto.lists_command(b"ERR unknown command")
+    assert proto.command_info_query("valkey") == ("COMMAND", "INFO", "cluster|migrateslots")
+    assert proto.command_info_query("redis") == ("COMMAND", "INFO", "cluster|migration")
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ def run_create(
     addresses = [str(seed.endpoint) for seed in seeds]
     members = [Member(a, domain_for([a], domains) or a) for a in addresses]
     plan = plan_create(members, replicas)  # usage errors before touching any node
-    nodes = create.probe_all(addresses, t.options)
+    nodes = create.read_all(addresses, t.options)
     exposed = [i for i, s in enumerate(plan.shards, 1) if s.replicas and len({m.domain for m in s.members}) == 1]
     if apply and exposed and not allow_one_domain:
         raise UsageError(

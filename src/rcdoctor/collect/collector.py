@@ -25,7 +25,7 @@ from rcdoctor.model.parse_cache import ParseCache
 from rcdoctor.model.snapshot import NodeError, NodeSample, Snapshot
 from rcdoctor.transport.multiplex import Multiplexer
 from rcdoctor.transport.options import ConnectOptions
-from rcdoctor.transport.ports import resolve, tcp_probe
+from rcdoctor.transport.ports import resolve, tcp_check
 
 Progress = Callable[[int, int], None]  # (done, known)
 
@@ -77,7 +77,7 @@ def collect(
     crawl = _Crawl(options, deadline, count_open_slot_keys, progress, complete)
     crawl.run(parsed, expansion.unresolved, max_workers, options.timeout + grace)
     samples, pending = crawl.samples, crawl.pending
-    _probe_bus_ports_peers_use(samples, deadline)
+    _check_bus_ports_peers_use(samples, deadline)
     nodes = tuple(_with_announcers(samples[address], pending[address].announced_by) for address in sorted(pending))
     dns: dict[str, Any] = dict(expansion.answers)  # the seeds' names, resolved once above
     dns.update(_resolve_names(crawl.hostnames - {n.endpoint.host for n in nodes} - set(dns), deadline))
@@ -177,7 +177,7 @@ class _Crawl:
             self.progress(len(self.samples), len(self.pending))
 
 
-def _probe_bus_ports_peers_use(samples: dict[str, NodeSample], deadline: float) -> None:
+def _check_bus_ports_peers_use(samples: dict[str, NodeSample], deadline: float) -> None:
     """Probe a node's bus where its peers dial it when that differs from the port it gave itself.
 
     A node's own line can keep its real bus port while it announces another one to its peers (Redis 6.2
@@ -197,7 +197,7 @@ def _probe_bus_ports_peers_use(samples: dict[str, NodeSample], deadline: float) 
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return
-        probe = tcp_probe(Endpoint(own.endpoint.host, port), min(remaining, 1.0))
+        probe = tcp_check(Endpoint(own.endpoint.host, port), min(remaining, 1.0))
         if not probe.ok:  # its own port answers, the one its peers dial does not: that is what matters
             samples[address] = replace(own, bus_port=probe, bus_port_number=port)
 

@@ -44,7 +44,7 @@ from rcdoctor.model.snapshot import (
     SAMPLED_SLOTS,
     NodeError,
     NodeSample,
-    PortProbe,
+    PortCheck,
 )
 from rcdoctor.transport.failures import aborting_reply, auth_refused, classify, classify_with, reply_text
 from rcdoctor.transport.multiplex import Answers, Ask, Broken, Dial, Knock, Lookup, Request
@@ -158,10 +158,10 @@ def sample_node(
         return min(options.timeout, deadline - time.monotonic())
 
     learnt = _Learnt()
-    data_probe = PortProbe(False, None, "not probed", "error")
+    data_probe = PortCheck(False, None, "not probed", "error")
     try:
         server_name = options.server_names.get(host) if options.tls else None
-        data_probe = PortProbe(True, (yield Dial(Endpoint(host, endpoint.port), budget(), server_name)))
+        data_probe = PortCheck(True, (yield Dial(Endpoint(host, endpoint.port), budget(), server_name)))
         commands = COMMANDS + FOR_THE_RECORD if complete else COMMANDS
         yield from _ask(options, count_open_slot_keys, learnt, budget, commands)
     except Broken as broken:

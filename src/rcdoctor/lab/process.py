@@ -18,7 +18,7 @@ from rcdoctor.lab.state import LabNode, LabState
 from rcdoctor.lab.tls import TlsFiles
 from rcdoctor.transport.errors import AuthFailed, ConnectionLost, Loading, ReplyTimeout, ServerError
 from rcdoctor.transport.options import ConnectOptions
-from rcdoctor.transport.ports import tcp_probe
+from rcdoctor.transport.ports import tcp_check
 from rcdoctor.transport.redis_py import node_client
 
 START_TIMEOUT_S = 20.0
@@ -79,7 +79,7 @@ def start(state: LabState, node: LabNode, version: tuple[int, ...], options: Con
     if is_running(node):
         raise LabError(f"{node.name} is already running (pid {node.pid})")
     Path(node.dir).mkdir(parents=True, exist_ok=True)
-    if tcp_probe(node.endpoint, 0.5).ok:
+    if tcp_check(node.endpoint, 0.5).ok:
         raise LabError(f"{node.address} is already in use by another process; choose another --base-ip")
     password = options.password.reveal() if options.password else None
     config = write_config(state, node, version, password)

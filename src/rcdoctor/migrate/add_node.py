@@ -32,7 +32,7 @@ def plan(seeds: Sequence[Seed], options: ConnectOptions, new: str, replica_of: s
     _, top = session.read(seeds, options)
     session.require_safe(top, allow_open=True)
     endpoint = parse_hostport(new)
-    node_id = membership.probe_empty(endpoint, options).node_id
+    node_id = membership.read_empty(endpoint, options).node_id
     if node_id in top.nodes:
         raise UsageError(f"{new} ({node_id[:8]}) is already a member of this cluster")
     primary = node_named(top, replica_of, "--replica-of", lambda n: n.primary) if replica_of else None

@@ -36,7 +36,7 @@ Side = Literal["source", "target"]
 Command = tuple[str, ...]
 
 # COMMAND INFO names the subcommand as container|sub (Redis 7+, Valkey): an unknown one answers nil.
-_PROBE: dict[Dialect, Command] = {
+_COMMAND_INFO: dict[Dialect, Command] = {
     "valkey": ("COMMAND", "INFO", "cluster|migrateslots"),
     "redis": ("COMMAND", "INFO", "cluster|migration"),
 }
@@ -49,11 +49,11 @@ def dialect_of(identity: ServerIdentity | None) -> Dialect | None:
     return "valkey" if identity.name == "valkey" else "redis"
 
 
-def probe_command(dialect: Dialect) -> Command:
-    return _PROBE[dialect]
+def command_info_query(dialect: Dialect) -> Command:
+    return _COMMAND_INFO[dialect]
 
 
-def probe_says_present(reply: Any) -> bool:
+def lists_command(reply: Any) -> bool:
     """COMMAND INFO's reply: one entry per name asked, nil (None) for a command the server does not have."""
     return isinstance(reply, list | tuple) and len(reply) == 1 and isinstance(reply[0], list | tuple) and bool(reply[0])
 

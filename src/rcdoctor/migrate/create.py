@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rcdoctor.errors import ConnectError, DoctorError, UsageError
-from rcdoctor.migrate.membership import EmptyNode, MembershipStep, probe_empty, run_steps, wait_until_all
+from rcdoctor.migrate.membership import EmptyNode, MembershipStep, read_empty, run_steps, wait_until_all
 from rcdoctor.model.address import Endpoint, parse_hostport
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
 from rcdoctor.plan.placement import CreatePlan, Member
@@ -25,11 +25,11 @@ FORMAT = "rcdoctor.create"
 VERSION = 1
 
 
-def probe_all(addresses: list[str], options: ConnectOptions) -> dict[str, EmptyNode]:
+def read_all(addresses: list[str], options: ConnectOptions) -> dict[str, EmptyNode]:
     """Every node probed at once; one error naming every node that cannot be used (unreachable ones first)."""
     endpoints = [parse_hostport(a) for a in addresses]
     with ThreadPoolExecutor(max_workers=min(32, len(endpoints))) as pool:
-        results = list(pool.map(lambda e: _probe_or_error(e, options), endpoints))
+        results = list(pool.map(lambda e: _read_or_error(e, options), endpoints))
     errors = [(a, r) for a, r in zip(addresses, results, strict=True) if isinstance(r, DoctorError)]
     if errors:
         # Connection problems first (exit 2); the rest only named, so the error stays one readable line.
@@ -46,9 +46,9 @@ def probe_all(addresses: list[str], options: ConnectOptions) -> dict[str, EmptyN
     return nodes
 
 
-def _probe_or_error(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode | DoctorError:
+def _read_or_error(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode | DoctorError:
     try:
-        return probe_empty(endpoint, options)
+        return read_empty(endpoint, options)
     except DoctorError as exc:
         return exc
 

@@ -45,7 +45,7 @@ class EmptyNode:
     bus_port: int
 
 
-def probe_empty(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode:
+def read_empty(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode:
     """A node fit to join or form a cluster: cluster-enabled, no keys, no slots, knowing no other node."""
     try:
         with node_client(endpoint, options) as c:

@@ -57,7 +57,7 @@ def choose(top: Topology, options: ConnectOptions, requested: str, probe: Probe 
     lacking = []
     for node in top.primaries:
         try:
-            present = proto.probe_says_present(ask(node, proto.probe_command(dialect)))
+            present = proto.lists_command(ask(node, proto.command_info_query(dialect)))
         except (TransportError, OSError):
             present = False
         if not present:

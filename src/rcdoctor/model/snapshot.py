@@ -76,7 +76,7 @@ ERROR_KINDS = (
 
 
 @dataclass(frozen=True)
-class PortProbe:
+class PortCheck:
     """A TCP connect made by the collector itself: can rcdoctor, from where it runs, reach it?"""
 
     ok: bool
@@ -102,8 +102,8 @@ class NodeSample:
     origin: str  # "seed" or "view" (found in some node's CLUSTER NODES)
     announced_by: tuple[str, ...] = ()  # addresses of the nodes whose view listed this endpoint
     error: NodeError | None = None
-    data_port: PortProbe | None = None
-    bus_port: PortProbe | None = None
+    data_port: PortCheck | None = None
+    bus_port: PortCheck | None = None
     bus_port_number: int | None = None
     resolved: tuple[str, ...] | None = None  # DNS answers when the host is a name
     ping_ms: float | None = None
@@ -430,7 +430,7 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
-def _probe_to_dict(probe: PortProbe | None) -> dict[str, Any] | None:
+def _port_to_dict(probe: PortCheck | None) -> dict[str, Any] | None:
     if probe is None:
         return None
     return {"ok": probe.ok, "latency_ms": probe.latency_ms, "error": probe.error, "kind": probe.kind}
@@ -467,8 +467,8 @@ def _node_to_dict(node: NodeSample) -> dict[str, Any]:
         "origin": node.origin,
         "announced_by": list(node.announced_by),
         "error": None if node.error is None else {"kind": node.error.kind, "message": node.error.message},
-        "data_port": _probe_to_dict(node.data_port),
-        "bus_port": _probe_to_dict(node.bus_port),
+        "data_port": _port_to_dict(node.data_port),
+        "bus_port": _port_to_dict(node.bus_port),
         "bus_port_number": node.bus_port_number,
         "resolved": None if node.resolved is None else list(node.resolved),
         "ping_ms": node.ping_ms,
@@ -517,10 +517,10 @@ class _Reader:
         return None if value is None else _Reader(value, self._where(key))
 
 
-def _probe_from(reader: _Reader | None) -> PortProbe | None:
+def _port_from(reader: _Reader | None) -> PortCheck | None:
     if reader is None:
         return None
-    return PortProbe(
+    return PortCheck(
         ok=reader.get("ok", bool),
         latency_ms=reader.get("latency_ms", (int, float), optional=True),
         error=reader.get("error", str, optional=True),
@@ -563,8 +563,8 @@ def _snapshot_from_dict(data: object) -> Snapshot:
                 origin=r.get("origin", str),
                 announced_by=r.strings("announced_by"),
                 error=error,
-                data_port=_probe_from(r.reader("data_port")),
-                bus_port=_probe_from(r.reader("bus_port")),
+                data_port=_port_from(r.reader("data_port")),
+                bus_port=_port_from(r.reader("bus_port")),
                 bus_port_number=r.get("bus_port_number", int, optional=True),
                 resolved=None if resolved is None else tuple(str(x) for x in resolved),
                 ping_ms=r.get("ping_ms", (int, float), optional=True),

@@ -28,7 +28,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from rcdoctor.model.address import Endpoint
-from rcdoctor.model.snapshot import PortProbe
+from rcdoctor.model.snapshot import PortCheck
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.ports import knock_failure, resolve
 from rcdoctor.transport.resp import Command, ProtocolViolation, pack, reader
@@ -66,7 +66,7 @@ class Ask:
 
 @dataclass(frozen=True)
 class Knock:
-    """A TCP connect, closed at once (is this port reachable from here?). Result: a PortProbe; never fails."""
+    """A TCP connect, closed at once (is this port reachable from here?). Result: a PortCheck; never fails."""
 
     endpoint: Endpoint
     timeout: float
@@ -89,7 +89,7 @@ class Broken(Exception):
     """A Dial or an Ask that failed: `cause` says how; `probe` is the TCP connect's own verdict (ok when
     the port accepted and what failed came later); `partial` the replies that had arrived."""
 
-    def __init__(self, cause: BaseException, probe: PortProbe, connecting: bool, partial: list[Any]) -> None:
+    def __init__(self, cause: BaseException, probe: PortCheck, connecting: bool, partial: list[Any]) -> None:
         super().__init__(str(cause))
         self.cause = cause
         self.probe = probe
@@ -97,7 +97,7 @@ class Broken(Exception):
         self.partial = partial
 
 
-DEADLINE_PROBE = PortProbe(False, None, "not probed: the collection deadline ran out", "deadline")
+DEADLINE_PROBE = PortCheck(False, None, "not probed: the collection deadline ran out", "deadline")
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 
@@ -342,9 +342,9 @@ class Multiplexer:
         code = task.knock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if code:
             raise _os_error(code)
-        self._knock_done(task, PortProbe(True, round((time.perf_counter() - task.started) * 1000, 3)))
+        self._knock_done(task, PortCheck(True, round((time.perf_counter() - task.started) * 1000, 3)))
 
-    def _knock_done(self, task: _Task, probe: PortProbe) -> None:
+    def _knock_done(self, task: _Task, probe: PortCheck) -> None:
         if task.knock is not None:
             self._drop(task, task.knock)
             task.knock = None
@@ -437,7 +437,7 @@ class Multiplexer:
 
     def _fail(self, task: _Task, exc: BaseException) -> None:
         connecting = task.phase in ("connect", "handshake")
-        probe = PortProbe(True, task.connected_ms) if task.connected_ms is not None else None
+        probe = PortCheck(True, task.connected_ms) if task.connected_ms is not None else None
         if probe is None:
             probe = knock_failure(exc, self._timeout(task))
         partial = task.replies if task.phase in ("send", "recv") else []

@@ -7,31 +7,31 @@ import time
 
 from rcdoctor.errors import UsageError
 from rcdoctor.model.address import Endpoint, is_ip
-from rcdoctor.model.snapshot import PortProbe
+from rcdoctor.model.snapshot import PortCheck
 from rcdoctor.transport.failures import classify
 
 
-def tcp_probe(endpoint: Endpoint, timeout: float) -> PortProbe:
+def tcp_check(endpoint: Endpoint, timeout: float) -> PortCheck:
     """Open and close a TCP connection; report latency, or why it failed and what kind of failure it was."""
     if timeout <= 0:
-        return PortProbe(False, None, "not probed: the collection deadline ran out", "deadline")
+        return PortCheck(False, None, "not probed: the collection deadline ran out", "deadline")
     started = time.perf_counter()
     try:
         with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout):
             pass
     except OSError as exc:
         return knock_failure(exc, timeout)
-    return PortProbe(True, round((time.perf_counter() - started) * 1000, 3))
+    return PortCheck(True, round((time.perf_counter() - started) * 1000, 3))
 
 
-def knock_failure(exc: BaseException, timeout: float) -> PortProbe:
-    """A TCP connect's failure as a PortProbe, the same for a blocking probe and the multiplexer's."""
+def knock_failure(exc: BaseException, timeout: float) -> PortCheck:
+    """A TCP connect's failure as a PortCheck, the same for a blocking probe and the multiplexer's."""
     error = classify(exc)
     if error.kind == "timeout":  # no TCP answer at all: unlike a paused server, whose kernel accepts
-        return PortProbe(
+        return PortCheck(
             False, None, f"TCP connect timed out after {timeout:.1f}s (host down or packets dropped)", "timeout"
         )
-    return PortProbe(False, None, error.message, error.kind)
+    return PortCheck(False, None, error.message, error.kind)
 
 
 def resolve(host: str) -> tuple[tuple[str, ...] | None, str | None]:

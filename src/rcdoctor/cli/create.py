@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rcdoctor.cli import output
-from rcdoctor.cli.common import Target, expanded, read_domains
+from rcdoctor.cli.common import Target, expanded, journaled, read_domains
 from rcdoctor.errors import EXIT_OK, UsageError
 from rcdoctor.migrate import create
 from rcdoctor.migrate.membership import EmptyNode
@@ -35,7 +35,8 @@ def run_create(
         _show(plan, nodes)
         log = output.console().print
     if apply:
-        create.apply(plan, nodes, t.options, log)
+        with journaled("create", log) as journal:
+            create.apply(plan, nodes, t.options, log, journal)
     elif fmt == "text":
         output.console().print("[bold]dry run[/]: nothing changed. Add --apply to create the cluster.")
     if fmt == "json":

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from rcdoctor.cli import output
-from rcdoctor.cli.common import EngineArgs, Target
+from rcdoctor.cli.common import EngineArgs, Target, journaled
 from rcdoctor.cli.migrate import run_move
 from rcdoctor.errors import EXIT_OK
 from rcdoctor.migrate import add_node, membership, remove_node
+from rcdoctor.plan.steps import Step
 
 
-def _show(steps: list[membership.MembershipStep], apply: bool) -> None:
+def _show(steps: list[Step], apply: bool) -> None:
     console = output.console()
     console.print("[bold]steps[/]:" if steps else "no steps")
     for number, step in enumerate(steps, 1):
-        console.print(f"  {number}. {step.describe()}")
+        console.print(f"  {number}. {membership.line(step)}")
     if not apply:
         console.print("[bold]dry run[/]: nothing changed. Add --apply to do it.")
 
@@ -24,7 +25,8 @@ def run_add(t: Target, new: str, replica_of: str | None, apply: bool) -> int:
     if not apply:
         return EXIT_OK
     console = output.console()
-    add_node.apply(added, t.options, console.print)
+    with journaled("add-node", console.print) as journal:
+        add_node.apply(added, t.options, console.print, journal)
     if added.primary is None:
         console.print("it owns no slots yet: `rcdoctor rebalance … --use-empty-primaries` gives it its share")
     return EXIT_OK
@@ -41,6 +43,8 @@ def run_remove(t: Target, which: str, args: EngineArgs) -> int:
     steps = removal.steps
     _show(steps, args.apply)
     if args.apply:
-        remove_node.apply(removal, t.options, output.console().print)
+        log = output.console().print
+        with journaled("remove-node", log, args.journal_path) as journal:
+            remove_node.apply(removal, t.options, log, journal)
         output.console().print(f"removed {removal.node.short}: every answering member forgot it")
     return EXIT_OK

@@ -1,4 +1,5 @@
-"""An append-only journal of slot moves (JSON lines), written before and after each step.
+"""The one append-only journal (JSON lines) of every change rcdoctor makes: slot moves, heal steps,
+membership changes (create, add-node, remove-node), written before and after each step.
 
 A killed run leaves its last lines in the file: which slots were open (`open` without `closed`), between
 which nodes. `rebalance --resume` reads it together with the live cluster to close them, and `diagnose`

@@ -7,9 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rcdoctor.errors import UsageError
+from rcdoctor.execute.journal import Journal
 from rcdoctor.migrate import membership, session
 from rcdoctor.model.address import Endpoint, Seed, parse_hostport
 from rcdoctor.plan.moves import node_named
+from rcdoctor.plan.steps import Step
 from rcdoctor.plan.topology import Node, Topology
 from rcdoctor.transport.options import ConnectOptions
 
@@ -22,7 +24,7 @@ class AddPlan:
     endpoint: Endpoint
     node_id: str
     primary: Node | None  # --replica-of, else the node joins as an empty primary
-    steps: tuple[membership.MembershipStep, ...]
+    steps: tuple[Step, ...]
     top: Topology  # the cluster as read for the plan
 
 
@@ -40,11 +42,11 @@ def plan(seeds: Sequence[Seed], options: ConnectOptions, new: str, replica_of: s
     return AddPlan(new, endpoint, node_id, primary, tuple(membership.add_steps(endpoint, seed, primary)), top)
 
 
-def apply(added: AddPlan, options: ConnectOptions, log: Callable[[str], None]) -> None:
+def apply(added: AddPlan, options: ConnectOptions, log: Callable[[str], None], journal: Journal) -> None:
     """MEET, then wait until every member lists the node and it knows the slot map; for a replica, wait
     until it lists its primary, then REPLICATE."""
     endpoint, node_id = added.endpoint, added.node_id
-    membership.run_steps(list(added.steps[:1]), options, log)
+    membership.run_steps(list(added.steps[:1]), options, log, journal, "add-node")
     membership.wait_known(added.top, node_id, options)
     # Until the new node has learned the slot map by gossip its view differs from the others', and the next
     # command (another add-node, a rebalance) would refuse the cluster for it: return only once it agrees.
@@ -63,4 +65,4 @@ def apply(added: AddPlan, options: ConnectOptions, log: Callable[[str], None]) -
             GOSSIP_WAIT_S,
             f"to list {primary.short}",
         )
-    membership.run_steps(list(added.steps[1:]), options, log)
+    membership.run_steps(list(added.steps[1:]), options, log, journal, "add-node")

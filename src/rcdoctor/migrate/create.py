@@ -13,10 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rcdoctor.errors import ConnectError, DoctorError, UsageError
-from rcdoctor.migrate.membership import EmptyNode, MembershipStep, read_empty, run_steps, wait_until_all
+from rcdoctor.execute.journal import Journal
+from rcdoctor.migrate.membership import EmptyNode, read_empty, run_steps, step, wait_until_all
 from rcdoctor.model.address import Endpoint, parse_hostport
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
 from rcdoctor.plan.placement import CreatePlan, Member
+from rcdoctor.plan.steps import Step
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.ports import meet_ip
 from rcdoctor.transport.redis_py import NodeClient
@@ -53,11 +55,9 @@ def _read_or_error(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode | D
         return exc
 
 
-def create_steps(
-    plan: CreatePlan, nodes: dict[str, EmptyNode]
-) -> tuple[list[MembershipStep], list[MembershipStep], list[MembershipStep]]:
+def create_steps(plan: CreatePlan, nodes: dict[str, EmptyNode]) -> tuple[list[Step], list[Step], list[Step]]:
     """(slots and epochs, MEETs, REPLICATEs): the three phases, with waits between them."""
-    setup: list[MembershipStep] = []
+    setup: list[Step] = []
     for shard in plan.shards:
         node = nodes[shard.primary.address]
         first, last = shard.slots.start, shard.slots.end
@@ -65,20 +65,18 @@ def create_steps(
             command: tuple[str, ...] = ("CLUSTER", "ADDSLOTSRANGE", str(first), str(last))
         else:
             command = ("CLUSTER", "ADDSLOTS", *(str(s) for s in range(first, last + 1)))
-        setup.append(MembershipStep(shard.primary.address, command, f"own slots {shard.slots}"))
+        setup.append(step(shard.primary.address, command, f"own slots {shard.slots}"))
     ordered = [m.address for s in plan.shards for m in s.members]
     for epoch, address in enumerate(ordered, 1):
-        setup.append(MembershipStep(address, ("CLUSTER", "SET-CONFIG-EPOCH", str(epoch)), "a distinct config epoch"))
+        setup.append(step(address, ("CLUSTER", "SET-CONFIG-EPOCH", str(epoch)), "a distinct config epoch"))
     anchor = nodes[ordered[0]]
     ip = meet_ip(anchor.endpoint.host)
     meet = ["CLUSTER", "MEET", ip, str(anchor.endpoint.port)]
     if anchor.bus_port != anchor.endpoint.port + 10000:
         meet.append(str(anchor.bus_port))  # Redis 7+: a bus port off the default offset must be named
-    meets = [MembershipStep(a, tuple(meet), f"meet {ordered[0]}") for a in ordered[1:]]
+    meets = [step(a, tuple(meet), f"meet {ordered[0]}") for a in ordered[1:]]
     replicate = [
-        MembershipStep(
-            r.address, ("CLUSTER", "REPLICATE", nodes[s.primary.address].node_id), f"replicate {s.primary.address}"
-        )
+        step(r.address, ("CLUSTER", "REPLICATE", nodes[s.primary.address].node_id), f"replicate {s.primary.address}")
         for s in plan.shards
         for r in s.replicas
     ]
@@ -90,16 +88,17 @@ def apply(
     nodes: dict[str, EmptyNode],
     options: ConnectOptions,
     log: Callable[[str], None],
+    journal: Journal,
     timeout: float = 60.0,
 ) -> None:
     setup, meets, replicate = create_steps(plan, nodes)
     endpoints = [n.endpoint for n in nodes.values()]
-    run_steps(setup, options, log)
+    run_steps(setup, options, log, journal, "create: slots and epochs")
     log(f"slots assigned to {len(plan.shards)} primaries, {len(nodes)} distinct config epochs set")
-    run_steps(meets, options, log)
+    run_steps(meets, options, log, journal, "create: meet")
     wait_until_all(endpoints, lambda c: _lists_all(c, len(nodes)), options, timeout, "to know every other node")
     log(f"every node knows all {len(nodes)} nodes")
-    run_steps(replicate, options, log)
+    run_steps(replicate, options, log, journal, "create: replicas")
     log(f"{len(replicate)} replicas attached")
     expected = {nodes[m.address].node_id: nodes[s.primary.address].node_id for s in plan.shards for m in s.replicas}
     wait_until_all(

@@ -14,27 +14,30 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from rcdoctor.errors import DoctorError, UsageError
+from rcdoctor.execute.journal import Journal, default_dir
+from rcdoctor.execute.steps import attempt
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
-from rcdoctor.model.command import brief
 from rcdoctor.model.info import as_int, parse_kv
 from rcdoctor.model.server import ServerIdentity, server_identity
+from rcdoctor.plan.steps import Step
 from rcdoctor.plan.topology import Node, Topology
 from rcdoctor.transport.errors import TransportError, classify, error_for
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.redis_py import NodeClient, node_client
 
 
-@dataclass(frozen=True)
-class MembershipStep:
-    node: str  # address the command goes to
-    command: tuple[str, ...]
-    why: str
+def step(node: str, command: tuple[str, ...], why: str) -> Step:
+    """A membership change is a plan step like any other (run by execute.steps, journaled): it answers no
+    finding and cannot lose data."""
+    return Step(node, command, why, answers=())
 
-    def describe(self) -> str:
-        return f"{self.node}: {brief(self.command)}  — {self.why}"
+
+def line(step: Step) -> str:
+    return f"{step.describe()}  — {step.why}"
 
 
 @dataclass(frozen=True)
@@ -71,20 +74,16 @@ def read_empty(endpoint: Endpoint, options: ConnectOptions) -> EmptyNode:
     return EmptyNode(endpoint, node_id, identity, bus_port)
 
 
-def add_steps(new: Endpoint, seed: Node, replica_of: Node | None) -> list[MembershipStep]:
-    steps = [
-        MembershipStep(str(new), ("CLUSTER", "MEET", seed.endpoint.host, str(seed.endpoint.port)), "join the cluster")
-    ]
+def add_steps(new: Endpoint, seed: Node, replica_of: Node | None) -> list[Step]:
+    steps = [step(str(new), ("CLUSTER", "MEET", seed.endpoint.host, str(seed.endpoint.port)), "join the cluster")]
     if replica_of is not None:
-        steps.append(
-            MembershipStep(str(new), ("CLUSTER", "REPLICATE", replica_of.node_id), f"replicate {replica_of.short}")
-        )
+        steps.append(step(str(new), ("CLUSTER", "REPLICATE", replica_of.node_id), f"replicate {replica_of.short}"))
     return steps
 
 
-def remove_steps(top: Topology, node: Node, reachable: bool) -> list[MembershipStep]:
+def remove_steps(top: Topology, node: Node, reachable: bool) -> list[Step]:
     """Re-point replicas, FORGET everywhere, reset the node (the drain is planned separately)."""
-    steps: list[MembershipStep] = []
+    steps: list[Step] = []
     others = [p for p in top.primaries if p.node_id != node.node_id]
     replicas = top.replicas_of(node.node_id)  # a drained primary may have just turned replica itself
     load = {p.node_id: len(top.replicas_of(p.node_id)) for p in others if p.slots}
@@ -93,47 +92,44 @@ def remove_steps(top: Topology, node: Node, reachable: bool) -> list[MembershipS
             raise UsageError(f"{replica.short} replicates {node.short} and no other primary with slots can take it")
         new_primary = min(load, key=lambda i: (load[i], i))
         load[new_primary] += 1
-        steps.append(
-            MembershipStep(replica.address, ("CLUSTER", "REPLICATE", new_primary), f"re-point off {node.node_id[:8]}")
-        )
+        steps.append(step(replica.address, ("CLUSTER", "REPLICATE", new_primary), f"re-point off {node.node_id[:8]}"))
     for other in top.nodes.values():
         if other.node_id != node.node_id:
-            steps.append(MembershipStep(other.address, ("CLUSTER", "FORGET", node.node_id), "forget the removed node"))
+            steps.append(step(other.address, ("CLUSTER", "FORGET", node.node_id), "forget the removed node"))
     if reachable:
-        steps.append(MembershipStep(node.address, ("CLUSTER", "RESET", "SOFT"), "stop it gossiping the old cluster"))
+        steps.append(step(node.address, ("CLUSTER", "RESET", "SOFT"), "stop it gossiping the old cluster"))
     return steps
 
 
-def run_steps(steps: list[MembershipStep], options: ConnectOptions, log: Callable[[str], None]) -> None:
-    """Run the steps; FORGETs go out in parallel so all land inside the blacklist window."""
+def run_steps(
+    steps: list[Step], options: ConnectOptions, log: Callable[[str], None], journal: Journal, phase: str
+) -> None:
+    """Run the steps through the one executor, each journaled under `phase`; FORGETs go out in parallel so
+    all land inside the blacklist window (one that fails is reported, the others still count)."""
     forgets = [s for s in steps if s.command[:2] == ("CLUSTER", "FORGET")]
     before = [s for s in steps if s not in forgets and s.command[:2] != ("CLUSTER", "RESET")]
     after = [s for s in steps if s.command[:2] == ("CLUSTER", "RESET")]
-    for step in before:
-        _one(step, options)
-        log(f"ok  {step.describe()}")
+    keep = journal.path.parent if journal.path is not None else default_dir()
+    for one in before:
+        _one(one, options, log, journal, phase, keep)
     with ThreadPoolExecutor(max_workers=32) as pool:
-        for step, error in zip(forgets, pool.map(lambda s: _try(s, options), forgets), strict=True):
-            log(f"{'ok ' if error is None else 'failed'}  {step.describe()}{'' if error is None else ': ' + error}")
-    for step in after:
-        _one(step, options)
-        log(f"ok  {step.describe()}")
+        results = list(pool.map(lambda s: attempt(s, options, keep), forgets))
+    for one, (status, detail) in zip(forgets, results, strict=True):
+        journal.write("step", phase=phase, step=one.describe(), status=status, detail=detail)
+        log(f"{'ok ' if status == 'ok' else status}  {line(one)}{': ' + detail if detail else ''}")
+    for one in after:
+        _one(one, options, log, journal, phase, keep)
 
 
-def _one(step: MembershipStep, options: ConnectOptions) -> None:
-    error = _try(step, options)
-    if error is not None:
-        raise DoctorError(f"{step.describe()}: {error}")
-
-
-def _try(step: MembershipStep, options: ConnectOptions) -> str | None:
-    host, _, port = step.node.rpartition(":")
-    try:
-        with node_client(Endpoint(host, int(port)), options, timeout=options.timeout_for("admin")) as c:
-            c.execute_command(*step.command)
-        return None
-    except (TransportError, OSError) as exc:
-        return classify(exc).message
+def _one(
+    one: Step, options: ConnectOptions, log: Callable[[str], None], journal: Journal, phase: str, keep: Path
+) -> None:
+    journal.write("step-start", phase=phase, step=one.describe())
+    status, detail = attempt(one, options, keep)
+    journal.write("step", phase=phase, step=one.describe(), status=status, detail=detail)
+    if status == "failed":
+        raise DoctorError(f"{line(one)}: {detail}")
+    log(f"{status}  {line(one)}{' (' + detail + ')' if detail else ''}")
 
 
 def wait_known(top: Topology, node_id: str, options: ConnectOptions, timeout: float = 30.0) -> None:

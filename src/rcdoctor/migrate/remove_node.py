@@ -8,9 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rcdoctor.errors import UsageError
+from rcdoctor.execute.journal import Journal
 from rcdoctor.migrate import membership, session
 from rcdoctor.model.address import Seed
 from rcdoctor.plan.moves import MovePlan, drain
+from rcdoctor.plan.steps import Step
 from rcdoctor.plan.topology import Node, Topology
 from rcdoctor.transport.options import ConnectOptions
 
@@ -30,7 +32,7 @@ class Removal:
         return drain(top, self.node.node_id)
 
     @property
-    def steps(self) -> list[membership.MembershipStep]:
+    def steps(self) -> list[Step]:
         return membership.remove_steps(self.top, self.node, self.reachable)
 
 
@@ -59,5 +61,5 @@ def drained(seeds: Sequence[Seed], options: ConnectOptions, removal: Removal) ->
     return Removal(node, removal.reachable, top)
 
 
-def apply(removal: Removal, options: ConnectOptions, log: Callable[[str], None]) -> None:
-    membership.run_steps(removal.steps, options, log)
+def apply(removal: Removal, options: ConnectOptions, log: Callable[[str], None], journal: Journal) -> None:
+    membership.run_steps(removal.steps, options, log, journal, "remove-node")

@@ -32,6 +32,7 @@ def test_by_default_only_the_minority_keys_are_chosen_and_the_conflict_is_left(t
     chosen = prepare(_file(tmp_path))
     assert [d.key for d in chosen.choice.restore] == [b"minority-only"]
     document = chosen.to_dict()
+    assert (document["format"], document["version"]) == ("rcdoctor.split-brain-restore", 1)
     assert document["to_restore"] == 1 and document["conflicts"] == ["both"] and document["applied"] is False
     assert document["skipped"][0]["key"] == "majority-only" and "restored" not in document
     assert chosen.exit_code == EXIT_WARNING  # a conflict waits for a decision

@@ -101,6 +101,8 @@ class Restore:
 
     def to_dict(self) -> dict[str, Any]:
         summary: dict[str, Any] = {
+            "format": "rcdoctor.split-brain-restore",
+            "version": 1,
             "file": self.file,
             "to_restore": len(self.choice.restore),
             "conflicts": [key_text(d.key) for d in self.choice.conflicts],

@@ -6,7 +6,6 @@ import socket
 import time
 
 import pytest
-import redis
 from tests.conftest import LabFactory
 from tests.integration.helpers import (
     cluster_nodes,
@@ -20,6 +19,7 @@ from tests.integration.helpers import (
 from rcdoctor.errors import FaultError
 from rcdoctor.lab import Lab, RedisBinary
 from rcdoctor.lab.faults import FaultOp, apply, heal, resolve_targets
+from rcdoctor.transport.errors import ReplyTimeout
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +94,7 @@ def test_pause_and_resume(redis_binary: RedisBinary, make_lab: LabFactory) -> No
     target = lab.nodes[1]
     apply(lab, FaultOp("pause", "n2"))
     socket.create_connection((target.ip, target.port), timeout=1).close()  # the kernel still accepts
-    with pytest.raises(redis.TimeoutError), lab.client(target, timeout=0.5) as c:
+    with pytest.raises(ReplyTimeout), lab.client(target, timeout=0.5) as c:
         c.ping()
     _healed(lab)
     with lab.client(target) as c:

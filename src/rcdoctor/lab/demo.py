@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from rcdoctor.collect import collect
 from rcdoctor.lab.cluster import Lab
+from rcdoctor.transport.errors import as_client_says
 from rcdoctor.transport.redis_py import app_cluster_client
 
 BATCH = 500
@@ -52,4 +53,5 @@ def client_read(addresses: Sequence[str]) -> str | None:
         finally:
             client.close()
     except Exception as exc:  # whatever the client raises is what the application would see
-        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:150]}"
+        name, _, text = as_client_says(exc).partition(": ")
+        return f"{name}: {' '.join(text.split())[:150]}"

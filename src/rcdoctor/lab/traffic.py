@@ -9,7 +9,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 
-from rcdoctor.transport.errors import TransportError
+from rcdoctor.transport.errors import TransportError, as_client_says
 from rcdoctor.transport.redis_py import ClusterClient, app_cluster_client
 
 
@@ -44,7 +44,7 @@ class ClientLoad:
                         self.errors.append(f"read {probe}: {got!r} != {self.written[probe]!r}")
                     self.operations += 2
                 except TransportError as exc:
-                    self.errors.append(f"{type(exc).__name__}: {exc}")
+                    self.errors.append(as_client_says(exc))
                 except AttributeError as exc:
                     # redis-py <= 8.1 follows an ASK to a primary that had no slots when it read CLUSTER SLOTS
                     # into None (redis/redis-py#4015): a client bug, counted as an error all the same

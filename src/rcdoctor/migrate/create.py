@@ -126,7 +126,7 @@ def _ready(c: NodeClient, replica_of: dict[str, str]) -> bool:
         if entry is None or not entry.is_replica or entry.primary_id != primary:
             return False
     replication = c.info("replication")
-    return replication.get("role") != "slave" or replication.get("master_link_status") == "up"
+    return bool(replication.get("role") != "slave" or replication.get("master_link_status") == "up")
 
 
 def to_dict(plan: CreatePlan, nodes: dict[str, EmptyNode], applied: bool) -> dict[str, Any]:

@@ -1,18 +1,33 @@
-"""What goes wrong when talking to a node, under rcdoctor's names, and its one mapping into error records
-and the exception tree.
+"""What goes wrong when talking to a node: the one translation of the client's exceptions into
+rcdoctor's (`translate`, used by every client of `transport/redis_py.py`), and their mapping into error
+records and the exception tree.
 
-The names are redis-py's own classes (a client raises them; catching them here by another name is the
-whole seam): TransportError is anything the client raises, ServerError an error reply (the command
-reached the server), AskRedirect/MovedRedirect the cluster's redirections, ConnectionLost and ReplyTimeout
-the socket's failures. `classify` (transport/failures.py, re-exported here) turns any of them (and
-OSError, ssl, DNS, and the error replies of our own RESP connections) into a NodeError record that never
-holds a secret; `error_for` into the DoctorError a caller raises when it cannot go on.
+The classes are rcdoctor's own (`transport/exceptions.py`): TransportError is anything that went wrong,
+ServerError an error reply (the command reached the server), AskRedirect/MovedRedirect the cluster's
+redirections, ConnectionLost and ReplyTimeout the socket's failures. `classify` (transport/failures.py,
+re-exported here) turns any of them (and OSError, ssl, DNS, and the error replies of our own RESP
+connections) into a NodeError record that never holds a secret; `error_for` into the DoctorError a caller
+raises when it cannot go on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from redis import exceptions
 
+from rcdoctor.transport.exceptions import (
+    AskRedirect,
+    AuthFailed,
+    ConnectionLost,
+    Loading,
+    MovedRedirect,
+    ReplyTimeout,
+    ServerError,
+    TransportError,
+    as_client_says,
+)
 from rcdoctor.transport.failures import classify, classify_with, error_for, nothing_answered
 
 __all__ = [
@@ -24,17 +39,48 @@ __all__ = [
     "ReplyTimeout",
     "ServerError",
     "TransportError",
+    "as_client_says",
     "classify",
     "classify_with",
     "error_for",
     "nothing_answered",
+    "translate",
+    "translated",
 ]
 
-TransportError = exceptions.RedisError
-ServerError = exceptions.ResponseError
-AskRedirect = exceptions.AskError
-MovedRedirect = exceptions.MovedError
-ConnectionLost = exceptions.ConnectionError
-ReplyTimeout = exceptions.TimeoutError
-Loading = exceptions.BusyLoadingError
-AuthFailed = exceptions.AuthenticationError
+# The client's class -> ours, most specific first (the first match wins).
+_OURS: tuple[tuple[type[BaseException], type[TransportError]], ...] = (
+    (exceptions.AuthenticationError, AuthFailed),
+    (exceptions.BusyLoadingError, Loading),
+    (exceptions.MovedError, MovedRedirect),
+    (exceptions.AskError, AskRedirect),
+    (exceptions.ResponseError, ServerError),
+    (exceptions.TimeoutError, ReplyTimeout),
+    (exceptions.ConnectionError, ConnectionLost),
+    (exceptions.RedisError, TransportError),
+)
+
+
+def translate(exc: BaseException) -> BaseException:
+    """The client's exception as rcdoctor's (same text; a redirection keeps where it points); anything
+    else unchanged."""
+    if not isinstance(exc, exceptions.RedisError):
+        return exc
+    ours = next(cls for theirs, cls in _OURS if isinstance(exc, theirs))
+    args = exc.args
+    if isinstance(exc, exceptions.AskError):
+        args = (f"{exc.slot_id} {exc.host}:{exc.port}",)
+    mapped = ours(*args)
+    mapped.foreign = frozenset(c.__name__ for c in type(exc).__mro__ if c.__module__.startswith("redis."))
+    mapped.client_class = type(exc).__name__
+    mapped.__cause__ = exc
+    return mapped
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Inside: the client's exceptions come out as rcdoctor's."""
+    try:
+        yield
+    except exceptions.RedisError as exc:
+        raise translate(exc) from exc

@@ -1,16 +1,19 @@
 """Every redis-py client rcdoctor opens, built from ConnectOptions: one node (`node_client`), a raw
 connection for pipelines of our own (`open_connection`), a cluster client (`cluster_client`).
 
-The rest of rcdoctor names these types through this module (NodeClient, RawConnection, ClusterClient),
-never redis-py itself.
+The rest of rcdoctor holds these through this module's types (NodeClient, ClusterClient, RawConnection),
+never redis-py itself, and every exception a client raises comes out as rcdoctor's own
+(`transport/errors.translate`): `call` sends any command, `pipeline` queues several, `close` ends it;
+redis-py's command helpers (`info`, `config_get`…) are passed through, translated the same way.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import socket
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 import redis
 from redis.backoff import NoBackoff
@@ -20,11 +23,74 @@ from redis.retry import Retry
 
 from rcdoctor.errors import UsageError
 from rcdoctor.model.address import Endpoint
+from rcdoctor.transport.errors import translate, translated
 from rcdoctor.transport.options import ConnectOptions
 
-NodeClient = redis.Redis  # one node: commands, pipelines, decoded replies
-RawConnection = Connection  # one socket: send_packed_command / read_response, replies as bytes
-ClusterClient = RedisCluster  # slot-routing client, as an application uses
+
+class _Translating:
+    """A redis-py object whose every call raises rcdoctor's exceptions, never redis-py's."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._inner, name)
+        if not callable(found):
+            return found
+
+        @functools.wraps(found)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with translated():
+                return found(*args, **kwargs)
+
+        return call
+
+
+class Pipeline(_Translating):
+    """Commands queued, sent at once by `execute`; an error reply in the results is rcdoctor's too."""
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        with translated():
+            replies = self._inner.execute(raise_on_error=raise_on_error)
+        return [translate(r) if isinstance(r, BaseException) else r for r in replies]
+
+
+class _Client(_Translating):
+    def call(self, *command: Any) -> Any:
+        """One command, its reply."""
+        with translated():
+            return self._inner.execute_command(*command)
+
+    def execute_command(self, *command: Any, **options: Any) -> Any:
+        with translated():
+            return self._inner.execute_command(*command, **options)
+
+    def pipeline(self, **options: Any) -> Pipeline:
+        return Pipeline(self._inner.pipeline(**options))
+
+    def close(self) -> None:
+        with translated():
+            self._inner.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RawConnection(_Translating):
+    """One socket: commands packed and sent by us (`send_packed_command`), replies read one by one
+    (`read_response`, bytes when asked); an error reply is raised as a ServerError."""
+
+
+class NodeClient(_Client):
+    """One node: commands and pipelines, replies decoded."""
+
+
+class ClusterClient(_Client):
+    """Slot-routing, as an application's client is."""
+
 
 # No CLIENT SETINFO: it costs two round trips per connection and redis-py reads its own package metadata
 # for it each time (a third of a 60-node collection's CPU). The keyword changed in redis-py 7.
@@ -66,25 +132,28 @@ def connection_kwargs(options: ConnectOptions, endpoint: Endpoint, timeout: floa
 def open_connection(
     endpoint: Endpoint, options: ConnectOptions, timeout: float | None = None, named: bool = True
 ) -> RawConnection:
-    """A connected, authenticated low-level connection (raises redis-py errors). `named=False`: no
-    CLIENT SETNAME round trip while connecting (the collector sends it with its first commands)."""
+    """A connected, authenticated low-level connection. `named=False`: no CLIENT SETNAME round trip while
+    connecting (the collector sends it with its first commands)."""
     kwargs = connection_kwargs(options, endpoint, timeout)
     name = options.server_names.get(endpoint.host) if options.tls else None
-    conn: RawConnection
+    conn: Connection
     if name is not None:
         conn = _NamedSSLConnection(server_name=name, **kwargs)
     else:
-        conn = (SSLConnection if options.tls else RawConnection)(**kwargs)
-    conn.connect()
+        conn = (SSLConnection if options.tls else Connection)(**kwargs)
+    with translated():
+        conn.connect()
     if not named:
-        return conn
+        return RawConnection(conn)
     try:
         # Cosmetic (CLIENT LIST shows who we are): never a reason to fail a connection.
         conn.send_command("CLIENT", "SETNAME", "rcdoctor")
         conn.read_response()
     except redis.ResponseError:
         pass
-    return conn
+    except redis.RedisError as exc:
+        raise translate(exc) from exc
+    return RawConnection(conn)
 
 
 class _NamedSSLConnection(SSLConnection):
@@ -108,7 +177,7 @@ def node_client(endpoint: Endpoint, options: ConnectOptions, timeout: float | No
     kwargs = connection_kwargs(options, endpoint, timeout)
     if options.tls:
         kwargs["ssl"] = True
-    return NodeClient(**kwargs)
+    return NodeClient(redis.Redis(**kwargs))
 
 
 def cluster_client(endpoints: Sequence[Endpoint], options: ConnectOptions, decode: bool = False) -> ClusterClient:
@@ -120,7 +189,8 @@ def cluster_client(endpoints: Sequence[Endpoint], options: ConnectOptions, decod
     for name in ("host", "port", "decode_responses", "encoding_errors", "client_name", "retry"):
         kwargs.pop(name, None)
     nodes = [ClusterNode(e.host, e.port) for e in endpoints]
-    return ClusterClient(startup_nodes=nodes, decode_responses=decode, **kwargs)
+    with translated():
+        return ClusterClient(RedisCluster(startup_nodes=nodes, decode_responses=decode, **kwargs))
 
 
 def app_cluster_client(
@@ -140,4 +210,7 @@ def app_cluster_client(
         settings["socket_timeout"] = timeout
     if connect_timeout is not None:
         settings["socket_connect_timeout"] = connect_timeout
-    return ClusterClient(startup_nodes=[ClusterNode(host, int(port)) for host, port in startup], **settings)
+    with translated():
+        return ClusterClient(
+            RedisCluster(startup_nodes=[ClusterNode(host, int(port)) for host, port in startup], **settings)
+        )

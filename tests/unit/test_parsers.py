@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import DATA
@@ -173,3 +174,18 @@ def test_to_ranges_covers_exactly_the_slots(slots: list[int]) -> None:
     ranges = to_ranges(slots)
     assert [s for r in ranges for s in r] == sorted(set(slots))
     assert all(a.end + 1 < b.start for a, b in itertools.pairwise(ranges))
+
+
+@pytest.mark.parametrize("name", ["healthy-redis7.json", "healthy-valkey8.json", "new-address-redis6.json"])
+def test_one_entry_parsed_alone_is_the_entry_the_whole_view_has(name: str) -> None:
+    # The collector's shortcuts (its own line; a replica's primary's line) read as the full parse does
+    from rcdoctor.model.cluster_nodes import parse_entry, parse_myself
+    from rcdoctor.model.snapshot import CLUSTER_NODES, Snapshot
+
+    for sample in Snapshot.load(DATA / name).answered:
+        text = sample.replies[CLUSTER_NODES]
+        whole = parse_cluster_nodes(text).value
+        mine = next(n for n in whole if n.is_myself)
+        assert parse_myself(text) == mine
+        assert all(parse_entry(text, n.id) == n for n in whole)
+    assert parse_myself("") is None and parse_entry("", "0" * 40) is None

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from rcdoctor.model.address import BUS_PORT_OFFSET, Endpoint, is_ip
-from rcdoctor.model.cluster_nodes import ClusterNode, parse_cluster_nodes
+from rcdoctor.model.cluster_nodes import ClusterNode, parse_entry, parse_myself
 from rcdoctor.model.cluster_slots import pairs_to_dict
 from rcdoctor.model.info import server_section
 from rcdoctor.model.parse_cache import ParseCache
@@ -290,8 +290,7 @@ def _served_slots(myself: ClusterNode, view_text: Any) -> set[int]:
     ranges = myself.slots
     if myself.is_replica and myself.primary_id and isinstance(view_text, str):
         # Only the primary's line is parsed: the whole view is parsed once, later, for discovery.
-        lines = (line for line in view_text.splitlines() if line.startswith(myself.primary_id + " "))
-        primary = next((n for line in lines for n in parse_cluster_nodes(line).value), None)
+        primary = parse_entry(view_text, myself.primary_id)
         ranges = primary.slots if primary else ()
     return {slot for r in ranges for slot in range(r.start, r.end + 1)}
 
@@ -352,13 +351,7 @@ def _node_level_error(reply_errors: dict[str, str]) -> NodeError | None:
 
 def _myself(cluster_nodes_text: Any) -> ClusterNode | None:
     """The node's own line only (the full view is parsed once, later, for discovery)."""
-    if not isinstance(cluster_nodes_text, str):
-        return None
-    for line in cluster_nodes_text.splitlines():
-        fields = line.split(maxsplit=3)
-        if len(fields) > 2 and "myself" in fields[2].split(","):
-            return next(iter(parse_cluster_nodes(line).value), None)
-    return None
+    return parse_myself(cluster_nodes_text) if isinstance(cluster_nodes_text, str) else None
 
 
 def _split(address: str) -> tuple[str, int]:

@@ -87,6 +87,22 @@ def parse_cluster_nodes(text: str) -> Parsed[tuple[ClusterNode, ...]]:
     return ViewParser().parse(text)
 
 
+def parse_myself(text: str) -> ClusterNode | None:
+    """The node's own entry only: its line found by the `myself` flag and parsed alone (the collector's
+    shortcut: the whole view is parsed once, later)."""
+    for line in text.splitlines():
+        fields = line.split(maxsplit=3)
+        if len(fields) > 2 and "myself" in fields[2].split(","):
+            return next(iter(parse_cluster_nodes(line).value), None)
+    return None
+
+
+def parse_entry(text: str, node_id: str) -> ClusterNode | None:
+    """The entry of `node_id` only, its line parsed alone."""
+    lines = (line for line in text.splitlines() if line.startswith(node_id + " "))
+    return next((n for line in lines for n in parse_cluster_nodes(line).value), None)
+
+
 def _key(line: str) -> str | tuple[str, ...]:
     """The line without fields 5 and 6 (ping-sent, pong-received): what differs between two views of a
     settled node. A line whose times are not plain numbers is its own key (and is refused when parsed);

@@ -9,6 +9,7 @@ import redis
 
 from rcdoctor.lab import Lab
 from rcdoctor.lab.state import LabNode
+from rcdoctor.transport.errors import TransportError
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -18,7 +19,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         try:
             if predicate():
                 return
-        except (redis.RedisError, OSError) as exc:
+        except (redis.RedisError, TransportError, OSError) as exc:  # lab.client raises rcdoctor's
             last = exc
         time.sleep(0.05)
     raise AssertionError(f"not within {timeout:.0f}s: {what}" + (f" (last error: {last})" if last else ""))

@@ -73,3 +73,38 @@ def test_an_application_s_view_names_the_client_s_own_class() -> None:
     down = translate(exceptions.ClusterDownError("The cluster is down"))
     assert as_client_says(down) == "ClusterDownError: The cluster is down"
     assert as_client_says(ValueError("x")) == "ValueError: x"
+
+
+def test_the_cluster_client_s_own_exceptions_are_translated_too() -> None:
+    # RedisClusterException is not a RedisError (no startup node answers; a slot nobody serves)
+    for theirs in (exceptions.RedisClusterException("Redis Cluster cannot be connected."),
+                   exceptions.SlotNotCoveredError("Slot 5 not covered by the cluster.")):  # fmt: skip
+        mapped = translate(theirs)
+        assert type(mapped) is TransportError and str(mapped) == str(theirs)
+
+
+def test_a_redirection_inside_a_pipeline_keeps_its_text_and_where_it_points() -> None:
+    ask = exceptions.AskError("3999 127.0.0.12:6379")
+    ask.args = (f"Command # 2 (GET k) of pipeline caused error: {ask.args[0]}",)  # as redis-py annotates it
+    mapped = translate(ask)
+    assert isinstance(mapped, AskRedirect) and str(mapped) == str(ask)
+    assert (mapped.slot_id, mapped.host, mapped.port) == (3999, "127.0.0.12", 6379)
+
+
+def test_a_client_s_pipeline_stays_ours_when_chained_and_raises_ours() -> None:
+    # The real client against a loopback port nothing listens on: connecting is refused
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from rcdoctor.transport.redis_py import NodeClient, Pipeline
+
+    client = NodeClient(redis.Redis("127.0.0.1", 1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)))
+    with client.pipeline(transaction=False) as pipe:
+        assert isinstance(pipe.get("a").get("b"), Pipeline) and len(pipe) == 2
+        with pytest.raises(ConnectionLost) as raised:
+            pipe.execute()
+    assert classify(raised.value).kind == "refused"
+    with pytest.raises(ConnectionLost):
+        client.ping()  # a passed-through helper is translated the same way
+    client.close()

@@ -49,7 +49,7 @@ from rcdoctor.plan.steps import RISK_DISCARD, RISK_FORCE, RISK_TAKEOVER
 from rcdoctor.rehearsal.checker import check
 from rcdoctor.rehearsal.client import Plan, monotonic_clock
 from rcdoctor.rehearsal.history import OK, UNKNOWN, Op, Phases
-from rcdoctor.transport.errors import TransportError
+from rcdoctor.transport.errors import TransportError, as_client_says
 from rcdoctor.transport.redis_py import app_cluster_client
 
 # Flags heal's plan may ask for that a rehearsal can give on the plan's word. --forget ID is not one: it
@@ -242,7 +242,7 @@ class Rehearsal:
             if result.healed:
                 result.time_to_healthy_s = time.monotonic() - fault_end
         except (DoctorError, OSError, TransportError, subprocess.SubprocessError, ValueError) as exc:
-            result.why.append(f"{type(exc).__name__}: {exc}")
+            result.why.append(as_client_says(exc))
         finally:
             for writer in writers:
                 writer.stop()

@@ -44,7 +44,8 @@ def run_remove(t: Target, which: str, args: EngineArgs) -> int:
     _show(steps, args.apply)
     if args.apply:
         log = output.console().print
-        with journaled("remove-node", log, args.journal_path) as journal:
+        # Not "remove-node-…": remove-node --resume reads the newest of those for a drain left half-way.
+        with journaled("membership-remove-node", log, args.journal_path) as journal:
             remove_node.apply(removal, t.options, log, journal)
         output.console().print(f"removed {removal.node.short}: every answering member forgot it")
     return EXIT_OK

@@ -65,7 +65,7 @@ def _by_owner(data: DataSet, table: Sequence[Endpoint], indexes: Iterable[int]) 
 
 
 def _pack(conn: RawConnection, commands: Iterable[tuple[bytes, ...]]) -> list[bytes]:
-    return conn.pack_commands(list(commands))  # type: ignore[no-any-return]
+    return conn.pack_commands(list(commands))
 
 
 def fill(seed: Endpoint, options: ConnectOptions, data: DataSet) -> None:

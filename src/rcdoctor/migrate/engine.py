@@ -51,7 +51,7 @@ from rcdoctor.model.replication import lagging_text
 from rcdoctor.model.server import gossip_clears_migrating, replicates_setslot
 from rcdoctor.plan.moves import Transfer
 from rcdoctor.plan.topology import Node, Topology, describe_slots
-from rcdoctor.transport.errors import ConnectionLost, ReplyTimeout, ServerError, TransportError
+from rcdoctor.transport.errors import ConnectionLost, ReplyTimeout, ServerError, TransportError, as_client_says
 from rcdoctor.transport.link import Command, Link, migrate_auth, text
 from rcdoctor.transport.options import ConnectOptions
 
@@ -166,7 +166,7 @@ def _unacknowledged(reply: Any) -> bool:
 
 class NodeGone(Exception):
     def __init__(self, node: Node, exc: BaseException) -> None:
-        super().__init__(f"{node.short}: {type(exc).__name__}: {exc}")
+        super().__init__(f"{node.short}: {as_client_says(exc)}")
         self.node = node
 
 

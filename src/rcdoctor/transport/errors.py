@@ -31,6 +31,7 @@ from rcdoctor.transport.exceptions import (
 from rcdoctor.transport.failures import classify, classify_with, error_for, nothing_answered
 
 __all__ = [
+    "FOREIGN",
     "AskRedirect",
     "AuthFailed",
     "ConnectionLost",
@@ -58,19 +59,22 @@ _OURS: tuple[tuple[type[BaseException], type[TransportError]], ...] = (
     (exceptions.TimeoutError, ReplyTimeout),
     (exceptions.ConnectionError, ConnectionLost),
     (exceptions.RedisError, TransportError),
+    (exceptions.RedisClusterException, TransportError),  # not a RedisError: no node to start from, a slot unserved
 )
+FOREIGN = (exceptions.RedisError, exceptions.RedisClusterException)  # what the client raises
 
 
 def translate(exc: BaseException) -> BaseException:
     """The client's exception as rcdoctor's (same text; a redirection keeps where it points); anything
     else unchanged."""
-    if not isinstance(exc, exceptions.RedisError):
+    if not isinstance(exc, FOREIGN):
         return exc
     ours = next(cls for theirs, cls in _OURS if isinstance(exc, theirs))
-    args = exc.args
-    if isinstance(exc, exceptions.AskError):
-        args = (f"{exc.slot_id} {exc.host}:{exc.port}",)
-    mapped = ours(*args)
+    mapped = ours(*exc.args)
+    if isinstance(exc, exceptions.AskError) and isinstance(mapped, AskRedirect):
+        # its text may carry a pipeline's "Command # N … caused error:" first: where it points is read here
+        mapped.slot_id, mapped.host, mapped.port = exc.slot_id, exc.host, exc.port
+        mapped.node_addr = (exc.host, exc.port)
     mapped.foreign = frozenset(c.__name__ for c in type(exc).__mro__ if c.__module__.startswith("redis."))
     mapped.client_class = type(exc).__name__
     mapped.__cause__ = exc
@@ -82,5 +86,5 @@ def translated() -> Iterator[None]:
     """Inside: the client's exceptions come out as rcdoctor's."""
     try:
         yield
-    except exceptions.RedisError as exc:
+    except FOREIGN as exc:
         raise translate(exc) from exc

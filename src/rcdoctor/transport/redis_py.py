@@ -23,12 +23,15 @@ from redis.retry import Retry
 
 from rcdoctor.errors import UsageError
 from rcdoctor.model.address import Endpoint
-from rcdoctor.transport.errors import translate, translated
+from rcdoctor.transport.errors import FOREIGN, translate, translated
 from rcdoctor.transport.options import ConnectOptions
 
 
 class _Translating:
-    """A redis-py object whose every call raises rcdoctor's exceptions, never redis-py's."""
+    """A redis-py object whose every call raises rcdoctor's exceptions, never redis-py's.
+
+    A method is wrapped once, on first use, and kept on the instance: hot paths (a reply read per key)
+    pay one try block per call, nothing more."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
@@ -37,12 +40,17 @@ class _Translating:
         found = getattr(self._inner, name)
         if not callable(found):
             return found
+        inner = self._inner
 
         @functools.wraps(found)
         def call(*args: Any, **kwargs: Any) -> Any:
-            with translated():
-                return found(*args, **kwargs)
+            try:
+                result = found(*args, **kwargs)
+            except FOREIGN as exc:
+                raise translate(exc) from exc
+            return self if result is inner else result  # a chained helper (pipe.get(a).get(b)) stays ours
 
+        setattr(self, name, call)
         return call
 
 
@@ -53,6 +61,16 @@ class Pipeline(_Translating):
         with translated():
             replies = self._inner.execute(raise_on_error=raise_on_error)
         return [translate(r) if isinstance(r, BaseException) else r for r in replies]
+
+    def __len__(self) -> int:
+        return len(self._inner)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with translated():
+            self._inner.reset()
 
 
 class _Client(_Translating):
@@ -82,6 +100,22 @@ class _Client(_Translating):
 class RawConnection(_Translating):
     """One socket: commands packed and sent by us (`send_packed_command`), replies read one by one
     (`read_response`, bytes when asked); an error reply is raised as a ServerError."""
+
+    def read_response(self, disable_decoding: bool = False, disconnect_on_error: bool = True) -> Any:
+        try:
+            return self._inner.read_response(disable_decoding=disable_decoding, disconnect_on_error=disconnect_on_error)
+        except FOREIGN as exc:
+            raise translate(exc) from exc
+
+    def send_packed_command(self, command: Any) -> None:
+        try:
+            self._inner.send_packed_command(command)
+        except FOREIGN as exc:
+            raise translate(exc) from exc
+
+    def pack_commands(self, commands: list[Any]) -> list[bytes]:
+        packed: list[bytes] = self._inner.pack_commands(commands)
+        return packed
 
 
 class NodeClient(_Client):

@@ -88,14 +88,21 @@ def test_recorded_incident_report_renders_in_chromium(tmp_path: Path) -> None:
     assert {"plan", "timeline"} <= dom.ids and "state-fail" in dom.timeline_kinds
 
 
+LOGGED_FAIL = "Cluster state changed: fail"
+
+
 def wait_all_fail(lab: Lab, limit: float = 40) -> None:
+    """Until every node says fail and has logged the change. A restarted node starts in fail (and stays
+    so for its first seconds) before it first reaches ok: saying fail then is not yet the logged change
+    from ok to fail that the timeline reads."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         states = [n.cluster_state for n in collect(lab.addresses, lab.options).nodes if n.address in lab.addresses]
-        if states and all(s == "fail" for s in states):
+        logged = all(LOGGED_FAIL in (Path(n.dir) / "redis.log").read_text(errors="replace") for n in lab.nodes)
+        if states and all(s == "fail" for s in states) and logged:
             return
         time.sleep(0.25)
-    pytest.fail(f"not every node says fail after {limit}s")
+    pytest.fail(f"not every node says fail and has logged it after {limit}s")
 
 
 @pytest.mark.integration

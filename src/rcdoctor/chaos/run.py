@@ -241,7 +241,7 @@ class Rehearsal:
             self._heal(lab, plan, result)
             if result.healed:
                 result.time_to_healthy_s = time.monotonic() - fault_end
-        except (DoctorError, OSError, TransportError, subprocess.SubprocessError, ValueError) as exc:
+        except (DoctorError, OSError, subprocess.SubprocessError, ValueError) as exc:  # TransportError is a DoctorError
             result.why.append(as_client_says(exc))
         finally:
             for writer in writers:
@@ -312,7 +312,7 @@ class Rehearsal:
         result.applied.append({"op": FaultOp("stop", op.targets).to_dict(), "why": "pod gone until replaced"})
         deadline = time.monotonic() + 10 + 10 * self.settings.node_timeout_ms / 1000
         while time.monotonic() < deadline:
-            with contextlib.suppress(DoctorError, TransportError, OSError):
+            with contextlib.suppress(DoctorError, OSError):
                 if not set(op.targets) & set(shape_of(lab)[1]):
                     return
             time.sleep(0.2)
@@ -431,7 +431,7 @@ class Rehearsal:
                     check(ops, _final(lab, ops), Phases(0.0, 0.0)).lost
                 )
                 break
-            except (TransportError, OSError, DoctorError, RuntimeError) as exc:  # RuntimeError: slots uncovered
+            except (DoctorError, OSError, RuntimeError) as exc:  # RuntimeError: slots uncovered
                 if attempt == 2:
                     # The keys cannot be read (the cluster is down): neither lost nor kept, unproven.
                     result.why.append(f"keys not read back: {exc}")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -16,7 +15,6 @@ from rcdoctor.model.address import Seed, parse_seed, split_env_seeds
 from rcdoctor.transport.options import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
-    from rcdoctor.execute.journal import Journal
     from rcdoctor.migrate.engine import MigrationSettings
     from rcdoctor.model.snapshot import Snapshot
     from rcdoctor.model.sources import SeedSource
@@ -398,18 +396,3 @@ def snapshot_for(t: Target | None, from_file: str | None) -> Snapshot:
         raise UsageError("give seed addresses or --from SNAPSHOT")
     gc.freeze()
     return snapshot
-
-
-@contextlib.contextmanager
-def journaled(command: str, log: Callable[[str], None], path: str | None = None) -> Iterator[Journal]:
-    """The journal of an applied change (the default directory, else `path`), named on the log first and
-    closed however the change ends."""
-    from rcdoctor.execute.journal import Journal, new_path
-
-    where = Path(path) if path else new_path(command)
-    journal = Journal(where)
-    log(f"journal: {where}")
-    try:
-        yield journal
-    finally:
-        journal.close()

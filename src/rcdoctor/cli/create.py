@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rcdoctor.cli import output
-from rcdoctor.cli.common import Target, expanded, journaled, read_domains
+from rcdoctor.cli.common import Target, expanded, read_domains
 from rcdoctor.errors import EXIT_OK, UsageError
+from rcdoctor.execute.journal import opened
 from rcdoctor.migrate import create
 from rcdoctor.migrate.membership import EmptyNode
 from rcdoctor.model.domains import domain_for
@@ -35,7 +36,7 @@ def run_create(
         _show(plan, nodes)
         log = output.console().print
     if apply:
-        with journaled("create", log) as journal:
+        with opened("create", log) as journal:
             create.apply(plan, nodes, t.options, log, journal)
     elif fmt == "text":
         output.console().print("[bold]dry run[/]: nothing changed. Add --apply to create the cluster.")

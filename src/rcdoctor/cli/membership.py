@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rcdoctor.cli import output
-from rcdoctor.cli.common import EngineArgs, Target, journaled
+from rcdoctor.cli.common import EngineArgs, Target
 from rcdoctor.cli.migrate import run_move
 from rcdoctor.errors import EXIT_OK
+from rcdoctor.execute.journal import opened
 from rcdoctor.migrate import add_node, membership, remove_node
 from rcdoctor.plan.steps import Step
 
@@ -25,7 +28,7 @@ def run_add(t: Target, new: str, replica_of: str | None, apply: bool) -> int:
     if not apply:
         return EXIT_OK
     console = output.console()
-    with journaled("add-node", console.print) as journal:
+    with opened("add-node", console.print) as journal:
         add_node.apply(added, t.options, console.print, journal)
     if added.primary is None:
         console.print("it owns no slots yet: `rcdoctor rebalance … --use-empty-primaries` gives it its share")
@@ -45,7 +48,7 @@ def run_remove(t: Target, which: str, args: EngineArgs) -> int:
     if args.apply:
         log = output.console().print
         # Not "remove-node-…": remove-node --resume reads the newest of those for a drain left half-way.
-        with journaled("membership-remove-node", log, args.journal_path) as journal:
+        with opened("membership-remove-node", log, Path(args.journal_path) if args.journal_path else None) as journal:
             remove_node.apply(removal, t.options, log, journal)
         output.console().print(f"removed {removal.node.short}: every answering member forgot it")
     return EXIT_OK

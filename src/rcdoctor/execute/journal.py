@@ -9,11 +9,12 @@ addresses, slots and counts only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,7 +23,18 @@ from rcdoctor.errors import UsageError
 from rcdoctor.model import journals
 from rcdoctor.model.journals import InFlight, LocalJournals
 
-__all__ = ["FORMAT", "InFlight", "Journal", "default_dir", "in_flight", "latest", "local_journals", "new_path", "read"]
+__all__ = [
+    "FORMAT",
+    "InFlight",
+    "Journal",
+    "default_dir",
+    "in_flight",
+    "latest",
+    "local_journals",
+    "new_path",
+    "opened",
+    "read",
+]
 
 FORMAT = "rcdoctor.journal"
 
@@ -62,6 +74,19 @@ class Journal:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+@contextlib.contextmanager
+def opened(command: str, log: Callable[[str], None], path: Path | None = None) -> Iterator[Journal]:
+    """The journal of an applied change (`path`, else a new file for `command` in the default directory),
+    named on the log first and closed however the change ends."""
+    where = path or new_path(command)
+    journal = Journal(where)
+    log(f"journal: {where}")
+    try:
+        yield journal
+    finally:
+        journal.close()
 
 
 def read(path: Path) -> Iterator[dict[str, Any]]:

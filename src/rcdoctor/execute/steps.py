@@ -17,7 +17,6 @@ from rcdoctor.errors import EXIT_CRITICAL, DoctorError
 from rcdoctor.execute import salvage, strays
 from rcdoctor.execute.journal import Journal
 from rcdoctor.execute.preconditions import check
-from rcdoctor.execute.salvage import SalvageError
 from rcdoctor.model.address import parse_hostport
 from rcdoctor.model.command import brief
 from rcdoctor.plan.heal import RISK_DISCARD, Phase, Step
@@ -57,9 +56,8 @@ def run_phase(
         _all_at_once(phase, options, journal, log, keep, fence, carried)
     else:
         for number, step in enumerate(phase.steps, 1):
-            journal.write("step-start", phase=phase.name, step=step.describe())
-            status, detail = attempt(step, options, keep, fence)
-            _record(phase, number, step, status, detail, journal, log, carried)
+            status, detail = journaled(step, phase.name, options, journal, keep, fence)
+            _record(phase, number, step, status, detail, log, carried)
             if status == "failed":
                 raise StepFailed(f"{step.describe()}: {detail}")
     for stray in phase.strays:
@@ -77,19 +75,27 @@ def _all_at_once(
     with ThreadPoolExecutor(max_workers=32) as pool:
         results = list(pool.map(lambda s: attempt(s, options, keep), phase.steps))
     for number, (step, (status, detail)) in enumerate(zip(phase.steps, results, strict=True), 1):
-        _record(phase, number, step, status, detail, journal, log, carried)
+        journal.write("step", phase=phase.name, step=step.describe(), status=status, detail=detail)
+        _record(phase, number, step, status, detail, log, carried)
     failed = [d for s, d in results if s == "failed"]
     if failed:
         raise StepFailed(f"phase {phase.name}: {failed[0]}")
 
 
-def _record(
-    phase: Phase, number: int, step: Step, status: str, detail: str, journal: Journal, log: Log, carried: Carried
-) -> None:
-    journal.write("step", phase=phase.name, step=step.describe(), status=status, detail=detail)
+def _record(phase: Phase, number: int, step: Step, status: str, detail: str, log: Log, carried: Carried) -> None:
     log(f"  {status:<7} {number}/{len(phase.steps)} {step.describe()}{'  (' + detail + ')' if detail else ''}")
     if status != "failed":
         (carried.done if status == "ok" else carried.skipped).append(step.describe())
+
+
+def journaled(
+    step: Step, phase: str, options: ConnectOptions, journal: Journal, keep: Path, fence: Fence | None = None
+) -> tuple[str, str]:
+    """attempt(), written to the journal before (step-start) and after (step, with its outcome)."""
+    journal.write("step-start", phase=phase, step=step.describe())
+    status, detail = attempt(step, options, keep, fence)
+    journal.write("step", phase=phase, step=step.describe(), status=status, detail=detail)
+    return status, detail
 
 
 def attempt(step: Step, options: ConnectOptions, keep: Path, fence: Fence | None = None) -> tuple[str, str]:
@@ -105,7 +111,7 @@ def attempt(step: Step, options: ConnectOptions, keep: Path, fence: Fence | None
     if step.salvage is not None:
         try:
             saved = salvage.run(step.node, step.salvage, options, keep)
-        except (SalvageError, DoctorError, TransportError, OSError) as exc:
+        except (DoctorError, OSError) as exc:  # salvage and transport errors are DoctorErrors
             return "failed", f"salvage before {brief(step.command)}: {exc}"
         if saved.conflicts and not step.salvage.allow_conflicts:
             return "failed", f"{saved.summary()}; dropping the copy's values needs {RISK_DISCARD}"

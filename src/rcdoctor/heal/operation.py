@@ -15,7 +15,7 @@ from typing import Any
 from rcdoctor.analyze import Report, analyze
 from rcdoctor.checks import default_registry
 from rcdoctor.errors import EXIT_CRITICAL, EXIT_OK, EXIT_WARNING
-from rcdoctor.execute.journal import Journal, new_path
+from rcdoctor.execute.journal import opened
 from rcdoctor.heal import session
 from rcdoctor.heal.session import HealOutcome
 from rcdoctor.model.address import Seed
@@ -48,8 +48,7 @@ class Healing:
     @property
     def left_for_a_human(self) -> list[str]:
         """Root causes above info, when nothing was planned."""
-        report = self.report
-        return [] if report is None else [f"{f.code} {f.title}" for f in report.root_causes if f.severity != "info"]
+        return [] if self.report is None else session.left_for_a_human(self.report)
 
     @property
     def blocked(self) -> list[str]:
@@ -96,12 +95,7 @@ def run(request: HealRequest, show: Callable[[HealPlan], None], log: Callable[[s
         return healing
     if not request.apply:
         return healing
-    path = request.journal_path or new_path("heal")
-    journal = Journal(path)
-    log(f"journal: {path}")
-    try:
+    with opened("heal", log, request.journal_path) as journal:
         healing.outcome = session.run(request.seeds, request.options, request.flags, journal, log, (snapshot, first))
-    finally:
-        journal.close()
-    healing.journal = path
+    healing.journal = journal.path
     return healing

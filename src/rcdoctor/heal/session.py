@@ -21,7 +21,6 @@ from rcdoctor.execute import salvage, steps
 from rcdoctor.execute.failovers import await_promotions, hold_failovers, release_failovers
 from rcdoctor.execute.journal import Journal, default_dir
 from rcdoctor.execute.links import UP_WITHIN_S, await_links, not_up, replicated
-from rcdoctor.execute.salvage import SalvageError
 from rcdoctor.execute.steps import Fence, StepFailed
 from rcdoctor.migrate import session as moving
 from rcdoctor.migrate.engine import MigrationSettings
@@ -33,7 +32,7 @@ from rcdoctor.plan.heal import Facts, Flags, HealPlan, Phase, plan
 from rcdoctor.plan.rejoin import lone, stale_copies
 from rcdoctor.plan.resume import Closing
 from rcdoctor.plan.topology import topology
-from rcdoctor.transport.errors import TransportError, nothing_answered
+from rcdoctor.transport.errors import nothing_answered
 from rcdoctor.transport.options import ConnectOptions
 
 MAX_ROUNDS = 12
@@ -95,12 +94,16 @@ class HealOutcome:
     @property
     def remaining(self) -> list[str]:
         """The root causes above info diagnose still finds."""
-        report = self.final_report
-        return [] if report is None else [f"{f.code} {f.title}" for f in report.root_causes if f.severity != "info"]
+        return [] if self.final_report is None else left_for_a_human(self.final_report)
 
     @property
     def exit_code(self) -> int:
         return EXIT_OK if self.healthy else EXIT_WARNING if self.degraded else EXIT_CRITICAL
+
+
+def left_for_a_human(report: Report) -> list[str]:
+    """The root causes above info diagnose finds: "CODE title" each."""
+    return [f"{f.code} {f.title}" for f in report.root_causes if f.severity != "info"]
 
 
 def survey(seeds: Sequence[Seed | str], options: ConnectOptions, flags: Flags) -> tuple[Snapshot, HealPlan]:
@@ -148,7 +151,7 @@ def gather(snapshot: Snapshot, ctx: ClusterView, options: ConnectOptions) -> Fac
     copies = {}
     for node_id, (owner, slots) in stale_copies(ctx).items():
         # Not compared (a node refused): the plan says so and leaves that node alone.
-        with contextlib.suppress(SalvageError, DoctorError, TransportError, OSError):
+        with contextlib.suppress(DoctorError, OSError):  # salvage and transport errors are DoctorErrors
             copies[node_id] = salvage.tally(ctx.own[node_id].address, ctx.own[owner].address, slots, options)
     return Facts(closings, counts, offsets, copies)
 

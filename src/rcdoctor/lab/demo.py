@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from rcdoctor.collect import collect
 from rcdoctor.lab.cluster import Lab
-from rcdoctor.transport.errors import as_client_says
+from rcdoctor.transport.errors import client_class_name
 from rcdoctor.transport.redis_py import app_cluster_client
 
 BATCH = 500
@@ -53,5 +53,4 @@ def client_read(addresses: Sequence[str]) -> str | None:
         finally:
             client.close()
     except Exception as exc:  # whatever the client raises is what the application would see
-        name, _, text = as_client_says(exc).partition(": ")
-        return f"{name}: {' '.join(text.split())[:150]}"
+        return f"{client_class_name(exc)}: {' '.join(str(exc).split())[:150]}"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rcdoctor.errors import DoctorError, UsageError
 from rcdoctor.execute.journal import Journal, default_dir
-from rcdoctor.execute.steps import attempt
+from rcdoctor.execute.steps import attempt, journaled
 from rcdoctor.model.address import Endpoint
 from rcdoctor.model.cluster_nodes import parse_cluster_nodes
 from rcdoctor.model.info import as_int, parse_kv
@@ -124,9 +124,7 @@ def run_steps(
 def _one(
     one: Step, options: ConnectOptions, log: Callable[[str], None], journal: Journal, phase: str, keep: Path
 ) -> None:
-    journal.write("step-start", phase=phase, step=one.describe())
-    status, detail = attempt(one, options, keep)
-    journal.write("step", phase=phase, step=one.describe(), status=status, detail=detail)
+    status, detail = journaled(one, phase, options, journal, keep)
     if status == "failed":
         raise DoctorError(f"{line(one)}: {detail}")
     log(f"{status}  {line(one)}{' (' + detail + ')' if detail else ''}")

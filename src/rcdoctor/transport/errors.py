@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from redis import exceptions
 
 from rcdoctor.transport.exceptions import (
+    MIRRORED,
     AskRedirect,
     AuthFailed,
     ConnectionLost,
@@ -27,6 +28,7 @@ from rcdoctor.transport.exceptions import (
     ServerError,
     TransportError,
     as_client_says,
+    client_class_name,
 )
 from rcdoctor.transport.failures import classify, classify_with, error_for, nothing_answered
 
@@ -43,23 +45,18 @@ __all__ = [
     "as_client_says",
     "classify",
     "classify_with",
+    "client_class_name",
     "error_for",
     "nothing_answered",
     "translate",
     "translated",
 ]
 
-# The client's class -> ours, most specific first (the first match wins).
+# The client's class -> ours, most specific first (the first match wins); RedisClusterException is not a
+# RedisError (no node to start from, a slot unserved).
 _OURS: tuple[tuple[type[BaseException], type[TransportError]], ...] = (
-    (exceptions.AuthenticationError, AuthFailed),
-    (exceptions.BusyLoadingError, Loading),
-    (exceptions.MovedError, MovedRedirect),
-    (exceptions.AskError, AskRedirect),
-    (exceptions.ResponseError, ServerError),
-    (exceptions.TimeoutError, ReplyTimeout),
-    (exceptions.ConnectionError, ConnectionLost),
-    (exceptions.RedisError, TransportError),
-    (exceptions.RedisClusterException, TransportError),  # not a RedisError: no node to start from, a slot unserved
+    *((getattr(exceptions, ours.stands_for), ours) for ours in MIRRORED),
+    (exceptions.RedisClusterException, TransportError),
 )
 FOREIGN = (exceptions.RedisError, exceptions.RedisClusterException)  # what the client raises
 
@@ -75,9 +72,7 @@ def translate(exc: BaseException) -> BaseException:
         # its text may carry a pipeline's "Command # N … caused error:" first: where it points is read here
         mapped.slot_id, mapped.host, mapped.port = exc.slot_id, exc.host, exc.port
         mapped.node_addr = (exc.host, exc.port)
-    mapped.foreign = frozenset(c.__name__ for c in type(exc).__mro__ if c.__module__.startswith("redis."))
-    mapped.client_class = type(exc).__name__
-    mapped.__cause__ = exc
+    mapped.__cause__ = exc  # its origin: what classify and as_client_says read
     return mapped
 
 

@@ -14,38 +14,19 @@ import sys
 
 from rcdoctor.errors import AuthError, ConnectError, NotClusterError, TLSError
 from rcdoctor.model.snapshot import NodeError, Snapshot
-from rcdoctor.transport.exceptions import (
-    AskRedirect,
-    AuthFailed,
-    ConnectionLost,
-    Loading,
-    MovedRedirect,
-    ReplyTimeout,
-    ServerError,
-    TransportError,
-)
+from rcdoctor.transport.exceptions import TransportError, client_class_name
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.resp import ReplyError
-
-# What each of our transport exceptions stands for among redis-py's classes (for one raised by our own
-# code, not translated from the client's).
-_AS_CLIENT: dict[type[BaseException], str] = {
-    AuthFailed: "AuthenticationError",
-    Loading: "BusyLoadingError",
-    MovedRedirect: "MovedError",
-    AskRedirect: "AskError",
-    ServerError: "ResponseError",
-    ReplyTimeout: "TimeoutError",
-    ConnectionLost: "ConnectionError",
-    TransportError: "RedisError",
-}
 
 
 def _redis_classes(exc: BaseException) -> frozenset[str]:
     """The names of the redis-py classes `exc` is an instance of, was translated from, or stands for
     (none for any other exception)."""
     if isinstance(exc, TransportError):
-        return exc.foreign or frozenset(_AS_CLIENT[c] for c in type(exc).__mro__ if c in _AS_CLIENT)
+        origin = exc.origin()
+        if origin is not None:
+            return _redis_classes(origin)
+        return frozenset(c.stands_for for c in type(exc).__mro__ if issubclass(c, TransportError))
     return frozenset(c.__name__ for c in type(exc).__mro__ if c.__module__.startswith("redis."))
 
 
@@ -76,8 +57,7 @@ def classify(exc: BaseException) -> NodeError:
         return NodeError("unreachable", _short(text))
     if "ResponseError" in redis_classes or isinstance(exc, ReplyError):
         return NodeError("error", _short(text))
-    name = (exc.client_class if isinstance(exc, TransportError) else "") or type(exc).__name__
-    return NodeError("error", f"{name}: {_short(text)}")
+    return NodeError("error", f"{client_class_name(exc)}: {_short(text)}")
 
 
 def _is_ssl_error(exc: BaseException) -> bool:

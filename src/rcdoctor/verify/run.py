@@ -28,7 +28,7 @@ from rcdoctor.model.replication import UP
 from rcdoctor.model.slots import format_ranges, key_hash_slot, to_ranges
 from rcdoctor.model.snapshot import Snapshot
 from rcdoctor.plan.topology import Node, Topology, topology
-from rcdoctor.transport.errors import MovedRedirect, ServerError, TransportError, as_client_says, classify
+from rcdoctor.transport.errors import MovedRedirect, ServerError, TransportError, classify, client_class_name
 from rcdoctor.transport.options import ConnectOptions
 from rcdoctor.transport.redis_py import cluster_client, node_client
 from rcdoctor.verify.baseline import Baseline, Comparison, compare
@@ -150,7 +150,7 @@ def probe(top: Topology, options: ConnectOptions, report: VerifyReport) -> None:
                 if ok:
                     written[primary.node_id] = value
             except (TransportError, OSError) as exc:
-                ok, detail = False, f"{as_client_says(exc).partition(':')[0]}: {classify(exc).message}"
+                ok, detail = False, f"{client_class_name(exc)}: {classify(exc).message}"
             report.add(f"cluster client write/read in {primary.address}'s slots", ok, detail)
         for primary in primaries:
             if primary.node_id in written:
